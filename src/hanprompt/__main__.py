@@ -1,0 +1,5 @@
+import sys
+
+from hanprompt.cli import main
+
+sys.exit(main())

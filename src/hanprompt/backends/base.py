@@ -1,0 +1,114 @@
+"""The one contract every backend implements, and the values that cross it."""
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from typing import Callable, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from hanprompt.errors import UsageError
+
+Messages = list[dict]  # [{"role": "system" | "user" | "assistant", "content": str}, ...]
+OnText = Callable[[str], None]
+
+
+class GenParams(BaseModel):
+    """Sampling parameters, validated; temperature 0 means greedy decoding."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_new_tokens: int = Field(256, ge=1)
+    temperature: float = Field(0.0, ge=0.0)
+    top_p: float = Field(1.0, gt=0.0, le=1.0)
+    seed: int | None = None
+
+    @classmethod
+    def build(cls, **values) -> "GenParams":
+        """Like the constructor, but a bad value raises UsageError with the fix."""
+        from pydantic import ValidationError
+
+        values = {k: v for k, v in values.items() if v is not None}
+        try:
+            return cls(**values)
+        except ValidationError as e:
+            err = e.errors()[0]
+            key = ".".join(str(p) for p in err["loc"]) or "params"
+            flag = "--" + key.replace("_", "-")
+            raise UsageError(f"{flag}: {err['msg'].lower()} (got {err.get('input')!r})") from e
+
+    @property
+    def greedy(self) -> bool:
+        return self.temperature == 0
+
+
+@dataclass
+class Completion:
+    """What one generation produced, with its token counts and timings."""
+
+    text: str
+    prompt: str  # the exact text the model saw, after the chat template
+    input_tokens: int
+    output_tokens: int
+    ttft_s: float
+    total_s: float
+    finish_reason: str  # "eos" | "length"
+    error: str | None = None
+
+    @property
+    def tokens_per_s(self) -> float:
+        """Decode speed: tokens after the first, over the time after the first token."""
+        decode_s = self.total_s - self.ttft_s
+        if self.output_tokens > 1 and decode_s > 0:
+            return (self.output_tokens - 1) / decode_s
+        return self.output_tokens / self.total_s if self.total_s > 0 else 0.0
+
+
+@dataclass
+class LoadInfo:
+    """Where and how a model was loaded."""
+
+    load_s: float
+    device: str  # "cpu", "cuda:0", or "cuda:0+cpu" for a split model
+    placement: dict = field(default_factory=dict)  # modules per device
+    dtype: str = ""
+    template: str = "chat"  # "chat" or "plain" when the model has no chat template
+    warnings: list[str] = field(default_factory=list)
+
+
+class Backend(abc.ABC):
+    """A loaded model that turns chat messages into completions."""
+
+    name: ClassVar[str]
+    supports_batching: ClassVar[bool] = False
+
+    spec: str
+    info: LoadInfo
+
+    @property
+    def fingerprint(self) -> str:
+        """Identifies the weights (a revision, or file sizes and times) for the result cache."""
+        return self.spec
+
+    @abc.abstractmethod
+    def render(self, messages: Messages) -> str:
+        """The exact prompt text the model will see for ``messages``."""
+
+    @abc.abstractmethod
+    def generate(self, messages: Messages, params: GenParams, on_text: OnText | None = None) -> Completion:
+        """Generate one completion, calling ``on_text`` with each new piece of text."""
+
+    def generate_batch(self, requests: list[tuple[Messages, GenParams]]) -> list[Completion]:
+        """Generate several completions; backends that can batch override this."""
+        return [self.generate(m, p) for m, p in requests]
+
+
+def validate_messages(messages: Messages) -> Messages:
+    if not messages or not any(m.get("role") == "user" for m in messages):
+        raise UsageError("no user message: give a prompt")
+    for m in messages:
+        if m.get("role") not in ("system", "user", "assistant"):
+            raise UsageError(f"unknown message role {m.get('role')!r}: use system, user or assistant")
+        if m.get("role") == "user" and not str(m.get("content", "")).strip():
+            raise UsageError("the prompt is empty: give a question or instruction")
+    return messages

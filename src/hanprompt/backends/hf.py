@@ -1,0 +1,453 @@
+"""The Hugging Face transformers backend: chat template, placement, dtype, streaming, batching.
+
+Preprocess (template and tokenize), forward (the only code touching the device, under
+``inference_mode``) and postprocess (cut at EOS, decode, count, time) are separate steps.
+"""
+from __future__ import annotations
+
+import copy
+import hashlib
+import os
+import re
+import time
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+
+from hanprompt.backends.base import Backend, Completion, GenParams, LoadInfo, Messages, OnText
+from hanprompt.errors import BackendError, DeviceError, ModelNotFound, UsageError
+
+_CPU_FP16 = (
+    "--dtype float16 on CPU is refused: float16 matrix products run 20-30x slower there than "
+    "float32; use --dtype float32 or --dtype bfloat16 (or --device cuda on a GPU)"
+)
+
+
+class HFOptions(BaseModel):
+    """Loading options of the hf backend; unknown keys are rejected."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    device: Literal["cpu", "cuda", "mps", "auto"] | None = None  # None: the best single device
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
+    max_memory: dict[str | int, str] | None = None
+    offload_folder: str | None = None
+    quantize: Literal["8bit", "4bit"] | None = None
+    trust_remote_code: bool = False
+
+    @field_validator("max_memory", mode="before")
+    @classmethod
+    def _parse_max_memory(cls, value):
+        return parse_max_memory(value) if isinstance(value, str) else value
+
+
+def parse_max_memory(text: str) -> dict[str | int, str]:
+    """``0=3GiB,cpu=20GiB`` -> ``{0: "3GiB", "cpu": "20GiB"}``."""
+    out: dict[str | int, str] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        key, sep, value = part.partition("=")
+        key, value = key.strip(), value.strip()
+        if not sep or not re.fullmatch(r"\d+(\.\d+)?\s*([KMGT]i?B)?", value, re.I):
+            raise UsageError(
+                f"--max-memory: cannot read {part!r}; write DEVICE=SIZE pairs like 0=3GiB,cpu=20GiB"
+            )
+        if key.isdigit():
+            out[int(key)] = value
+        elif key in ("cpu", "mps", "disk"):
+            out[key] = value
+        else:
+            raise UsageError(f"--max-memory: unknown device {key!r}; use a GPU index (0, 1, ...) or cpu")
+    return out
+
+
+def _options(**values) -> HFOptions:
+    try:
+        return HFOptions(**{k: v for k, v in values.items() if v is not None})
+    except ValidationError as e:
+        err = e.errors()[0]
+        key = ".".join(str(p) for p in err["loc"])
+        raise UsageError(f"--{key.replace('_', '-')}: {err['msg']} (got {err.get('input')!r})") from e
+
+
+def _looks_like_path(name: str) -> bool:
+    return (
+        name.startswith((".", "/", "~"))
+        or "\\" in name
+        or name.count("/") > 1
+        or Path(name).expanduser().exists()
+    )
+
+
+def _resolve_device(requested: str | None):
+    import torch
+
+    cuda = torch.cuda.is_available()
+    mps = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
+    if requested is None:
+        return "cuda" if cuda else "mps" if mps else "cpu"
+    if requested == "cuda" and not cuda:
+        build = "a CPU-only build" if torch.version.cuda is None else "no visible GPU"
+        raise DeviceError(
+            f"--device cuda: CUDA is not available here (torch {torch.__version__}, {build}); "
+            "use --device cpu, or install a CUDA build of torch on a machine with an NVIDIA GPU"
+        )
+    if requested == "mps" and not mps:
+        raise DeviceError("--device mps: Apple's Metal (MPS) is not available here; use --device cpu")
+    return requested
+
+
+def _resolve_dtype(requested: str, device: str, config_dtype):
+    import torch
+
+    on_gpu = device in ("cuda", "mps") or (device == "auto" and torch.cuda.is_available())
+    if requested == "float16" and not on_gpu:
+        raise DeviceError(_CPU_FP16)
+    if requested != "auto":
+        return getattr(torch, requested)
+    if not on_gpu:
+        return torch.float32  # bf16/fp16 checkpoints run faster in fp32 on most CPUs
+    if device == "mps":
+        return torch.float16
+    if config_dtype in (torch.float16, torch.bfloat16):
+        return config_dtype
+    return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+
+def _placement(model) -> tuple[str, dict]:
+    device_map = getattr(model, "hf_device_map", None)
+    if not device_map:
+        device = str(model.device)
+        return device, {device: "all"}
+    counts: dict[str, int] = {}
+    for where in device_map.values():
+        name = f"cuda:{where}" if isinstance(where, int) else str(where)
+        counts[name] = counts.get(name, 0) + 1
+    return "+".join(counts), counts
+
+
+class _StepClock:
+    """A generate() streamer that times every decoding step and passes tokens on."""
+
+    def __init__(self, on_ids=None):
+        self.on_ids = on_ids
+        self.start = time.perf_counter()
+        self.steps: list[float] = []
+        self._prompt_seen = False
+
+    def put(self, value) -> None:
+        if not self._prompt_seen:  # the first call carries the prompt
+            self._prompt_seen = True
+            return
+        self.steps.append(time.perf_counter())
+        if self.on_ids is not None:
+            self.on_ids(value.reshape(-1).tolist())
+
+    def end(self) -> None:
+        pass
+
+
+class _TextStream:
+    """Turns streamed token ids into text pieces, never splitting a Hangul syllable."""
+
+    def __init__(self, tokenizer, on_text: OnText, stop_ids: set[int]):
+        self.tokenizer, self.on_text, self.stop_ids = tokenizer, on_text, stop_ids
+        self.ids: list[int] = []
+        self.sent = 0
+        self.done = False
+
+    def __call__(self, ids: list[int]) -> None:
+        if self.done:
+            return
+        if ids[0] in self.stop_ids:
+            self.done = True
+            return
+        self.ids.append(ids[0])
+        text = self.tokenizer.decode(self.ids, skip_special_tokens=True)
+        if text.endswith("\ufffd"):  # an incomplete UTF-8 sequence: wait for the next token
+            return
+        if len(text) > self.sent:
+            self.on_text(text[self.sent:])
+            self.sent = len(text)
+
+    def finish(self, final: str) -> None:
+        """Send what was held back (bytes that never formed a character, say)."""
+        if len(final) > self.sent:
+            self.on_text(final[self.sent:])
+
+
+class HFBackend(Backend):
+    """A causal LM from the hub or a local folder, through transformers."""
+
+    name = "hf"
+    supports_batching = True
+
+    def __init__(self, spec: str, model, tokenizer, info: LoadInfo, source: Path | None):
+        self.spec, self.model, self.tokenizer, self.info = spec, model, tokenizer, info
+        self._source = source
+        self._fingerprint: str | None = None
+        self.stop_ids = self._stop_ids()
+
+    # ---- loading ----------------------------------------------------------------------
+    @classmethod
+    def load(cls, name: str, **options) -> "HFBackend":
+        opts = _options(**options)
+        local = _looks_like_path(name)
+        if local:
+            folder = Path(name).expanduser()
+            if not folder.exists():
+                raise ModelNotFound(
+                    f"model path {name} does not exist; pass --model with a folder that holds "
+                    "config.json and the weights, or a hub id like Qwen/Qwen2.5-0.5B-Instruct"
+                )
+            if not (folder / "config.json").is_file():
+                raise ModelNotFound(
+                    f"{name} is not a model folder (no config.json in it); pass a folder written by "
+                    "save_pretrained(), or a hub id"
+                )
+        return cls._load(name, opts, local)
+
+    @classmethod
+    def _load(cls, name: str, opts: HFOptions, local: bool) -> "HFBackend":
+        t0 = time.perf_counter()
+        import torch
+        import transformers
+        from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+        transformers.utils.logging.set_verbosity_error()
+        transformers.utils.logging.disable_progress_bar()
+        device = _resolve_device(opts.device)
+        if opts.device != "auto" and (opts.max_memory or opts.offload_folder):
+            raise UsageError("--max-memory and --offload-folder only apply with --device auto")
+        common = {"trust_remote_code": opts.trust_remote_code}
+        config = cls._from_pretrained(AutoConfig, name, local, common, "config")
+        dtype = _resolve_dtype(opts.dtype, device, getattr(config, "dtype", None) or getattr(config, "torch_dtype", None))
+        kwargs: dict = dict(common, config=config)
+        kwargs["dtype"] = dtype
+        if opts.quantize:
+            kwargs["quantization_config"] = cls._quantization(opts.quantize, device, dtype)
+            kwargs["device_map"] = "auto" if device == "auto" else {"": 0}
+        elif device == "auto":
+            kwargs["device_map"] = "auto"
+            if opts.max_memory:
+                kwargs["max_memory"] = opts.max_memory
+            if opts.offload_folder:
+                kwargs["offload_folder"] = opts.offload_folder
+        elif device == "cuda":
+            kwargs["device_map"] = {"": 0}
+        tokenizer = cls._from_pretrained(AutoTokenizer, name, local, common, "tokenizer")
+        try:
+            model = cls._from_pretrained(AutoModelForCausalLM, name, local, kwargs, "model")
+        except ValueError as e:
+            if "Unrecognized configuration class" in str(e) or "does not recognize" in str(e):
+                raise BackendError(
+                    f"{name} is not a causal language model (its config is {type(config).__name__}); "
+                    "the hf backend runs decoder models such as Llama, Qwen or Gemma"
+                ) from e
+            raise BackendError(f"cannot load {name}: {str(e).splitlines()[0]}") from e
+        except torch.OutOfMemoryError as e:
+            raise DeviceError(
+                f"out of GPU memory loading {name}; try --device auto --max-memory 0=3GiB,cpu=20GiB, "
+                "--quantize 4bit, or a smaller model"
+            ) from e
+        if device == "mps":
+            model.to("mps")
+        model.eval()
+        if tokenizer.pad_token_id is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        device_str, placement = _placement(model)
+        info = LoadInfo(
+            load_s=time.perf_counter() - t0,
+            device=device_str,
+            placement=placement,
+            dtype=str(model.dtype).removeprefix("torch."),
+        )
+        if not getattr(tokenizer, "chat_template", None):
+            info.template = "plain"
+            info.warnings.append(
+                f"{name} has no chat template: prompts are sent as plain text, which chat-tuned "
+                "models answer poorly"
+            )
+        source = Path(name).expanduser() if local else cls._snapshot_dir(name)
+        return cls(f"hf:{name}", model, tokenizer, info, source)
+
+    @staticmethod
+    def _from_pretrained(factory, name: str, local: bool, kwargs: dict, what: str):
+        try:
+            if local:
+                return factory.from_pretrained(str(Path(name).expanduser()), **kwargs)
+            try:  # the cache first: no network round trip for a model already downloaded
+                return factory.from_pretrained(name, local_files_only=True, **kwargs)
+            except OSError:
+                if os.environ.get("HF_HUB_OFFLINE") == "1":
+                    raise
+                return factory.from_pretrained(name, **kwargs)
+        except OSError as e:
+            if local:
+                raise ModelNotFound(
+                    f"cannot load the {what} from {name}: {str(e).splitlines()[0]}; pass a complete "
+                    "model folder"
+                ) from e
+            raise ModelNotFound(
+                f"model {name!r} is neither in the Hugging Face cache nor downloadable here "
+                f"({str(e).splitlines()[0][:120]}); download it where there is network access, "
+                "or pass --model PATH to a local model folder"
+            ) from e
+
+    @staticmethod
+    def _quantization(mode: str, device: str, dtype):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise DeviceError(
+                f"--quantize {mode} needs a CUDA GPU (bitsandbytes runs there); none is available "
+                "here: drop --quantize, or use a GGUF model"
+            )
+        try:
+            import bitsandbytes  # noqa: F401
+        except ImportError as e:
+            raise BackendError(
+                f"--quantize {mode} needs bitsandbytes: pip install 'hanprompt[quant]'"
+            ) from e
+        from transformers import BitsAndBytesConfig
+
+        if mode == "8bit":
+            return BitsAndBytesConfig(load_in_8bit=True)
+        return BitsAndBytesConfig(
+            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=dtype
+        )
+
+    @staticmethod
+    def _snapshot_dir(name: str) -> Path | None:
+        try:
+            from huggingface_hub import snapshot_download
+
+            return Path(snapshot_download(name, local_files_only=True, allow_patterns=["config.json"]))
+        except Exception:  # only a fingerprint detail: fall back to the spec
+            return None
+
+    def _stop_ids(self) -> set[int]:
+        ids = self.model.generation_config.eos_token_id
+        ids = set(ids if isinstance(ids, list) else [ids] if ids is not None else [])
+        if self.tokenizer.eos_token_id is not None:
+            ids.add(self.tokenizer.eos_token_id)
+        return ids
+
+    @property
+    def fingerprint(self) -> str:
+        """A hub snapshot's revision, or a digest of the config and the weights' sizes and times."""
+        if self._fingerprint is None:
+            h = hashlib.sha256(self.spec.encode())
+            if self._source is not None and self._source.is_dir():
+                for f in sorted(self._source.iterdir()):
+                    if f.is_file():
+                        st = f.stat()
+                        h.update(f"{f.name}:{st.st_size}:{st.st_mtime_ns}".encode())
+                        if f.name == "config.json":
+                            h.update(f.read_bytes())
+            self._fingerprint = h.hexdigest()[:16]
+        return self._fingerprint
+
+    # ---- preprocess -------------------------------------------------------------------
+    def render(self, messages: Messages) -> str:
+        if self.info.template == "plain":
+            return "\n\n".join(m["content"] for m in messages)
+        try:
+            return self.tokenizer.apply_chat_template(
+                messages, tokenize=False, add_generation_prompt=True
+            )
+        except Exception as e:  # templates raise jinja2 errors, e.g. "System role not supported"
+            if messages[0]["role"] != "system":
+                raise BackendError(f"the chat template of {self.spec} failed: {e}") from e
+            # Templates without a system role: fold it into the first user message.
+            system, rest = messages[0]["content"], list(messages[1:])
+            rest[0] = dict(rest[0], content=f"{system}\n\n{rest[0]['content']}")
+            return self.render(rest)
+
+    def _encode(self, prompts: list[str]):
+        self.tokenizer.padding_side = "left"
+        return self.tokenizer(
+            prompts,
+            return_tensors="pt",
+            padding=True,
+            add_special_tokens=self.info.template == "plain",
+        )
+
+    def _generation_config(self, params: GenParams):
+        gc = copy.deepcopy(self.model.generation_config)
+        gc.max_new_tokens = params.max_new_tokens
+        gc.max_length = None
+        gc.pad_token_id = self.tokenizer.pad_token_id
+        gc.eos_token_id = sorted(self.stop_ids)
+        gc.do_sample = not params.greedy
+        if params.greedy:
+            gc.temperature = gc.top_p = gc.top_k = None
+        else:
+            gc.temperature, gc.top_p = params.temperature, params.top_p
+        return gc
+
+    # ---- forward ----------------------------------------------------------------------
+    def _forward(self, prompts: list[str], params: GenParams, on_ids=None):
+        import torch
+
+        batch = self._encode(prompts)
+        input_lengths = batch["attention_mask"].sum(dim=1).tolist()
+        batch = {k: v.to(self.model.device) for k, v in batch.items()}
+        if params.seed is not None:
+            torch.manual_seed(params.seed)
+        clock = _StepClock(on_ids)
+        try:
+            with torch.inference_mode():
+                out = self.model.generate(
+                    **batch, generation_config=self._generation_config(params), streamer=clock
+                )
+        except torch.OutOfMemoryError as e:
+            raise DeviceError(
+                f"out of GPU memory while generating with {self.spec}; lower --max-new-tokens or "
+                "the batch, or use --device auto --max-memory"
+            ) from e
+        new_tokens = out[:, batch["input_ids"].shape[1]:].cpu().tolist()
+        return new_tokens, input_lengths, clock
+
+    # ---- postprocess ------------------------------------------------------------------
+    def _completion(self, prompt: str, new: list[int], n_in: int, clock: _StepClock) -> Completion:
+        cut = next((i for i, t in enumerate(new) if t in self.stop_ids), None)
+        if cut is None:
+            kept, n_out, finish = new, len(new), "length"
+        else:
+            kept, n_out, finish = new[:cut], cut + 1, "eos"
+        steps = clock.steps
+        ttft = (steps[0] - clock.start) if steps else 0.0
+        total = (steps[min(n_out, len(steps)) - 1] - clock.start) if steps and n_out else ttft
+        return Completion(
+            text=self.tokenizer.decode(kept, skip_special_tokens=True),
+            prompt=prompt,
+            input_tokens=n_in,
+            output_tokens=n_out,
+            ttft_s=ttft,
+            total_s=total,
+            finish_reason=finish,
+        )
+
+    def generate(self, messages: Messages, params: GenParams, on_text: OnText | None = None) -> Completion:
+        prompt = self.render(messages)
+        stream = _TextStream(self.tokenizer, on_text, self.stop_ids) if on_text else None
+        new, lengths, clock = self._forward([prompt], params, stream)
+        completion = self._completion(prompt, new[0], lengths[0], clock)
+        if stream is not None:
+            stream.finish(completion.text)
+        return completion
+
+    def generate_batch(self, requests: list[tuple[Messages, GenParams]]) -> list[Completion]:
+        """One left-padded batch per distinct parameter set; each row stops at its own EOS."""
+        results: list[Completion | None] = [None] * len(requests)
+        groups: dict[GenParams, list[int]] = {}
+        for i, (_, params) in enumerate(requests):
+            groups.setdefault(params, []).append(i)
+        for params, idx in groups.items():
+            prompts = [self.render(requests[i][0]) for i in idx]
+            new, lengths, clock = self._forward(prompts, params)
+            for row, i in enumerate(idx):
+                results[i] = self._completion(prompts[row], new[row], lengths[row], clock)
+        return results  # type: ignore[return-value]
+

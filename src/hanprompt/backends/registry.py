@@ -1,0 +1,65 @@
+"""Model specs (``hf:…``, later ``gguf:…``, ``openai:…``) resolved to loaded backends.
+
+A model is loaded once per process and reused for every call with the same spec and options.
+"""
+from __future__ import annotations
+
+import importlib
+import json
+from dataclasses import dataclass
+
+from hanprompt.backends.base import Backend
+from hanprompt.errors import UsageError
+
+#: backend prefix -> "module:class", imported only when used (torch stays unimported until then)
+BACKENDS: dict[str, str] = {
+    "hf": "hanprompt.backends.hf:HFBackend",
+}
+DEFAULT_BACKEND = "hf"
+
+_loaded: dict[tuple[str, str], Backend] = {}
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    backend: str
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.backend}:{self.name}"
+
+
+def parse_spec(spec: str) -> ModelSpec:
+    """``hf:path``, ``hf:org/name`` or a bare path / hub id (the hf backend)."""
+    spec = (spec or "").strip()
+    if not spec:
+        raise UsageError("empty model spec: pass --model hf:<hub id or path>")
+    prefix, sep, rest = spec.partition(":")
+    # "C:\\models" or "./a:b" are paths, not prefixes: a prefix is a short word before ':'.
+    if sep and prefix.isidentifier() and len(prefix) > 1 and not rest.startswith("\\"):
+        if prefix not in BACKENDS:
+            valid = ", ".join(f"{b}:" for b in BACKENDS)
+            raise UsageError(f"unknown backend prefix {prefix + ':'!r} in {spec!r}; valid ones: {valid}")
+        if not rest.strip():
+            raise UsageError(f"model spec {spec!r} names no model: write {prefix}:<model>")
+        return ModelSpec(prefix, rest.strip())
+    return ModelSpec(DEFAULT_BACKEND, spec)
+
+
+def backend_class(prefix: str) -> type[Backend]:
+    module, _, cls = BACKENDS[prefix].partition(":")
+    return getattr(importlib.import_module(module), cls)
+
+
+def load(spec: str | ModelSpec, **options) -> Backend:
+    """The backend for ``spec``, loaded once per process for each spec and options."""
+    parsed = spec if isinstance(spec, ModelSpec) else parse_spec(spec)
+    key = (str(parsed), json.dumps(options, sort_keys=True, default=str))
+    if key not in _loaded:
+        _loaded[key] = backend_class(parsed.backend).load(parsed.name, **options)
+    return _loaded[key]
+
+
+def clear_cache() -> None:
+    """Forget loaded models (tests; freeing memory between experiments)."""
+    _loaded.clear()

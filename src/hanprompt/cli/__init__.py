@@ -1,0 +1,65 @@
+"""The command line: argument parsing and rendering over the library, nothing more.
+
+Every HanpromptError becomes one line on stderr and exit code 2; --debug shows the traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from hanprompt import __version__
+
+#: modules under hanprompt.cli, each with register(subparsers); their order is the help's.
+COMMANDS = ["ask", "logs"]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, not argparse's usage block
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="hanprompt",
+        description="A local-first prompt lab for open LLMs, with Korean as a first-class language.",
+    )
+    parser.add_argument("--version", action="version", version=f"hanprompt {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name in COMMANDS:
+        importlib.import_module(f"hanprompt.cli.{name}").register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help(sys.stderr)
+        return 2
+    debug = args.debug or getattr(args, "debug_sub", False)
+    from hanprompt.errors import HanpromptError
+
+    try:
+        return args.handler(args) or 0
+    except HanpromptError as e:
+        if debug:
+            raise
+        print(f"hanprompt: error: {e}", file=sys.stderr)
+        return e.exit_code
+    except KeyboardInterrupt:
+        print("hanprompt: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as e:  # an unexpected failure: one line, the traceback behind --debug
+        if debug:
+            raise
+        first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        print(
+            f"hanprompt: unexpected error: {type(e).__name__}: {first} (rerun with --debug for the traceback)",
+            file=sys.stderr,
+        )
+        return 1

@@ -1,0 +1,63 @@
+"""hanprompt ask: one question to one model, streamed, timed and logged."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from hanprompt.cli import common
+
+
+def register(sub) -> None:
+    p = sub.add_parser("ask", help="ask a model one question", description="Ask a model one question; the answer streams to stdout, its stats to stderr.")
+    p.add_argument("prompt", help="the question or instruction")
+    p.add_argument("-m", "--model", metavar="SPEC", help="hf:<hub id or path>, or a bare path / hub id (default: Qwen2.5-0.5B-Instruct)")
+    p.add_argument("-s", "--system", metavar="TEXT", help="a system message")
+    p.add_argument("--no-log", action="store_true", help="do not store this generation")
+    common.add_model_options(p)
+    common.add_gen_options(p)
+    common.add_common(p)
+    p.set_defaults(handler=run)
+
+
+def stats_line(record: dict, run_id, gen_id) -> str:
+    logged = f" · run {run_id}, id {gen_id}" if gen_id else ""
+    return (
+        f"[{record['model']} · {record['device']} {record['dtype']}] "
+        f"{record['input_tokens']} in, {record['output_tokens']} out ({record['finish_reason']}) · "
+        f"TTFT {record['ttft_s']:.2f} s · {record['tokens_per_s']:.1f} tok/s · "
+        f"{record['total_s']:.2f} s (load {record['load_s']:.1f} s){logged}"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from hanprompt import settings
+    from hanprompt.generate import ask
+
+    params = common.gen_params(args)
+    streamed = not args.json
+
+    def on_loaded(backend):
+        for warning in backend.info.warnings:
+            print(f"hanprompt: warning: {warning}", file=sys.stderr)
+
+    def on_text(piece: str) -> None:
+        sys.stdout.write(piece)
+        sys.stdout.flush()
+
+    answer = ask(
+        args.prompt,
+        model=args.model or settings.DEFAULT_MODEL,
+        system=args.system,
+        params=params,
+        load_options=common.load_options(args),
+        db=args.db,
+        log=not args.no_log,
+        on_text=on_text if streamed else None,
+        on_loaded=on_loaded,
+    )
+    if args.json:
+        common.print_json(answer.as_dict())
+    else:
+        sys.stdout.write("\n")
+        print(stats_line(answer.record, answer.run_id, answer.id), file=sys.stderr)
+    return 0

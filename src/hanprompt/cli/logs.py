@@ -1,0 +1,167 @@
+"""hanprompt logs / runs: read, export and delete what was logged."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from hanprompt.cli import common
+
+
+def register(sub) -> None:
+    p = sub.add_parser("logs", help="list, show, export or delete logged generations",
+                       description="Logged generations, newest first.")
+    p.add_argument("-n", "--limit", type=int, default=20, metavar="N", help="how many (default 20; 0 for all)")
+    p.add_argument("-q", "--search", metavar="TEXT", help="only prompts or responses containing TEXT")
+    p.add_argument("-m", "--model", metavar="M", help="only models whose spec contains M")
+    p.add_argument("--run", type=int, metavar="RUN_ID", help="only this run's generations")
+    common.add_common(p)
+    p.set_defaults(handler=list_logs)
+    lsub = p.add_subparsers(dest="logs_command", metavar="SUBCOMMAND", parser_class=type(p))
+
+    show = lsub.add_parser("show", help="one generation in full")
+    show.add_argument("id", type=int)
+    common.add_common(show)
+    show.set_defaults(handler=show_log)
+
+    export = lsub.add_parser("export", help="every matching generation as CSV or JSON lines")
+    export.add_argument("--format", choices=["csv", "jsonl"], default="jsonl")
+    export.add_argument("-o", "--output", metavar="FILE", help="write to FILE (default: stdout)")
+    export.add_argument("-q", "--search", metavar="TEXT")
+    export.add_argument("-m", "--model", metavar="M")
+    export.add_argument("--run", type=int, metavar="RUN_ID")
+    common.add_common(export, json_flag=False)
+    export.set_defaults(handler=export_logs)
+
+    rm = lsub.add_parser("rm", help="delete generations by id")
+    rm.add_argument("ids", type=int, nargs="+", metavar="ID")
+    common.add_common(rm, json_flag=False)
+    rm.set_defaults(handler=remove_logs)
+
+    r = sub.add_parser("runs", help="list runs (asks, experiments, translations, analyses)",
+                       description="Runs, newest first, with how many generations each holds.")
+    r.add_argument("-n", "--limit", type=int, default=20, metavar="N", help="how many (default 20; 0 for all)")
+    r.add_argument("--kind", help="only runs of this kind (ask, experiment, translate, words, bench)")
+    common.add_common(r)
+    r.set_defaults(handler=list_runs)
+
+
+def _engine(args):
+    from hanprompt import settings
+    from hanprompt.store import open_engine
+
+    return open_engine(settings.db_url(args.db))
+
+
+def _check_limit(limit: int) -> None:
+    if limit < 0:
+        from hanprompt.errors import UsageError
+
+        raise UsageError(f"--limit must be 0 (all) or more, not {limit}")
+
+
+def list_logs(args: argparse.Namespace) -> int:
+    from hanprompt.store.runs import list_generations
+
+    _check_limit(args.limit)
+    rows = list_generations(
+        _engine(args), limit=args.limit or None, search=args.search, model=args.model, run_id=args.run
+    )
+    if args.json:
+        common.print_json(rows)
+        return 0
+    if not rows:
+        print("no generations logged yet; try: hanprompt ask \"...\" --model PATH", file=sys.stderr)
+        return 0
+    from rich.table import Table
+
+    table = Table(box=None, header_style="bold")
+    for col in ("id", "run", "model", "prompt", "response", "out", "tok/s", "when"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        prompt = (r["messages"] or [{}])[-1].get("content") if r.get("messages") else r.get("prompt")
+        table.add_row(
+            str(r["id"]), str(r["run_id"]), common.excerpt(r["model"], 30), common.excerpt(prompt, 40),
+            common.excerpt(r["response"], 50), str(r["output_tokens"] or 0),
+            f"{r['tokens_per_s'] or 0:.1f}", (r["created_at"] or "")[:19],
+        )
+    common.stdout_console().print(table)
+    return 0
+
+
+def show_log(args: argparse.Namespace) -> int:
+    from hanprompt.store.runs import get_generation
+
+    row = get_generation(_engine(args), args.id)
+    if args.json:
+        common.print_json(row)
+        return 0
+    out = sys.stdout
+    out.write(f"generation {row['id']} (run {row['run_id']}) · {row['created_at']}\n")
+    out.write(f"model: {row['model']} · {row['device']} {row['dtype']}\n")
+    out.write(f"params: {row['params']}\n")
+    for m in row.get("messages") or []:
+        out.write(f"--- {m['role']}\n{m['content']}\n")
+    out.write(f"--- response ({row['output_tokens']} tokens, {row['finish_reason']})\n{row['response']}\n")
+    out.write(
+        f"--- {row['input_tokens']} in · TTFT {row['ttft_s'] or 0:.3f} s · {row['tokens_per_s'] or 0:.1f} tok/s"
+        f" · {row['total_s'] or 0:.3f} s · load {row['load_s'] or 0:.2f} s\n"
+    )
+    for c in row["checks"]:
+        out.write(f"check {c['name']}: {'pass' if c['passed'] else 'FAIL'} {c['reason'] or ''}\n")
+    if row.get("error"):
+        out.write(f"error: {row['error']}\n")
+    return 0
+
+
+def export_logs(args: argparse.Namespace) -> int:
+    from hanprompt.store.export import write_export
+
+    engine = _engine(args)
+    if args.output:
+        from pathlib import Path
+
+        path = Path(args.output)
+        tmp = path.with_name(path.name + ".partial")
+        try:
+            with open(tmp, "w", encoding="utf-8", newline="") as fh:
+                n = write_export(engine, fh, args.format, search=args.search, model=args.model, run_id=args.run)
+        except OSError as e:
+            from hanprompt.errors import InputError
+
+            raise InputError(f"cannot write {args.output}: {e.strerror}; choose another -o FILE") from e
+        tmp.replace(path)
+        print(f"exported {n} generations to {path}", file=sys.stderr)
+    else:
+        write_export(engine, sys.stdout, args.format, search=args.search, model=args.model, run_id=args.run)
+    return 0
+
+
+def remove_logs(args: argparse.Namespace) -> int:
+    from hanprompt.store.runs import delete_generations
+
+    ids = delete_generations(_engine(args), args.ids)
+    print(f"deleted {len(ids)} generation{'s' if len(ids) != 1 else ''}: {' '.join(map(str, ids))}", file=sys.stderr)
+    return 0
+
+
+def list_runs(args: argparse.Namespace) -> int:
+    from hanprompt.store.runs import list_runs as query
+
+    _check_limit(args.limit)
+    rows = query(_engine(args), limit=args.limit or None, kind=args.kind)
+    if args.json:
+        common.print_json(rows)
+        return 0
+    if not rows:
+        print("no runs yet", file=sys.stderr)
+        return 0
+    from rich.table import Table
+
+    table = Table(box=None, header_style="bold")
+    for col in ("id", "kind", "status", "name", "generations", "created"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(str(r["id"]), r["kind"], r["status"], common.excerpt(r["name"], 50),
+                      str(r["generations"]), (r["created_at"] or "")[:19])
+    common.stdout_console().print(table)
+    return 0

@@ -1,0 +1,106 @@
+"""Asking a model one question, and the record every generation leaves in the log."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hanprompt.errors import HanpromptError
+from hanprompt.backends.base import Backend, Completion, GenParams, Messages, OnText, validate_messages
+
+
+def messages_for(prompt: str, system: str | None = None) -> Messages:
+    messages = [{"role": "system", "content": system}] if system else []
+    return validate_messages(messages + [{"role": "user", "content": prompt}])
+
+
+def generation_record(
+    backend: Backend, messages: Messages, params: GenParams, completion: Completion
+) -> dict:
+    """The columns of one generation row (see store.schema.generations)."""
+    return {
+        "model": backend.spec,
+        "backend": backend.name,
+        "device": backend.info.device,
+        "placement": backend.info.placement,
+        "dtype": backend.info.dtype,
+        "params": params.model_dump(),
+        "messages": messages,
+        "prompt": completion.prompt,
+        "response": completion.text,
+        "input_tokens": completion.input_tokens,
+        "output_tokens": completion.output_tokens,
+        "load_s": backend.info.load_s,
+        "ttft_s": completion.ttft_s,
+        "total_s": completion.total_s,
+        "tokens_per_s": completion.tokens_per_s,
+        "finish_reason": completion.finish_reason,
+        "error": completion.error,
+    }
+
+
+@dataclass
+class Answer:
+    """An answer with its log ids (None when not logged)."""
+
+    record: dict
+    id: int | None = None
+    run_id: int | None = None
+
+    def as_dict(self) -> dict:
+        out = {"id": self.id, "run_id": self.run_id}
+        out.update(self.record)
+        return out
+
+
+def ask(
+    prompt: str,
+    *,
+    model: str,
+    system: str | None = None,
+    params: GenParams | None = None,
+    load_options: dict | None = None,
+    db: str | None = None,
+    log: bool = True,
+    on_text: OnText | None = None,
+    on_loaded=None,
+) -> Answer:
+    """Generate one answer with ``model`` and log it as a run of kind ``ask``.
+
+    Inputs, the database and the model are all checked before anything is written.
+    """
+    from hanprompt import settings
+    from hanprompt.backends import registry
+
+    messages = messages_for(prompt, system)
+    params = params or GenParams()
+    spec = registry.parse_spec(model)
+    engine = None
+    if log:
+        from hanprompt.store import open_engine
+
+        engine = open_engine(settings.db_url(db))
+    backend = registry.load(spec, **(load_options or {}))
+    if on_loaded is not None:
+        on_loaded(backend)
+    run = {
+        "name": prompt.strip().splitlines()[0][:80],
+        "kind": "ask",
+        "spec": {"model": str(spec), "system": system, "params": params.model_dump(), "load": load_options or {}},
+    }
+    try:
+        completion = backend.generate(messages, params, on_text=on_text)
+    except HanpromptError as e:  # a failure while generating (out of memory, say) is logged too
+        if engine is not None:
+            failed = Completion("", backend.render(messages), 0, 0, 0.0, 0.0, "error", error=str(e))
+            _store(engine, run, generation_record(backend, messages, params, failed))
+        raise
+    record = generation_record(backend, messages, params, completion)
+    if engine is None:
+        return Answer(record)
+    run_id, gen_id = _store(engine, run, record)
+    return Answer(record, gen_id, run_id)
+
+
+def _store(engine, run: dict, record: dict) -> tuple[int, int]:
+    from hanprompt.store.runs import record_single
+
+    return record_single(engine, record=record, **run)

@@ -1,0 +1,146 @@
+"""Opening the database: engine, SQLite pragmas, transactions and the migration runner."""
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+from pathlib import Path
+from typing import Iterator
+
+from sqlalchemy import (
+    Column,
+    Connection,
+    DateTime,
+    Engine,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    create_engine,
+    event,
+    exc,
+    insert,
+    select,
+)
+from sqlalchemy.engine import make_url
+
+from hanprompt.errors import StoreError
+from hanprompt.store.migrations import MIGRATIONS
+
+_version_md = MetaData()
+schema_migrations = Table(
+    "schema_migrations",
+    _version_md,
+    Column("version", Integer, primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("applied_at", DateTime(timezone=True), nullable=False),
+)
+
+_FIX = "pass --db sqlite:///PATH or --db postgresql+psycopg://USER@HOST:PORT/DB"
+_engines: dict[str, Engine] = {}
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def _normalise_url(url: str):
+    try:
+        parsed = make_url(url)
+    except exc.ArgumentError as e:
+        raise StoreError(f"invalid database URL {url!r}; {_FIX}") from e
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def _sqlite_setup(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):
+        # Take transaction control away from pysqlite so that BEGIN is ours (see _on_begin).
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA busy_timeout = 30000")
+        cur.execute("PRAGMA journal_mode = WAL")
+        cur.execute("PRAGMA foreign_keys = ON")
+        cur.execute("PRAGMA synchronous = NORMAL")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):
+        # IMMEDIATE takes the write lock up front, so two writers wait for each other (up to
+        # busy_timeout) instead of failing when a read transaction tries to upgrade.
+        if conn.get_execution_options().get("hanprompt_readonly"):
+            conn.exec_driver_sql("BEGIN")
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def open_engine(url: str) -> Engine:
+    """An engine for ``url`` with the schema migrated to the latest version.
+
+    Raises StoreError with the fix when the URL is invalid or the database unreachable.
+    """
+    if url in _engines:
+        return _engines[url]
+    parsed = _normalise_url(url)
+    shown = parsed.render_as_string(hide_password=True)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        folder = Path(parsed.database).expanduser().resolve().parent
+        if not folder.is_dir():
+            raise StoreError(
+                f"cannot open database {shown}: folder {folder} does not exist; create it or {_FIX}"
+            )
+    try:
+        engine = create_engine(parsed, pool_pre_ping=True)
+    except (exc.ArgumentError, exc.NoSuchModuleError, ImportError) as e:
+        raise StoreError(f"invalid database URL {shown}: {e}; {_FIX}") from e
+    if engine.dialect.name == "sqlite":
+        _sqlite_setup(engine)
+    try:
+        migrate(engine)
+    except exc.OperationalError as e:
+        engine.dispose()
+        first = str(e.orig).strip().splitlines()[0] if e.orig else str(e).splitlines()[0]
+        raise StoreError(f"cannot reach database {shown}: {first}; {_FIX}") from e
+    except exc.DBAPIError as e:
+        engine.dispose()
+        first = str(e.orig).strip().splitlines()[0] if e.orig else str(e).splitlines()[0]
+        raise StoreError(f"cannot use database {shown}: {first}; {_FIX}") from e
+    _engines[url] = engine
+    return engine
+
+
+def current_version(conn: Connection) -> int:
+    if not conn.dialect.has_table(conn, "schema_migrations"):
+        return 0
+    versions = conn.execute(select(schema_migrations.c.version)).scalars().all()
+    return max(versions, default=0)
+
+
+def migrate(engine: Engine, target: int | None = None) -> int:
+    """Apply the migrations the database lacks, up to ``target``; return the version reached."""
+    latest = MIGRATIONS[-1][0] if target is None else target
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # One process migrates at a time; the others wait here, then find nothing to do.
+            conn.exec_driver_sql("SELECT pg_advisory_xact_lock(72417)")
+        _version_md.create_all(conn, checkfirst=True)
+        version = current_version(conn)
+        for number, func in MIGRATIONS:
+            if version < number <= latest:
+                func(conn)
+                conn.execute(
+                    insert(schema_migrations).values(
+                        version=number, name=func.__name__, applied_at=now()
+                    )
+                )
+                version = number
+        return version
+
+
+@contextlib.contextmanager
+def reading(engine: Engine) -> Iterator[Connection]:
+    """A connection for reads that never blocks writers for long."""
+    with engine.connect() as conn:
+        conn = conn.execution_options(hanprompt_readonly=True)
+        yield conn

@@ -1,0 +1,175 @@
+"""Runs and the generations they hold: writing them and reading them back."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Iterable, Iterator
+
+from sqlalchemy import Engine, delete, func, insert, or_, select, update
+
+from hanprompt.errors import NotFoundError
+from hanprompt.store.db import now, reading
+from hanprompt.store.schema import checks, generations, runs
+
+GENERATION_FIELDS = [c.name for c in generations.columns]
+
+
+def _iso(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None:  # SQLite hands back naive datetimes; we only store UTC
+            value = value.replace(tzinfo=dt.timezone.utc)
+        return value.isoformat()
+    return value
+
+
+def _row(mapping) -> dict:
+    return {k: _iso(v) for k, v in dict(mapping).items()}
+
+
+def create_run(
+    engine: Engine,
+    *,
+    name: str,
+    kind: str,
+    spec: dict | None = None,
+    spec_hash: str | None = None,
+    status: str = "running",
+) -> int:
+    with engine.begin() as conn:
+        return conn.execute(
+            insert(runs).values(
+                name=name, kind=kind, status=status, spec=spec, spec_hash=spec_hash, created_at=now()
+            )
+        ).inserted_primary_key[0]
+
+
+def finish_run(engine: Engine, run_id: int, status: str = "done", error: str | None = None) -> None:
+    with engine.begin() as conn:
+        conn.execute(
+            update(runs)
+            .where(runs.c.id == run_id)
+            .values(status=status, error=error, finished_at=now())
+        )
+
+
+def add_generation(conn, run_id: int, record: dict) -> int:
+    """Insert one generation inside an open transaction; unknown keys are an error."""
+    unknown = set(record) - set(GENERATION_FIELDS)
+    if unknown:
+        raise ValueError(f"unknown generation fields: {sorted(unknown)}")
+    values = dict(record, run_id=run_id)
+    values.setdefault("created_at", now())
+    return conn.execute(insert(generations).values(**values)).inserted_primary_key[0]
+
+
+def record_single(engine: Engine, *, name: str, kind: str, spec: dict, record: dict) -> tuple[int, int]:
+    """Store a run holding one generation in one transaction: both or neither are written."""
+    status = "failed" if record.get("error") else "done"
+    with engine.begin() as conn:
+        run_id = conn.execute(
+            insert(runs).values(
+                name=name, kind=kind, status=status, spec=spec, created_at=now(), finished_at=now(),
+                error=record.get("error"),
+            )
+        ).inserted_primary_key[0]
+        gen_id = add_generation(conn, run_id, record)
+    return run_id, gen_id
+
+
+def get_run(engine: Engine, run_id: int) -> dict:
+    with reading(engine) as conn:
+        row = conn.execute(select(runs).where(runs.c.id == run_id)).mappings().first()
+    if row is None:
+        raise NotFoundError(f"no run with id {run_id}; list them with `hanprompt runs`")
+    return _row(row)
+
+
+def list_runs(engine: Engine, limit: int | None = None, kind: str | None = None) -> list[dict]:
+    counts = (
+        select(generations.c.run_id, func.count().label("generations"))
+        .group_by(generations.c.run_id)
+        .subquery()
+    )
+    query = (
+        select(
+            runs.c.id, runs.c.name, runs.c.kind, runs.c.status, runs.c.created_at,
+            runs.c.finished_at, func.coalesce(counts.c.generations, 0).label("generations"),
+        )
+        .outerjoin(counts, counts.c.run_id == runs.c.id)
+        .order_by(runs.c.id.desc())
+    )
+    if kind:
+        query = query.where(runs.c.kind == kind)
+    if limit:
+        query = query.limit(limit)
+    with reading(engine) as conn:
+        return [_row(r) for r in conn.execute(query).mappings()]
+
+
+def _generation_query(search: str | None = None, model: str | None = None, run_id: int | None = None):
+    query = select(generations).order_by(generations.c.id.desc())
+    if search:
+        pattern = f"%{search}%"
+        query = query.where(
+            or_(generations.c.prompt.ilike(pattern), generations.c.response.ilike(pattern))
+        )
+    if model:
+        query = query.where(generations.c.model.ilike(f"%{model}%"))
+    if run_id is not None:
+        query = query.where(generations.c.run_id == run_id)
+    return query
+
+
+def list_generations(
+    engine: Engine,
+    *,
+    limit: int | None = 20,
+    search: str | None = None,
+    model: str | None = None,
+    run_id: int | None = None,
+) -> list[dict]:
+    query = _generation_query(search, model, run_id)
+    if limit:
+        query = query.limit(limit)
+    with reading(engine) as conn:
+        return [_row(r) for r in conn.execute(query).mappings()]
+
+
+def iter_generations(engine: Engine, *, batch: int = 1000, **filters) -> Iterator[dict]:
+    """Every matching generation, newest first, fetched in batches (constant memory)."""
+    with reading(engine) as conn:
+        result = conn.execution_options(yield_per=batch).execute(_generation_query(**filters))
+        for row in result.mappings():
+            yield _row(row)
+
+
+def get_generation(engine: Engine, gen_id: int) -> dict:
+    with reading(engine) as conn:
+        row = conn.execute(select(generations).where(generations.c.id == gen_id)).mappings().first()
+        if row is None:
+            raise NotFoundError(f"no generation with id {gen_id}; list them with `hanprompt logs`")
+        out = _row(row)
+        out["checks"] = [
+            _row(c)
+            for c in conn.execute(
+                select(checks.c.name, checks.c.spec, checks.c.passed, checks.c.reason)
+                .where(checks.c.generation_id == gen_id)
+                .order_by(checks.c.id)
+            ).mappings()
+        ]
+    return out
+
+
+def delete_generations(engine: Engine, ids: Iterable[int]) -> list[int]:
+    """Delete generations by id, all or none: an unknown id deletes nothing."""
+    ids = sorted(set(ids))
+    with engine.begin() as conn:
+        found = set(conn.execute(select(generations.c.id).where(generations.c.id.in_(ids))).scalars())
+        missing = [i for i in ids if i not in found]
+        if missing:
+            raise NotFoundError(
+                f"no generation with id {', '.join(map(str, missing))}; nothing was deleted; "
+                "list them with `hanprompt logs`"
+            )
+        conn.execute(delete(checks).where(checks.c.generation_id.in_(ids)))
+        conn.execute(delete(generations).where(generations.c.id.in_(ids)))
+    return ids

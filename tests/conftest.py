@@ -1,0 +1,105 @@
+"""Shared fixtures: an isolated home per test, tiny real models built once, a PostgreSQL URL."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+
+import pytest
+
+PG_ADMIN_URL = os.environ.get("HANPROMPT_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture(autouse=True)
+def hanprompt_home(tmp_path, monkeypatch):
+    """Every test gets its own home folder, so the default SQLite log is private to it."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HANPROMPT_HOME", str(home))
+    monkeypatch.delenv("HANPROMPT_DB", raising=False)
+    return home
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory):
+    """A random-weight Llama with a trained byte-level BPE tokenizer and a ChatML template."""
+    from hanprompt.testing.models import build_tiny_llama
+
+    return build_tiny_llama(tmp_path_factory.mktemp("models") / "tiny-llama")
+
+
+@pytest.fixture(scope="session")
+def tiny_model_plain(tmp_path_factory):
+    """The same kind of model without a chat template."""
+    from hanprompt.testing.models import build_tiny_llama
+
+    return build_tiny_llama(tmp_path_factory.mktemp("models") / "tiny-plain", chat_template=None)
+
+
+@pytest.fixture
+def cli(capsys):
+    """Run the CLI in this process: cli("ask", "hi", ...) -> (exit code, stdout, stderr)."""
+    from hanprompt.cli import main
+
+    def run(*args: str):
+        try:
+            code = main([str(a) for a in args])
+        except SystemExit as e:  # argparse's own exits
+            code = e.code
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
+
+
+@pytest.fixture
+def cli_process():
+    """Run the installed CLI in a fresh process, as a user would."""
+
+    def run(*args: str, env: dict | None = None, timeout: float = 300):
+        full_env = dict(os.environ, **(env or {}))
+        return subprocess.run(
+            [sys.executable, "-m", "hanprompt", *map(str, args)],
+            capture_output=True, text=True, env=full_env, timeout=timeout,
+        )
+
+    return run
+
+
+def _pg_reachable() -> str | None:
+    try:
+        import psycopg
+
+        with psycopg.connect(PG_ADMIN_URL.replace("postgresql+psycopg", "postgresql"), connect_timeout=3):
+            return None
+    except Exception as e:  # the reason goes into the skip message
+        return str(e).strip().splitlines()[0]
+
+
+@pytest.fixture
+def pg_url():
+    """A fresh PostgreSQL database for one test, dropped afterwards.
+
+    Skips when the server is unreachable, unless HANPROMPT_REQUIRE_PG=1 (CI sets it).
+    """
+    reason = _pg_reachable()
+    if reason:
+        if os.environ.get("HANPROMPT_REQUIRE_PG") == "1":
+            pytest.fail(f"PostgreSQL at {PG_ADMIN_URL} is required here but unreachable: {reason}")
+        pytest.skip(f"PostgreSQL at {PG_ADMIN_URL} is not reachable: {reason}")
+    import psycopg
+
+    name = f"hanprompt_test_{uuid.uuid4().hex[:10]}"
+    admin = PG_ADMIN_URL.replace("postgresql+psycopg", "postgresql")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    yield url
+    from hanprompt.store import db
+
+    engine = db._engines.pop(url, None)
+    if engine is not None:
+        engine.dispose()
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
