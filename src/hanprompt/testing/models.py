@@ -100,3 +100,12 @@ def build_tiny_llama(
     model.save_pretrained(path)
     tokenizer.save_pretrained(path)
     return path
+
+
+if __name__ == "__main__":  # python -m hanprompt.testing.models DIR [--smollm2-shape]
+    import sys
+
+    if len(sys.argv) < 2:
+        sys.exit("usage: python -m hanprompt.testing.models DIR [--smollm2-shape]")
+    shape = SMOLLM2_135M_SHAPE if "--smollm2-shape" in sys.argv else None
+    print(build_tiny_llama(sys.argv[1], shape=shape))
