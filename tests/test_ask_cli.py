@@ -133,3 +133,12 @@ def test_ask_in_a_real_process(cli_process, tiny_model):
     r = cli_process("ask", "What is the capital of England?", "--model", tiny_model, "--max-new-tokens", "4", "--json")
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["output_tokens"] == 4
+
+
+@pytest.mark.postgres
+def test_ask_logs_to_postgresql(cli, tiny_model, pg_url):
+    code, out, err = cli("ask", "부산은 어때요?", "-m", tiny_model, "--max-new-tokens", "3", "--json", "--db", pg_url)
+    assert code == 0, err
+    answer = json.loads(out)
+    _, out, _ = cli("logs", "--json", "--db", pg_url)
+    assert [r["response"] for r in json.loads(out)] == [answer["response"]]

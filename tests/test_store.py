@@ -77,6 +77,7 @@ def _round_trip(url):
     assert list_generations(engine, search="nothing like this") == []
     delete_generations(engine, [gen_id])
     assert list_generations(engine) == []
+    assert list_runs(engine) == []  # the ask run went with its only generation
 
 
 def test_round_trip_sqlite_file(tmp_path):

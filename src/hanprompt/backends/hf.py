@@ -390,12 +390,12 @@ class HFBackend(Backend):
     def _forward(self, prompts: list[str], params: GenParams, on_ids=None):
         import torch
 
+        clock = _StepClock(on_ids)  # time to first token counts tokenization too
         batch = self._encode(prompts)
         input_lengths = batch["attention_mask"].sum(dim=1).tolist()
         batch = {k: v.to(self.model.device) for k, v in batch.items()}
         if params.seed is not None:
             torch.manual_seed(params.seed)
-        clock = _StepClock(on_ids)
         try:
             with torch.inference_mode():
                 out = self.model.generate(

@@ -170,6 +170,12 @@ def delete_generations(engine: Engine, ids: Iterable[int]) -> list[int]:
                 f"no generation with id {', '.join(map(str, missing))}; nothing was deleted; "
                 "list them with `hanprompt logs`"
             )
+        run_ids = set(conn.execute(select(generations.c.run_id).where(generations.c.id.in_(ids))).scalars())
         conn.execute(delete(checks).where(checks.c.generation_id.in_(ids)))
         conn.execute(delete(generations).where(generations.c.id.in_(ids)))
+        # An ask run is its one generation: once that is gone, so is the run.
+        still_used = select(generations.c.run_id).where(generations.c.run_id.in_(run_ids))
+        conn.execute(
+            delete(runs).where(runs.c.id.in_(run_ids), runs.c.kind == "ask", runs.c.id.not_in(still_used))
+        )
     return ids
