@@ -11,7 +11,7 @@ import sys
 from hanprompt import __version__
 
 #: modules under hanprompt.cli, each with register(subparsers); their order is the help's.
-COMMANDS = ["ask", "logs"]
+COMMANDS = ["ask", "logs", "run", "translate", "words"]
 
 
 class _Parser(argparse.ArgumentParser):

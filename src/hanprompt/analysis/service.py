@@ -1,0 +1,215 @@
+"""Word analysis entry points: files and stdin, or stored responses and translations.
+
+Analyses of stored texts are saved with a fingerprint of their parameters and of the data
+(count and newest id), so asking the same question again returns the stored answer.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Iterable
+
+from hanprompt.analysis import frequency, inputs, morphology, stopwords
+from hanprompt.errors import UsageError
+
+#: bump when the counting itself changes, so stored analyses are not reused across versions
+ANALYSIS_VERSION = 1
+
+
+@dataclass(frozen=True)
+class WordOptions:
+    """What to count and how much to show."""
+
+    pos: str = "nouns"
+    top: int = 20
+    min_length: int = 1
+    stopwords: str | None = None  # the user's stopword file, added to the shipped list
+    default_stopwords: bool = True
+    user_dict: str | None = None
+    foreign: bool = False  # count SL (words in Latin script)
+    roots: bool = False  # count XR (roots such as 깨끗 in 깨끗하다)
+    naive: bool = False  # also count the whitespace-split way
+    by: str | None = None  # "model" | "variant": one result per group
+    workers: int | None = None
+
+    def check(self) -> None:
+        if self.top < 1:
+            raise UsageError(f"--top must be 1 or more, not {self.top}")
+        if self.min_length < 1:
+            raise UsageError(f"--min-length must be 1 or more, not {self.min_length}")
+        if self.workers is not None and self.workers < 1:
+            raise UsageError(f"workers must be 1 or more, not {self.workers}")
+        morphology.pos_tags(self.pos)
+
+
+@dataclass
+class WordsReport:
+    """An analysis result, with the log ids when it was stored or reused."""
+
+    result: dict
+    note: str | None = None
+    reused: bool = False
+    analysis_id: int | None = None
+    run_id: int | None = None
+    source_run_id: int | None = None
+
+    def as_dict(self) -> dict:
+        out = dict(self.result)
+        if self.analysis_id is not None:
+            out.update(analysis_id=self.analysis_id, run_id=self.run_id,
+                       source_run_id=self.source_run_id, reused=self.reused)
+        if self.note:
+            out["note"] = self.note
+        return out
+
+
+@dataclass(frozen=True)
+class _Setup:
+    options: WordOptions
+    stopwords: frozenset[str]
+    user_words: tuple
+
+    def analyzer(self) -> morphology.Analyzer:
+        """The configured Kiwi; built (about a second) only when there is something to count."""
+        o = self.options
+        kiwi = morphology.get_kiwi(self.user_words, o.workers)
+        return morphology.Analyzer(kiwi, morphology.pos_tags(o.pos, foreign=o.foreign, roots=o.roots), o.pos)
+
+
+def _setup(options: WordOptions) -> _Setup:
+    """Check the options and read the word lists before any text is read or anything stored."""
+    options.check()
+    words = morphology.read_user_dictionary(options.user_dict) if options.user_dict else ()
+    stops = stopwords.load_stopwords(options.stopwords, defaults=options.default_stopwords)
+    return _Setup(options, stops, words)
+
+
+def _counter(setup: _Setup) -> frequency.WordCounter:
+    return frequency.WordCounter(setup.analyzer(), naive=setup.options.naive)
+
+
+def _summarise(counter: frequency.WordCounter, setup: _Setup, documents: int) -> dict:
+    """The result dict of a finished count, with naive and per-group results when asked."""
+    options = setup.options
+    filters = {"stopwords": setup.stopwords, "min_length": options.min_length}
+    name = counter.analyzer.name
+
+    def one(pairs, docs: int) -> dict:
+        counts, tags = frequency.word_counts(pairs, **filters)
+        return frequency.top_result(counts, analyzer=name, documents=docs, top=options.top, tags=tags)
+
+    result = one(counter.total(), documents)
+    if counter.naive is not None:
+        naive = frequency.naive_counts(counter.total(counter.naive), **filters)
+        result["naive"] = frequency.top_result(
+            naive, analyzer="whitespace split", documents=documents, top=options.top
+        )
+    if options.by:
+        result["by"] = options.by
+        result["groups"] = {g: one(counter.counts[g], counter.documents[g]) for g in counter.groups()}
+    return result
+
+
+def _note(result: dict) -> str | None:
+    if result["documents"] == 0:
+        return "nothing to count: the input holds no text"
+    if result["total_tokens"] == 0:
+        return (f"no words counted in {result['documents']} document(s): every word was a stopword, "
+                "shorter than --min-length or outside --pos")
+    return None
+
+
+def analyse_texts(texts: Iterable[str], options: WordOptions | None = None) -> WordsReport:
+    """Count words over texts in memory or streamed; each text is one document."""
+    options = options or WordOptions()
+    if options.by:
+        raise UsageError("--by needs stored texts; pass --run, --experiment or --all")
+    setup = _setup(options)
+    counter = _counter(setup)
+    counter.feed(texts)
+    result = _summarise(counter, setup, sum(counter.documents.values()))
+    return WordsReport(result, _note(result))
+
+
+def analyse_files(paths: list[str], options: WordOptions | None = None, encoding: str = "utf-8") -> WordsReport:
+    """Count words over files ('-' for stdin); each file is one document, read line by line."""
+    options = options or WordOptions()
+    if options.by:
+        raise UsageError("--by needs stored texts; pass --run, --experiment or --all instead of files")
+    inputs.check_encoding(encoding)
+    inputs.check_readable(paths)
+    setup = _setup(options)
+    counter = _counter(setup)
+    for name in paths:
+        # Lines, not whole files, go to Kiwi: its workers share them and memory stays flat.
+        counter.feed(inputs.iter_lines(name, encoding))
+    documents = len(paths) if sum(counter.documents.values()) else 0
+    result = _summarise(counter, setup, documents)
+    return WordsReport(result, _note(result))
+
+
+def analyse_store(
+    options: WordOptions | None = None,
+    *,
+    db: str | None = None,
+    run_id: int | None = None,
+    experiment: str | None = None,
+    field: str = "response",
+    reuse: bool = True,
+) -> WordsReport:
+    """Count words over stored texts (one run, an experiment, or all), storing the analysis.
+
+    The same analysis over the same data is returned from the log instead of recounted.
+    """
+    from hanprompt import settings
+    from hanprompt.store import analyses, open_engine
+
+    options = options or WordOptions()
+    if run_id is not None and experiment is not None:
+        raise UsageError("pass either --run or --experiment, not both")
+    setup = _setup(options)
+    engine = open_engine(settings.db_url(db))
+    source = analyses.resolve_source(engine, run_id=run_id, experiment=experiment, field=field)
+    params = _params(options, setup, source, analyses.fingerprint(engine, source))
+    digest = _hash(params["fingerprint"])
+    if reuse and (stored := analyses.find_analysis(engine, digest)) is not None:
+        return WordsReport(stored["result"], _note(stored["result"]), True, stored["id"], stored["run_id"],
+                           stored["source_run_id"])
+    counter = _counter(setup)
+    counter.feed_grouped(analyses.iter_texts(engine, source, options.by))
+    result = _summarise(counter, setup, sum(counter.documents.values()))
+    note = _note(result)
+    if result["documents"] == 0:  # nothing worth keeping
+        return WordsReport(result, note, source_run_id=source.run_id)
+    name = f"words: {source.label} ({options.pos}, top {options.top})"
+    analysis_id, words_run = analyses.save_analysis(
+        engine, name=name, params=params, params_hash=digest, source_run_id=source.run_id, result=result
+    )
+    return WordsReport(result, note, False, analysis_id, words_run, source.run_id)
+
+
+def _params(options: WordOptions, setup: _Setup, source, data: dict) -> dict:
+    """The stored parameters: readable settings, plus what the reuse hash is computed over."""
+    import kiwipiepy
+
+    shown = {
+        "pos": options.pos, "top": options.top, "min_length": options.min_length,
+        "foreign": options.foreign, "roots": options.roots, "naive": options.naive, "by": options.by,
+        "field": source.field,
+    }
+    fingerprint = dict(
+        shown,
+        version=ANALYSIS_VERSION,
+        kiwipiepy=kiwipiepy.__version__,
+        # The words themselves, not file paths: an edited list is a different analysis.
+        stopwords=_hash(sorted(setup.stopwords)),
+        user_words=_hash([(w.form, w.tag, w.score) for w in setup.user_words]),
+        data=data,
+    )
+    return dict(shown, source=source.label, stopwords_file=options.stopwords, user_dict=options.user_dict,
+                fingerprint=fingerprint)
+
+
+def _hash(value) -> str:
+    return hashlib.sha256(json.dumps(value, ensure_ascii=False, sort_keys=True).encode()).hexdigest()

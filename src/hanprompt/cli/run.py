@@ -1,0 +1,185 @@
+"""hanprompt run / compare: run an experiment file, and compare runs side by side."""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+
+from hanprompt.cli import common
+
+RESULT_KEYS = [
+    "id", "run_id", "variant", "style", "vars", "repeat_index", "model", "response", "input_tokens",
+    "output_tokens", "ttft_s", "total_s", "tokens_per_s", "finish_reason", "cached", "checks",
+]
+
+
+def register(sub) -> None:
+    p = sub.add_parser("run", help="run an experiment file (variants x models x repeats)",
+                       description="Run every variant of an experiment file on every model, batched and "
+                       "cached, and show the results side by side.")
+    p.add_argument("file", help="the experiment file (YAML); see examples/prompt-styles.yaml")
+    p.add_argument("-m", "--model", action="append", metavar="SPEC", help="replace the file's models (repeatable)")
+    p.add_argument("--repeat", type=int, metavar="N", help="answers per prompt (replaces the file's repeat)")
+    p.add_argument("--max-concurrency", type=int, default=16, metavar="N", help="prompts per batch (default 16)")
+    p.add_argument("--no-cache", action="store_true", help="generate even what the cache holds")
+    p.add_argument("--resume", type=int, metavar="RUN_ID", help="complete only what this run is missing")
+    common.add_model_options(p)
+    common.add_common(p)
+    p.set_defaults(handler=run)
+
+    c = sub.add_parser("compare", help="compare one run side by side, or two runs variant by variant",
+                       description="One RUN_ID: its results side by side. Two: per-variant changes in pass "
+                       "rate, length and speed from RUN_A to RUN_B.")
+    c.add_argument("run_a", type=int, metavar="RUN_A")
+    c.add_argument("run_b", type=int, nargs="?", metavar="RUN_B")
+    common.add_common(c)
+    c.set_defaults(handler=compare)
+
+
+@contextlib.contextmanager
+def _progress_bar():
+    """A progress callback drawing a bar with ETA on stderr, shown once the first chunk starts."""
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
+                               TimeRemainingColumn)
+
+    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                   TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=common.stderr_console())
+    task = None
+
+    def update(done: int, total: int, label: str) -> None:
+        nonlocal task
+        if task is None:  # started late, so that a bad input prints its error line alone
+            bar.start()
+            task = bar.add_task("", total=total)
+        bar.update(task, completed=done, total=total, description=common.excerpt(label, 40))
+
+    try:
+        yield update
+    finally:
+        if task is not None:
+            bar.stop()
+
+
+def _engine(db):
+    from hanprompt import settings
+    from hanprompt.store import open_engine
+
+    return open_engine(settings.db_url(db))
+
+
+def run(args: argparse.Namespace) -> int:
+    from hanprompt.errors import UsageError
+    from hanprompt.experiments import RunInterrupted, model_entries, run_experiment
+    from hanprompt.experiments.compare import compare_run
+
+    options = common.load_options(args)
+    if options and not args.model:
+        raise UsageError("--device/--dtype/... apply to --model; pass --model too, or set them under models: in the file")
+
+    def on_loaded(backend):
+        for warning in backend.info.warnings:
+            print(f"hanprompt: warning: {warning}", file=sys.stderr)
+
+    try:
+        with _progress_bar() as progress:
+            summary = run_experiment(
+                args.file, models=model_entries(args.model, options) if args.model else None,
+                repeat=args.repeat, max_concurrency=args.max_concurrency, use_cache=not args.no_cache,
+                resume=args.resume, db=args.db, progress=progress, on_loaded=on_loaded,
+            )
+    except RunInterrupted as e:
+        s = e.summary
+        print(f"hanprompt: interrupted; run {s.run_id} keeps {s.already_done + s.generated + s.cached} of "
+              f"{s.total} results; finish it with: hanprompt run {args.file} --resume {s.run_id}", file=sys.stderr)
+        return 130
+    data = compare_run(_engine(args.db), summary.run_id)
+    if args.json:
+        common.print_json([{k: r.get(k) for k in RESULT_KEYS} for r in data["results"]])
+        return 0
+    render_side_by_side(data, common.stdout_console())
+    print(f"run {summary.run_id}: {summary.generated} generated, {summary.cached} from cache"
+          f"{f', {summary.already_done} already done' if summary.already_done else ''} · "
+          f"compare again with: hanprompt compare {summary.run_id}", file=sys.stderr)
+    return 0
+
+
+def compare(args: argparse.Namespace) -> int:
+    from hanprompt.experiments.compare import compare_run, compare_runs
+
+    engine = _engine(args.db)
+    if args.run_b is None:
+        data = compare_run(engine, args.run_a)
+        if args.json:
+            data["results"] = [{k: r.get(k) for k in RESULT_KEYS} for r in data["results"]]
+            common.print_json(data)
+        else:
+            render_side_by_side(data, common.stdout_console())
+        return 0
+    data = compare_runs(engine, args.run_a, args.run_b)
+    if args.json:
+        common.print_json(data)
+    else:
+        render_diff(data, common.stdout_console())
+    return 0
+
+
+def _short(model: str, width: int = 28) -> str:
+    return model if len(model) <= width else "…" + model[-(width - 1):]
+
+
+def _rate(cell: dict | None) -> str:
+    if not cell or cell["pass_rate"] is None:
+        return "–"
+    return f"{cell['pass_rate']:.0%} ({cell['passed']}/{cell['checked']})"
+
+
+def _num(value: float | None, fmt: str = ".1f", sign: bool = False) -> str:
+    return "–" if value is None else format(value, ("+" if sign else "") + fmt)
+
+
+def render_side_by_side(data: dict, console) -> None:
+    """Variants as rows, models as columns; then pass rates per variant x model."""
+    from rich.table import Table
+
+    cells = {(c["variant"], c["model"]): c for c in data["cells"]}
+    table = Table(title=f"run {data['run']['id']}: {data['run']['name']} ({data['run']['status']})",
+                  show_lines=True, header_style="bold")
+    rates = Table(title="pass rate (responses passing every check)", header_style="bold")
+    for t in (table, rates):
+        t.add_column("variant", style="bold")
+        for m in data["models"]:
+            t.add_column(_short(m), overflow="fold")
+    for v in data["variants"]:
+        row, rate_row = [v], [v]
+        for m in data["models"]:
+            c = cells.get((v, m))
+            if c is None:
+                row.append("–")
+            else:
+                cached = " · cached" if c["cached"] == c["n"] else ""
+                row.append(f"{common.excerpt(c['response'], 70)}\n[dim]{_num(c['output_tokens'], '.0f')} tok · "
+                           f"{_num(c['tokens_per_s'])} tok/s · checks {c['passed']}/{c['checked']}{cached}[/dim]")
+            rate_row.append(_rate(c))
+        table.add_row(*row)
+        rates.add_row(*rate_row)
+    console.print(table)
+    console.print(rates)
+
+
+def render_diff(data: dict, console) -> None:
+    """Per-variant pass rate, output tokens and tok/s in A and B, with B minus A."""
+    from rich.table import Table
+
+    table = Table(title=f"run {data['a']['id']} → run {data['b']['id']}", header_style="bold")
+    for col in ("variant", "pass rate A → B", "Δ", "tokens A → B", "Δ", "tok/s A → B", "Δ"):
+        table.add_column(col, justify="left" if col == "variant" else "right")
+    for v in data["variants"]:
+        a, b, d = v["a"] or {}, v["b"] or {}, v["delta"]
+        pct = d["pass_rate"] * 100 if d["pass_rate"] is not None else None
+        table.add_row(
+            v["variant"], f"{_rate(v['a'])} → {_rate(v['b'])}", "–" if pct is None else f"{pct:+.0f} pt",
+            f"{_num(a.get('output_tokens'), '.0f')} → {_num(b.get('output_tokens'), '.0f')}",
+            _num(d["output_tokens"], ".0f", sign=True),
+            f"{_num(a.get('tokens_per_s'))} → {_num(b.get('tokens_per_s'))}", _num(d["tokens_per_s"], sign=True),
+        )
+    console.print(table)

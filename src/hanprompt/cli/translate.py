@@ -1,0 +1,95 @@
+"""hanprompt translate: translate a text, a file or a run's responses; score against references."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from hanprompt.cli import common
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "translate", help="translate a text, a file or a run's responses, and measure the quality",
+        description="Translate with MT models (mt:) or prompted chat models (llm:); with --references, "
+                    "score each translator (chrF++, BLEU, Hangul share, speed). Everything is stored.")
+    p.add_argument("text", nargs="?", help="the text to translate (or use --file / --run)")
+    p.add_argument("-f", "--file", metavar="F", help="a UTF-8 file, one segment per line")
+    p.add_argument("--run", type=int, metavar="RUN_ID", help="translate every response of this run")
+    p.add_argument("--to", default="ko", metavar="LANG", help="target language (default: ko)")
+    p.add_argument("--from", dest="source", default="en", metavar="LANG", help="source language (default: en)")
+    p.add_argument("-t", "--translator", action="append", metavar="SPEC",
+                   help="mt:<hub id or path> or llm:<model spec>; repeat to compare "
+                        "(default: mt:Helsinki-NLP/opus-mt-tc-big-en-ko)")
+    p.add_argument("--references", metavar="REF", help="reference translations, one line per source line")
+    p.add_argument("--device", choices=["cpu", "cuda", "mps"], help="where the models run (default: the best)")
+    p.add_argument("--batch-size", type=int, metavar="N", help="sentences per batch (default: 16)")
+    common.add_common(p)
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from hanprompt import settings
+    from hanprompt.errors import InputError, UsageError
+    from hanprompt.store import open_engine
+    from hanprompt.translate import service
+    from hanprompt.translate.base import DEFAULT_TRANSLATOR
+
+    if sum(x is not None for x in (args.text, args.file, args.run)) != 1:
+        raise UsageError("give exactly one of TEXT, --file F or --run RUN_ID")
+    if args.references and args.run is not None:
+        raise UsageError("--references scores --file or TEXT translations, not --run; drop one of them")
+    if args.batch_size is not None and args.batch_size < 1:
+        raise UsageError(f"--batch-size must be 1 or more, not {args.batch_size}")
+    if args.text is not None and not args.text.strip():
+        raise InputError("the text to translate is empty; give a text, --file F or --run RUN_ID")
+    options = {k: v for k, v in (("device", args.device), ("batch_size", args.batch_size)) if v}
+    kw = dict(translators=args.translator or [DEFAULT_TRANSLATOR], source_lang=args.source,
+              target_lang=args.to, options=options)
+    service.languages(args.source, args.to)  # a bad code fails before the database is touched
+    engine = open_engine(settings.db_url(args.db))
+    if args.run is not None:
+        rows = service.translate_run(engine, args.run, **kw)
+        return _print_rows(args, rows, args.run)
+    texts = service.read_lines(args.file) if args.file else [args.text]
+    refs = service.read_lines(args.references, "--references") if args.references else None
+    name = f"translate {args.file}" if args.file else args.text.strip().splitlines()[0][:80]
+    spec = {"file": args.file, "references": args.references}
+    result = service.translate_job(texts, references=refs, engine=engine, name=name, spec=spec, **kw)
+    if refs is None:
+        return _print_rows(args, result["translations"], result["run_id"])
+    if args.json:
+        common.print_json([dict(s, run_id=result["run_id"]) for s in result["scores"]])
+    else:
+        print(comparison_table(result["scores"]))
+        for key, label in (("chrf_signature", "chrF++"), ("bleu_signature", "BLEU")):
+            for sig in dict.fromkeys(s[key] for s in result["scores"]):
+                print(f"{label} signature: {sig}")
+        print(f"stored as run {result['run_id']}", file=sys.stderr)
+    return 0
+
+
+def comparison_table(scores: list[dict]) -> str:
+    """One row per translator, chrF++ first; plain text, so long model paths are never cut."""
+    header = f"{'chrF++':>7} {'BLEU':>6} {'Hangul':>7} {'segments/s':>11} {'segments':>9}  translator"
+    rows = [
+        f"{s['chrf']:>7.1f} {s['bleu']:>6.1f} {s['hangul_share']:>7.0%} {s['segments_per_s'] or 0:>11.2f} "
+        f"{s['segments']:>9}  {s['translator']}"
+        for s in scores
+    ]
+    return "\n".join([header, *rows])
+
+
+def _print_rows(args: argparse.Namespace, rows: list[dict], run_id: int) -> int:
+    if args.json:
+        common.print_json([dict(r, run_id=run_id) for r in rows])
+        return 0
+    translators = list(dict.fromkeys(r["translator"] for r in rows))
+    for spec in translators:
+        if len(translators) > 1:
+            print(f"== {spec}")
+        for r in rows:
+            if r["translator"] == spec:
+                print(r["translation"])
+    seconds = sum(r["seconds"] for r in rows)
+    print(f"{len(rows)} translations in {seconds:.2f} s · stored in run {run_id}", file=sys.stderr)
+    return 0

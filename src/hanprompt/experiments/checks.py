@@ -1,0 +1,92 @@
+"""Checks on a response (promptfoo's useful core): each gives passed and a reason."""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Callable
+
+from hanprompt.experiments.spec import Check
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    name: str
+    spec: dict
+    passed: bool
+    reason: str
+
+    def as_dict(self) -> dict:
+        return {"name": self.name, "spec": self.spec, "passed": self.passed, "reason": self.reason}
+
+
+def _is_hangul(ch: str) -> bool:
+    return "\uac00" <= ch <= "\ud7a3" or "\u1100" <= ch <= "\u11ff" or "\u3130" <= ch <= "\u318f"
+
+
+def hangul_share(text: str) -> float:
+    """Hangul letters over all letters (digits, spaces and punctuation do not count)."""
+    letters = [ch for ch in text if ch.isalpha()]
+    return sum(map(_is_hangul, letters)) / len(letters) if letters else 0.0
+
+
+def _json_text(text: str) -> str:
+    # Models often wrap JSON in a ```json fence; the payload inside is what a caller parses.
+    fenced = re.fullmatch(r"\s*```(?:json)?\s*\n(.*?)\n?```\s*", text, re.S)
+    return fenced.group(1) if fenced else text
+
+
+def _is_json(text: str, expected: bool = True) -> tuple[bool, str]:
+    try:
+        json.loads(_json_text(text))
+        parsed, reason = True, "parses as JSON"
+    except ValueError as e:
+        parsed, reason = False, f"not JSON: {str(e).splitlines()[0]}"
+    return parsed == expected, reason
+
+
+def _contains(needle: str, text: str, *, fold: bool = False, negate: bool = False) -> tuple[bool, str]:
+    found = needle.casefold() in text.casefold() if fold else needle in text
+    return found != negate, f"{'contains' if found else 'lacks'} {needle!r}{' (any case)' if fold else ''}"
+
+
+def _regex(pattern: str, text: str) -> tuple[bool, str]:
+    found = re.search(pattern, text) is not None
+    return found, f"{'matches' if found else 'does not match'} /{pattern}/"
+
+
+def _language(check: Check, text: str) -> tuple[bool, str]:
+    share = hangul_share(text)
+    return share >= check.min_share, f"Hangul share {share:.0%} (needs {check.min_share:.0%})"
+
+
+def _count(value: int, limit: int, what: str, most: bool) -> tuple[bool, str]:
+    ok = value <= limit if most else value >= limit
+    return ok, f"{value} {what} ({'at most' if most else 'at least'} {limit})"
+
+
+_RULES: dict[str, Callable[[Check, dict], tuple[bool, str]]] = {
+    "contains": lambda c, r: _contains(c.contains, r["response"]),
+    "icontains": lambda c, r: _contains(c.icontains, r["response"], fold=True),
+    "not-contains": lambda c, r: _contains(c.not_contains, r["response"], negate=True),
+    "regex": lambda c, r: _regex(c.regex, r["response"]),
+    "min-words": lambda c, r: _count(len(r["response"].split()), c.min_words, "words", most=False),
+    "max-words": lambda c, r: _count(len(r["response"].split()), c.max_words, "words", most=True),
+    "max-tokens": lambda c, r: _count(r["output_tokens"] or 0, c.max_tokens, "tokens", most=True),
+    "is-json": lambda c, r: _is_json(r["response"], expected=c.is_json),
+    "language": lambda c, r: _language(c, r["response"]),
+    "max-latency-ms": lambda c, r: (
+        (r["total_s"] or 0) * 1000 <= c.max_latency_ms,
+        f"{(r['total_s'] or 0) * 1000:.0f} ms (at most {c.max_latency_ms:g} ms)",
+    ),
+}
+
+
+def run_checks(checks: tuple[Check, ...] | list[Check], record: dict) -> list[CheckResult]:
+    """Apply ``checks`` to a generation record (response, output_tokens, total_s)."""
+    record = dict(record, response=record.get("response") or "")
+    out = []
+    for check in checks:
+        passed, reason = _RULES[check.name](check, record)
+        out.append(CheckResult(check.name, check.as_dict(), bool(passed), reason))
+    return out

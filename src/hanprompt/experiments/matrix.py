@@ -1,0 +1,113 @@
+"""Expanding an experiment into cells: model x variant x vars x repeat, each with a stable key."""
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+from dataclasses import dataclass, field
+
+from hanprompt.backends.base import GenParams, validate_messages
+from hanprompt.errors import HanpromptError, UsageError
+from hanprompt.experiments.spec import Check, LoadedSpec, ModelEntry, Variant
+from hanprompt.prompts import Example, build_messages, render, template_variables
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One generation to make: which model, which prompt, which variables, which repeat."""
+
+    model: ModelEntry
+    variant: Variant
+    vars: dict
+    repeat_index: int
+    messages: list[dict]
+    params: GenParams
+    checks: tuple[Check, ...] = field(default=())
+
+    @property
+    def key(self) -> str:
+        """Where this cell sits in the matrix; the same file always gives the same keys."""
+        return _digest(
+            {"model": self.model.model_dump(exclude_none=True), "variant": self.variant.id,
+             "vars": self.vars, "repeat": self.repeat_index}
+        )
+
+
+def _digest(value) -> str:
+    text = json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _var_combos(variant: Variant, matrix: dict) -> list[dict]:
+    # Only the variables a variant uses multiply it: a prompt without {{city}} is asked once.
+    used = sorted(set().union(*(template_variables(t) for t in variant.texts().values())))
+    values = [matrix[name] if isinstance(matrix[name], list) else [matrix[name]] for name in used]
+    return [dict(zip(used, combo)) for combo in itertools.product(*values)]
+
+
+def _messages(variant: Variant, values: dict) -> list[dict]:
+    r = lambda text: render(text, values) if text is not None else None  # noqa: E731
+    if variant.style is None:
+        if variant.messages is not None:
+            return [{"role": m.role, "content": r(m.content)} for m in variant.messages]
+        system = r(variant.system)
+        return ([{"role": "system", "content": system}] if system else []) + [
+            {"role": "user", "content": r(variant.prompt)}
+        ]
+    return build_messages(
+        variant.style,
+        task=r(variant.task),
+        examples=[Example(r(e.input), r(e.output)) for e in variant.examples or []],
+        persona=r(variant.persona),
+        tasks=[r(t) for t in variant.tasks or []],
+        system=r(variant.system),
+    )
+
+
+def _checks(checks: tuple[Check, ...], values: dict) -> tuple[Check, ...]:
+    # Text checks may use the cell's variables too: icontains: "{{city}}".
+    out = []
+    for check in checks:
+        key = check.name.replace("-", "_")
+        value = getattr(check, key)
+        out.append(check.model_copy(update={key: render(value, values)}) if isinstance(value, str) else check)
+    return tuple(out)
+
+
+def _params(loaded: LoadedSpec, variant: Variant, repeat_index: int) -> GenParams:
+    values = loaded.spec.params.model_dump(exclude_none=True)
+    values.update(variant.params.model_dump(exclude_none=True))
+    params = GenParams(**values)
+    if not params.greedy and params.seed is not None:
+        # Each repeat its own seed, so repeats of a sampled prompt differ yet stay reproducible.
+        params = params.model_copy(update={"seed": params.seed + repeat_index})
+    return params
+
+
+def expand(loaded: LoadedSpec, models: list[ModelEntry] | None = None, repeat: int | None = None) -> list[Cell]:
+    """Every cell of the experiment, models outermost (each model is loaded once)."""
+    from hanprompt.settings import DEFAULT_MODEL
+
+    spec = loaded.spec
+    models = models or list(spec.models) or [ModelEntry(spec=DEFAULT_MODEL)]
+    repeat = spec.repeat if repeat is None else repeat
+    if repeat < 1:
+        raise UsageError(f"--repeat must be 1 or more, not {repeat}")
+    cells: list[Cell] = []
+    for model in models:
+        for i, variant in enumerate(spec.variants):
+            checks = tuple(spec.checks) + tuple(variant.checks)
+            for values in _var_combos(variant, spec.vars):
+                try:
+                    messages = validate_messages(_messages(variant, values))
+                    cell_checks = _checks(checks, values)
+                except HanpromptError as e:
+                    raise loaded.error(("variants", i), f"{e} (vars {values})") from None
+                for r in range(repeat):
+                    cells.append(Cell(model, variant, values, r, messages, _params(loaded, variant, r), cell_checks))
+    return cells
+
+
+def matrix_hash(cells: list[Cell]) -> str:
+    """A digest of the whole matrix: what each cell asks, of which model, with which parameters."""
+    return _digest([[c.key, c.messages, c.params.model_dump()] for c in cells])

@@ -1,0 +1,255 @@
+"""Running an experiment: each model loaded once, its prompts batched, every chunk stored as it ends.
+
+A chunk is stored in its own transaction, so a kill -9 loses only the chunk in flight; Ctrl-C
+marks the run ``interrupted``; ``resume`` completes only the cells a run is missing.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from pydantic import ValidationError
+
+from hanprompt.backends import registry
+from hanprompt.backends.base import Backend, Completion
+from hanprompt.errors import HanpromptError, UsageError
+from hanprompt.experiments.cache import cache_key, deterministic
+from hanprompt.experiments.checks import run_checks
+from hanprompt.experiments.matrix import Cell, expand, matrix_hash
+from hanprompt.experiments.spec import LoadedSpec, ModelEntry, load_spec
+from hanprompt.generate import generation_record
+
+Progress = Callable[[int, int, str], None]  # (cells done, cells in all, what is running)
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C during a run: finished results are kept and the run is marked ``interrupted``."""
+
+    def __init__(self, summary: "RunSummary"):
+        super().__init__(f"run {summary.run_id} interrupted")
+        self.summary = summary
+
+
+@dataclass
+class RunSummary:
+    """What a run did: its id, final status and how its cells were filled."""
+
+    run_id: int
+    status: str
+    total: int
+    generated: int = 0
+    cached: int = 0
+    already_done: int = 0
+
+
+def model_entries(specs: list[str], options: dict | None = None) -> list[ModelEntry]:
+    """``--model`` values (with the command line's loading options) as model entries."""
+    out = []
+    for spec in specs:
+        registry.parse_spec(spec)  # a bad prefix is a usage error before anything runs
+        try:
+            out.append(ModelEntry(spec=spec, **(options or {})))
+        except ValidationError as e:
+            err = e.errors()[0]
+            raise UsageError(f"--{err['loc'][-1]}: {err['msg']} (got {err.get('input')!r})") from None
+    return out
+
+
+def _chunks(groups: list[list[Cell]], size: int) -> list[list[list[Cell]]]:
+    # Even chunks: 9 prompts at concurrency 8 run as 5 + 4, not 8 + a slow lone 1.
+    if not groups:
+        return []
+    n = math.ceil(len(groups) / size)
+    step = math.ceil(len(groups) / n)
+    return [groups[i:i + step] for i in range(0, len(groups), step)]
+
+
+class _Run:
+    """One execution of a run's missing cells."""
+
+    def __init__(self, engine, run_id: int, loaded: LoadedSpec, use_cache: bool, max_concurrency: int,
+                 progress: Progress | None, total: int, done: int):
+        self.engine, self.run_id, self.loaded = engine, run_id, loaded
+        self.use_cache, self.max_concurrency = use_cache, max_concurrency
+        self.progress = progress or (lambda *_: None)
+        self.summary = RunSummary(run_id, "running", total, already_done=done)
+
+    @property
+    def done(self) -> int:
+        s = self.summary
+        return s.already_done + s.generated + s.cached
+
+    def model(self, backend: Backend, cells: list[Cell]) -> None:
+        keys = {c.key: cache_key(backend, c.messages, c.params) for c in cells}
+        hits: dict[str, dict] = {}
+        if self.use_cache:
+            from hanprompt.store.experiments import cached_generations
+
+            with self.engine.connect() as conn:
+                wanted = [keys[c.key] for c in cells if deterministic(c.params)]
+                for i in range(0, len(wanted), 500):
+                    hits.update(cached_generations(conn, wanted[i:i + 500]))
+        served = [c for c in cells if keys[c.key] in hits and deterministic(c.params)]
+        served_keys = {c.key for c in served}
+        for i in range(0, len(served), 64):
+            chunk = served[i:i + 64]
+            self._store(backend, [(c, keys[c.key], _completion(hits[keys[c.key]]), True) for c in chunk])
+        groups: dict[str, list[Cell]] = {}
+        for c in cells:
+            if c.key in served_keys:
+                continue
+            # Identical deterministic requests (greedy repeats) are generated once.
+            share = self.use_cache and deterministic(c.params)
+            groups.setdefault(keys[c.key] if share else c.key, []).append(c)
+        ordered = sorted(groups.values(), key=lambda g: g[0].params.model_dump_json())  # one batch per params
+        for chunk in _chunks(ordered, self.max_concurrency):
+            self.progress(self.done, self.summary.total, f"{backend.spec}: {len(chunk)} prompts")
+            completions = backend.generate_batch([(g[0].messages, g[0].params) for g in chunk])
+            rows = []
+            for group, completion in zip(chunk, completions):
+                rows += [(c, keys[c.key], completion, i > 0) for i, c in enumerate(group)]
+            self._store(backend, rows)
+
+    def _store(self, backend: Backend, rows: list[tuple[Cell, str, Completion, bool]]) -> None:
+        from hanprompt.store.experiments import add_checks
+        from hanprompt.store.runs import add_generation
+
+        stored = []
+        with self.engine.begin() as conn:  # one transaction per chunk: all of it or none
+            for cell, key, completion, cached in rows:
+                record = generation_record(backend, cell.messages, cell.params, completion)
+                record.update(
+                    variant=cell.variant.id, style=cell.variant.style, vars=cell.vars,
+                    repeat_index=cell.repeat_index, cell_key=cell.key, cache_key=key, cached=cached,
+                )
+                gen_id = add_generation(conn, self.run_id, record)
+                add_checks(conn, gen_id, [r.as_dict() for r in run_checks(cell.checks, record)])
+                stored.append({"id": gen_id, "response": record["response"]})
+        for _, _, _, cached in rows:
+            if cached:
+                self.summary.cached += 1
+            else:
+                self.summary.generated += 1
+        self._translate(stored)
+        self.progress(self.done, self.summary.total, backend.spec)
+
+    def _translate(self, stored: list[dict]) -> None:
+        section = self.loaded.spec.translate
+        if section is None or not stored:
+            return
+        try:
+            from hanprompt.translate.service import translate_generations
+        except ImportError as e:
+            raise UsageError(
+                "translate: this installation has no translation module; remove the translate: section"
+            ) from e
+        translate_generations(
+            self.engine, run_id=self.run_id, generations=stored, translator=section.translator,
+            source_lang=section.from_, target_lang=section.to,
+        )
+
+
+def _completion(row: dict) -> Completion:
+    return Completion(
+        text=row["response"], prompt=row["prompt"], input_tokens=row["input_tokens"],
+        output_tokens=row["output_tokens"], ttft_s=row["ttft_s"] or 0.0, total_s=row["total_s"] or 0.0,
+        finish_reason=row["finish_reason"],
+    )
+
+
+def _run_spec(loaded: LoadedSpec, models: list[ModelEntry] | None, repeat: int | None) -> dict:
+    return {
+        "file": str(loaded.path),
+        "spec": loaded.spec.model_dump(mode="json", by_alias=True, exclude_none=True),
+        "overrides": {
+            "models": [m.model_dump(exclude_none=True) for m in models] if models else None,
+            "repeat": repeat,
+        },
+    }
+
+
+def _resume_target(engine, run_id: int) -> dict:
+    from hanprompt.store.runs import get_run
+
+    run = get_run(engine, run_id)
+    if run["kind"] != "experiment":
+        raise UsageError(f"run {run_id} is a {run['kind']} run, not an experiment; pass an experiment's run id")
+    return run
+
+
+def run_experiment(
+    path: str | Path,
+    *,
+    models: list[ModelEntry] | None = None,
+    repeat: int | None = None,
+    max_concurrency: int = 16,
+    use_cache: bool = True,
+    resume: int | None = None,
+    db: str | None = None,
+    progress: Progress | None = None,
+    on_loaded: Callable[[Backend], None] | None = None,
+) -> RunSummary:
+    """Run (or with ``resume``, complete) the experiment in ``path`` and store it as one run."""
+    from hanprompt import settings
+    from hanprompt.store import open_engine
+    from hanprompt.store.runs import create_run, finish_run
+
+    if max_concurrency < 1:
+        raise UsageError(f"--max-concurrency must be 1 or more, not {max_concurrency}")
+    loaded = load_spec(path)
+    engine = open_engine(settings.db_url(db)) if resume is not None else None
+    if resume is not None:
+        target = _resume_target(engine, resume)
+        overrides = (target["spec"] or {}).get("overrides") or {}
+        # A resume reuses the run's own --model / --repeat unless told otherwise.
+        if models is None and overrides.get("models"):
+            models = [ModelEntry(**m) for m in overrides["models"]]
+        repeat = overrides.get("repeat") if repeat is None else repeat
+    cells = expand(loaded, models, repeat)
+    digest = matrix_hash(cells)
+    by_model: dict[str, list[Cell]] = {}
+    for c in cells:
+        by_model.setdefault(c.model.model_dump_json(), []).append(c)
+    done: set[str] = set()
+    if resume is not None:
+        from hanprompt.store.experiments import done_cells, reopen_run
+
+        if target["spec_hash"] != digest:
+            raise UsageError(
+                f"{loaded.path} (with these --model/--repeat) does not expand to the matrix of run {resume}; "
+                "resume with the file and options that run used, or start a new run without --resume"
+            )
+        done = done_cells(engine, resume)
+    first = cells[0].model
+    backend = registry.load(first.spec, **first.options)  # a bad model fails before anything is written
+    if engine is None:
+        engine = open_engine(settings.db_url(db))
+    if resume is None:
+        run_id = create_run(engine, name=loaded.name, kind="experiment",
+                            spec=_run_spec(loaded, models, repeat), spec_hash=digest)
+    else:
+        run_id = resume
+        reopen_run(engine, run_id)
+    run = _Run(engine, run_id, loaded, use_cache, max_concurrency, progress, len(cells), len(done))
+    try:
+        for model_cells in by_model.values():
+            pending = [c for c in model_cells if c.key not in done]
+            if not pending:
+                continue
+            entry = model_cells[0].model
+            backend = registry.load(entry.spec, **entry.options)  # cached by the registry
+            if on_loaded is not None:
+                on_loaded(backend)
+            run.model(backend, pending)
+    except KeyboardInterrupt:
+        finish_run(engine, run_id, status="interrupted", error="interrupted (Ctrl-C)")
+        run.summary.status = "interrupted"
+        raise RunInterrupted(run.summary) from None
+    except HanpromptError as e:
+        finish_run(engine, run_id, status="failed", error=str(e))
+        raise
+    finish_run(engine, run_id, status="done")
+    run.summary.status = "done"
+    return run.summary

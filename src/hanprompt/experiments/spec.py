@@ -1,0 +1,370 @@
+"""The experiment file: pydantic models, and a YAML loader whose errors name file, line and key."""
+from __future__ import annotations
+
+import difflib
+import typing
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from hanprompt.errors import InputError
+from hanprompt.prompts import STYLES, template_variables
+
+Scalar = str | int | float | bool
+Loc = tuple[str | int, ...]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ModelEntry(_Strict):
+    """A model spec with its loading options."""
+
+    spec: str
+    device: Literal["cpu", "cuda", "mps", "auto"] | None = None
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] | None = None
+    max_memory: str | dict[str | int, str] | None = None
+    offload_folder: str | None = None
+    quantize: Literal["8bit", "4bit"] | None = None
+    trust_remote_code: bool | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_string(cls, value: Any) -> Any:
+        return {"spec": value} if isinstance(value, str) else value
+
+    @property
+    def options(self) -> dict:
+        """Keyword options for ``backends.registry.load``."""
+        return self.model_dump(exclude={"spec"}, exclude_none=True)
+
+
+class ParamOverrides(_Strict):
+    """Generation parameters; any left out come from the level above."""
+
+    max_new_tokens: int | None = Field(None, ge=1)
+    temperature: float | None = Field(None, ge=0.0)
+    top_p: float | None = Field(None, gt=0.0, le=1.0)
+    seed: int | None = None
+
+
+CHECK_KEYS = (
+    "contains", "icontains", "not-contains", "regex", "min-words", "max-words",
+    "max-tokens", "is-json", "language", "max-latency-ms",
+)
+
+
+class Check(_Strict):
+    """One assertion on a response: exactly one check key (``min-share`` goes with ``language``)."""
+
+    contains: str | None = None
+    icontains: str | None = None
+    not_contains: str | None = Field(None, alias="not-contains")
+    regex: str | None = None
+    min_words: int | None = Field(None, alias="min-words", ge=0)
+    max_words: int | None = Field(None, alias="max-words", ge=0)
+    max_tokens: int | None = Field(None, alias="max-tokens", ge=0)
+    is_json: bool | None = Field(None, alias="is-json")
+    language: Literal["ko"] | None = None
+    min_share: float = Field(0.5, alias="min-share", gt=0.0, le=1.0)
+    max_latency_ms: float | None = Field(None, alias="max-latency-ms", gt=0)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_string(cls, value: Any) -> Any:
+        return {value: True} if isinstance(value, str) else value  # "- is-json"
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> "Check":
+        given = [k for k in CHECK_KEYS if self.value_of(k) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                f"a check needs exactly one of {', '.join(CHECK_KEYS)} (got {', '.join(given) or 'none'}); "
+                "write one check per list item"
+            )
+        if self.regex is not None:
+            import re
+
+            try:
+                re.compile(self.regex)
+            except re.error as e:
+                raise ValueError(f"invalid regex {self.regex!r}: {e}; fix the pattern") from e
+        return self
+
+    def value_of(self, key: str) -> Any:
+        return getattr(self, key.replace("-", "_"))
+
+    @property
+    def name(self) -> str:
+        return next(k for k in CHECK_KEYS if self.value_of(k) is not None)
+
+    def as_dict(self) -> dict:
+        return self.model_dump(by_alias=True, exclude_none=True, exclude_defaults=True) or {self.name: True}
+
+
+class FewShotExample(_Strict):
+    input: str
+    output: str
+
+
+class Message(_Strict):
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+class Variant(_Strict):
+    """One way of asking: literal messages, or a built-in style applied to a task."""
+
+    id: str = Field(min_length=1, max_length=200)
+    style: str | None = None
+    prompt: str | None = None
+    system: str | None = None
+    messages: list[Message] | None = None
+    task: str | None = None
+    examples: list[FewShotExample] | None = None
+    persona: str | None = None
+    tasks: list[str] | None = None
+    params: ParamOverrides = ParamOverrides()
+    checks: list[Check] = []
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _id_text(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
+
+    @field_validator("style")
+    @classmethod
+    def _known_style(cls, value: str | None) -> str | None:
+        if value is not None and value not in STYLES:
+            near = difflib.get_close_matches(value, list(STYLES), n=1)
+            hint = f"did you mean {near[0]!r}? " if near else ""
+            raise ValueError(f"unknown style {value!r}; {hint}valid styles: {', '.join(STYLES)}")
+        return value
+
+    @model_validator(mode="after")
+    def _one_form(self) -> "Variant":
+        if self.style is None:
+            extras = [k for k in ("task", "examples", "persona", "tasks") if getattr(self, k) is not None]
+            if extras:
+                raise ValueError(f"{extras[0]} needs a style; add style: ({', '.join(STYLES)})")
+            if (self.prompt is None) == (self.messages is None):
+                raise ValueError("give either prompt: (with an optional system:) or messages:, not both or neither")
+            if self.messages is not None and self.system is not None:
+                raise ValueError("system: goes with prompt:; with messages: add a system message to the list")
+            if self.messages is not None and not any(m.role == "user" for m in self.messages):
+                raise ValueError("messages: has no user message; add one")
+            return self
+        if self.prompt is not None or self.messages is not None:
+            raise ValueError(f"style {self.style} takes task:, not prompt: or messages:; rename the key to task")
+        _, required = STYLES[self.style]
+        missing = [k for k in required if not getattr(self, k)]
+        if missing:
+            raise ValueError(f"style {self.style} needs {missing[0]}:; add it to this variant")
+        if self.style == "role" and self.system is not None:
+            raise ValueError("style role takes its system message from persona:; drop system:")
+        return self
+
+    def texts(self) -> dict[Loc, str]:
+        """Every text that may hold ``{{var}}`` templates, by its key path inside the variant."""
+        out: dict[Loc, str] = {}
+        for key in ("prompt", "system", "task", "persona"):
+            if getattr(self, key) is not None:
+                out[(key,)] = getattr(self, key)
+        for i, m in enumerate(self.messages or []):
+            out[("messages", i, "content")] = m.content
+        for i, ex in enumerate(self.examples or []):
+            out[("examples", i, "input")] = ex.input
+            out[("examples", i, "output")] = ex.output
+        for i, t in enumerate(self.tasks or []):
+            out[("tasks", i)] = t
+        return out
+
+
+class TranslateSpec(_Strict):
+    """Translate every response after it is stored (see hanprompt.translate)."""
+
+    to: str
+    from_: str = Field("en", alias="from")
+    translator: str
+
+
+class ExperimentSpec(_Strict):
+    """A whole experiment file."""
+
+    name: str | None = None
+    description: str | None = None
+    models: list[ModelEntry] = []
+    params: ParamOverrides = ParamOverrides()
+    repeat: int = Field(1, ge=1)
+    vars: dict[str, Scalar | list[Scalar]] = {}
+    checks: list[Check] = []
+    variants: list[Variant] = []
+    translate: TranslateSpec | None = None
+
+    @field_validator("vars")
+    @classmethod
+    def _no_empty_lists(cls, value: dict) -> dict:
+        for name, values in value.items():
+            if values == []:
+                raise ValueError(f"vars.{name} is an empty list, which would drop every prompt using it; give it values")
+        return value
+
+
+class SpecError(InputError):
+    """An experiment file that cannot be used; the message names file, line and key."""
+
+
+class LoadedSpec:
+    """A validated experiment file with the line of every key, for later error messages."""
+
+    def __init__(self, spec: ExperimentSpec, path: Path, lines: dict[Loc, int]):
+        self.spec, self.path, self.lines = spec, path, lines
+
+    @property
+    def name(self) -> str:
+        return self.spec.name or self.path.stem
+
+    def where(self, loc: Loc) -> str:
+        """``file:line`` of the deepest key of ``loc`` found in the file."""
+        for n in range(len(loc), -1, -1):
+            if loc[:n] in self.lines:
+                return f"{self.path}:{self.lines[loc[:n]]}"
+        return f"{self.path}:1"
+
+    def error(self, loc: Loc, message: str) -> SpecError:
+        return SpecError(f"{self.where(loc)}: {_dotted(loc)}: {message}" if loc else f"{self.where(loc)}: {message}")
+
+
+def _dotted(loc: Loc) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _line_map(node: yaml.Node, path: Loc = (), out: dict | None = None) -> dict[Loc, int]:
+    out = {} if out is None else out
+    out.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            sub = path + (key.value,)
+            out[sub] = key.start_mark.line + 1
+            _line_map(value, sub, out)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _line_map(item, path + (i,), out)
+    return out
+
+
+def _parse_yaml(path: Path, text: str) -> tuple[Any, dict[Loc, int]]:
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
+        line = f":{mark.line + 1}" if mark else ""
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise SpecError(f"{path}{line}: YAML syntax error: {problem}; fix the YAML at that line") from e
+    finally:
+        loader.dispose()
+    if not isinstance(data, dict):
+        raise SpecError(f"{path}:1: an experiment file is a mapping with name:, params: and variants:; see examples/")
+    return data, _line_map(node)
+
+
+def _model_at(loc: Loc) -> type[BaseModel] | None:
+    """The pydantic model that validates the mapping at ``loc`` (to list its valid keys)."""
+    cls: type[BaseModel] | None = ExperimentSpec
+    for part in loc:
+        if isinstance(part, int) or cls is None:
+            continue
+        field = next((f for n, f in cls.model_fields.items() if (f.alias or n) == part), None)
+        if field is None:
+            continue  # a union member's tag in pydantic's location
+        cls = _find_model(field.annotation)
+    return cls
+
+
+def _find_model(tp: Any) -> type[BaseModel] | None:
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return tp
+    for arg in typing.get_args(tp):
+        found = _find_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _keys_of(cls: type[BaseModel]) -> list[str]:
+    return [f.alias or n for n, f in cls.model_fields.items()]
+
+
+def _is_tag(part: str | int) -> bool:
+    """Pydantic puts union members' names ("str", "list[...]") into locations; they are not keys."""
+    return isinstance(part, str) and (part in ("str", "int", "float", "bool") or "[" in part)
+
+
+def _pydantic_message(err: dict) -> tuple[Loc, str]:
+    loc = tuple(p for p in err["loc"] if not _is_tag(p))
+    kind, msg = err["type"], err["msg"]
+    if kind == "extra_forbidden":
+        parent = _model_at(loc[:-1])
+        valid = _keys_of(parent) if parent else []
+        near = difflib.get_close_matches(str(loc[-1]), valid, n=1, cutoff=0.5)
+        hint = f"did you mean {near[0]!r}?" if near else f"valid keys here: {', '.join(valid)}"
+        return loc, f"unknown key {loc[-1]!r}; {hint}"
+    if kind == "missing":
+        return loc, "this key is required; add it"
+    if kind in ("value_error", "assertion_error"):
+        return loc, msg.removeprefix("Value error, ").removeprefix("Assertion failed, ")
+    return loc, f"{msg} (got {err.get('input')!r}); fix this value"
+
+
+def _semantic_checks(loaded: LoadedSpec) -> None:
+    spec = loaded.spec
+    if not spec.variants:
+        raise loaded.error(("variants",), "no variants; add at least one, e.g. - {id: v0, prompt: \"...\"}")
+    seen: dict[str, int] = {}
+    for i, v in enumerate(spec.variants):
+        if v.id in seen:
+            raise loaded.error(
+                ("variants", i, "id"),
+                f"duplicate variant id {v.id!r} (first at variants[{seen[v.id]}]); give each variant its own id",
+            )
+        seen[v.id] = i
+        for key, text in v.texts().items():
+            loc = ("variants", i) + key
+            try:
+                used = template_variables(text)
+            except InputError as e:
+                raise loaded.error(loc, str(e)) from None
+            missing = sorted(used - set(spec.vars))
+            if missing:
+                declared = f" (defined: {', '.join(spec.vars)})" if spec.vars else ""
+                raise loaded.error(
+                    loc, f"undefined template variable {missing[0]!r}{declared}; add it under vars: or fix the name"
+                )
+
+
+def load_spec(path: str | Path) -> LoadedSpec:
+    """Read and validate an experiment file; SpecError (file:line: key: problem; fix) if it is bad."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError(f"experiment file {path} does not exist; check the path") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise SpecError(f"cannot read experiment file {path}: {e}; save it as UTF-8 text") from e
+    data, lines = _parse_yaml(path, text)
+    try:
+        spec = ExperimentSpec.model_validate(data)
+    except ValidationError as e:
+        loc, message = _pydantic_message(e.errors()[0])
+        raise LoadedSpec(ExperimentSpec(), path, lines).error(loc, message) from None
+    loaded = LoadedSpec(spec, path, lines)
+    _semantic_checks(loaded)
+    return loaded

@@ -1,0 +1,71 @@
+"""Queries of the experiment runner: the result cache, a run's finished cells, checks, results."""
+from __future__ import annotations
+
+from typing import Iterable
+
+from sqlalchemy import Connection, Engine, insert, select, update
+
+from hanprompt.store.db import reading
+from hanprompt.store.runs import _row
+from hanprompt.store.schema import checks, generations, runs
+
+#: the columns a cache hit copies from the generation that first produced the answer
+CACHED_FIELDS = [
+    "prompt", "response", "input_tokens", "output_tokens", "ttft_s", "total_s",
+    "tokens_per_s", "finish_reason",
+]
+
+
+def cached_generations(conn: Connection, keys: Iterable[str]) -> dict[str, dict]:
+    """The newest successful generation for each cache key that has one."""
+    keys = sorted(set(keys))
+    if not keys:
+        return {}
+    query = (
+        select(generations.c.cache_key, *(generations.c[f] for f in CACHED_FIELDS))
+        .where(generations.c.cache_key.in_(keys), generations.c.error.is_(None))
+        .order_by(generations.c.id)
+    )
+    return {r["cache_key"]: dict(r) for r in conn.execute(query).mappings()}  # later rows win
+
+
+def done_cells(engine: Engine, run_id: int) -> set[str]:
+    """The cell keys a run already holds a generation for."""
+    with reading(engine) as conn:
+        return set(
+            conn.execute(select(generations.c.cell_key).where(generations.c.run_id == run_id)).scalars()
+        )
+
+
+def add_checks(conn: Connection, generation_id: int, results: list[dict]) -> None:
+    """Store check results (name, spec, passed, reason) of one generation."""
+    if results:
+        conn.execute(insert(checks), [dict(r, generation_id=generation_id) for r in results])
+
+
+def reopen_run(engine: Engine, run_id: int) -> None:
+    """Mark a run as running again (a resume), clearing its end."""
+    with engine.begin() as conn:
+        conn.execute(update(runs).where(runs.c.id == run_id).values(status="running", finished_at=None, error=None))
+
+
+def run_results(engine: Engine, run_id: int) -> list[dict]:
+    """Every generation of a run in storage order, each with its list of checks."""
+    with reading(engine) as conn:
+        rows = [_row(r) for r in conn.execute(
+            select(generations).where(generations.c.run_id == run_id).order_by(generations.c.id)
+        ).mappings()]
+        by_gen: dict[int, list[dict]] = {r["id"]: [] for r in rows}
+        query = (
+            select(checks.c.generation_id, checks.c.name, checks.c.spec, checks.c.passed, checks.c.reason)
+            .join(generations, generations.c.id == checks.c.generation_id)
+            .where(generations.c.run_id == run_id)
+            .order_by(checks.c.id)
+        )
+        for c in conn.execute(query).mappings():
+            by_gen[c["generation_id"]].append(
+                {"name": c["name"], "spec": c["spec"], "passed": c["passed"], "reason": c["reason"]}
+            )
+    for r in rows:
+        r["checks"] = by_gen[r["id"]]
+    return rows

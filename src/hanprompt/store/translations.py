@@ -1,0 +1,55 @@
+"""Translations and their scores: writing them and reading them back."""
+from __future__ import annotations
+
+from sqlalchemy import Connection, Engine, insert, select
+
+from hanprompt.store.db import now, reading
+from hanprompt.store.runs import _row
+from hanprompt.store.schema import translation_scores, translations
+
+TRANSLATION_FIELDS = {c.name for c in translations.columns} - {"id", "run_id", "created_at"}
+SCORE_FIELDS = {c.name for c in translation_scores.columns} - {"id", "run_id", "created_at"}
+
+
+def _values(run_id: int, row: dict, fields: set[str]) -> dict:
+    values = {k: v for k, v in row.items() if k in fields}
+    return dict(values, run_id=run_id, created_at=now())
+
+
+def add_translations(conn: Connection, run_id: int, rows: list[dict]) -> list[int]:
+    """Insert translation rows inside an open transaction; keys beyond the columns are ignored."""
+    return [
+        conn.execute(insert(translations).values(**_values(run_id, r, TRANSLATION_FIELDS))).inserted_primary_key[0]
+        for r in rows
+    ]
+
+
+def add_scores(conn: Connection, run_id: int, rows: list[dict]) -> list[int]:
+    """Insert one score row per translator inside an open transaction."""
+    return [
+        conn.execute(insert(translation_scores).values(**_values(run_id, r, SCORE_FIELDS))).inserted_primary_key[0]
+        for r in rows
+    ]
+
+
+def list_translations(engine: Engine, *, run_id: int | None = None, generation_id: int | None = None,
+                      translator: str | None = None) -> list[dict]:
+    """Stored translations in insertion order, filtered by run, generation or translator."""
+    query = select(translations).order_by(translations.c.id)
+    if run_id is not None:
+        query = query.where(translations.c.run_id == run_id)
+    if generation_id is not None:
+        query = query.where(translations.c.generation_id == generation_id)
+    if translator is not None:
+        query = query.where(translations.c.translator == translator)
+    with reading(engine) as conn:
+        return [_row(r) for r in conn.execute(query).mappings()]
+
+
+def list_scores(engine: Engine, *, run_id: int | None = None) -> list[dict]:
+    """Stored translation scores in insertion order, optionally of one run."""
+    query = select(translation_scores).order_by(translation_scores.c.id)
+    if run_id is not None:
+        query = query.where(translation_scores.c.run_id == run_id)
+    with reading(engine) as conn:
+        return [_row(r) for r in conn.execute(query).mappings()]

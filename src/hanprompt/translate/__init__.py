@@ -1,0 +1,1 @@
+"""Translators (MT models, prompted LLMs) behind one interface, and quality metrics."""

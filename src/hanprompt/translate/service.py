@@ -1,0 +1,151 @@
+"""Translating texts, files and runs' responses, scoring against references, storing the results.
+
+Everything that can be checked (languages, translators, references, the database) is checked
+before anything is written, and a job's run, translations and scores are written in one
+transaction, so a bad input stores nothing.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from hanprompt.errors import InputError, UsageError
+from hanprompt.translate import base
+from hanprompt.translate.languages import Language, language
+
+
+def languages(source_lang: str, target_lang: str) -> tuple[Language, Language]:
+    """The source and target languages, checked: known codes, and not the same one."""
+    source, target = language(source_lang, "--from"), language(target_lang, "--to")
+    if source == target:
+        raise UsageError(f"--from and --to are both {source.code}; pass the language to translate into with --to")
+    return source, target
+
+
+def load_translators(specs: list[str], source: Language, target: Language, options: dict | None = None):
+    """Each translator loaded (once per process) and checked for this language pair."""
+    translators = [base.load(spec, **(options or {})) for spec in dict.fromkeys(specs or [base.DEFAULT_TRANSLATOR])]
+    for t in translators:
+        t.check(source, target)
+    return translators
+
+
+def read_lines(path: str | Path, what: str = "--file") -> list[str]:
+    """The lines of a UTF-8 text file, one segment each; an empty or unreadable file is an error."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError as e:
+        raise InputError(f"{what} {path}: no such file; pass a UTF-8 text file, one segment per line") from e
+    except UnicodeDecodeError as e:
+        raise InputError(f"{what} {path}: not UTF-8 text; save it as UTF-8, one segment per line") from e
+    except OSError as e:
+        raise InputError(f"{what} {path}: cannot read it ({e.strerror}); pass a readable text file") from e
+    lines = text.splitlines()
+    while lines and not lines[-1].strip():  # a trailing blank line is not a segment
+        lines.pop()
+    if not any(line.strip() for line in lines):
+        raise InputError(f"{what} {path} is empty; give a UTF-8 text file with one segment per line")
+    return lines
+
+
+def translate_texts(texts: list[str], *, translator: str, source_lang: str = "en", target_lang: str = "ko",
+                    options: dict | None = None) -> list[dict]:
+    """Translate ``texts`` with one translator; nothing is stored. One dict per text."""
+    source, target = languages(source_lang, target_lang)
+    (t,) = load_translators([translator], source, target, options)
+    return _rows(t, texts, source, target)
+
+
+def _rows(t: base.Translator, texts: list[str], source: Language, target: Language) -> list[dict]:
+    return [
+        {"translator": t.spec, "source_lang": source.code, "target_lang": target.code,
+         "source": r.source, "translation": r.translation, "seconds": r.seconds, "segments": r.segments}
+        for r in t.translate(texts, source, target)
+    ]
+
+
+def score(translations: list[str], references: list[str], *, target_lang: str = "ko",
+          seconds: float | None = None) -> dict:
+    """chrF++, BLEU (with signatures), Hangul share and segments per second of one translator."""
+    from hanprompt.translate.metrics import score as metrics_score
+
+    out = metrics_score(translations, references, language(target_lang).code).as_dict()
+    out["segments_per_s"] = len(translations) / seconds if seconds else None
+    return out
+
+
+def translate_job(texts: list[str], *, translators: list[str], source_lang: str = "en",
+                  target_lang: str = "ko", references: list[str] | None = None, engine: Engine,
+                  name: str, spec: dict | None = None, options: dict | None = None) -> dict:
+    """Translate texts with each translator, score them when references are given, store a run.
+
+    Returns ``{"run_id", "translations": [...], "scores": [...]}``.
+    """
+    from hanprompt.store.translations import add_scores, add_translations
+    from hanprompt.store.db import now
+    from hanprompt.store.schema import runs
+    from sqlalchemy import insert
+
+    if references is not None and len(references) != len(texts):
+        raise InputError(
+            f"--references has {len(references)} lines but the source has {len(texts)}; "
+            "give one reference line per source line"
+        )
+    source, target = languages(source_lang, target_lang)
+    loaded = load_translators(translators, source, target, options)
+    rows, scores = [], []
+    for t in loaded:
+        done = _rows(t, texts, source, target)
+        rows.extend(done)
+        if references is not None:
+            seconds = sum(r["seconds"] for r in done)
+            scores.append(dict(score([r["translation"] for r in done], references,
+                                     target_lang=target.code, seconds=seconds), translator=t.spec))
+    run_spec = dict(spec or {}, translators=[t.spec for t in loaded], source_lang=source.code,
+                    target_lang=target.code, segments=len(texts))
+    with engine.begin() as conn:
+        run_id = conn.execute(insert(runs).values(
+            name=name[:200], kind="translate", status="done", spec=run_spec,
+            created_at=now(), finished_at=now(),
+        )).inserted_primary_key[0]
+        add_translations(conn, run_id, rows)
+        add_scores(conn, run_id, scores)
+    return {"run_id": run_id, "translations": rows, "scores": scores}
+
+
+def translate_generations(engine: Engine, *, run_id: int, generations: list[dict], translator: str,
+                          source_lang: str, target_lang: str) -> list[dict]:
+    """Translate each generation's ``response`` and store the rows linked to the run and generation."""
+    source, target = languages(source_lang, target_lang)
+    (t,) = load_translators([translator], source, target)
+    return _store_generations(engine, t, run_id, generations, source, target)
+
+
+def _store_generations(engine: Engine, t: base.Translator, run_id: int, generations: list[dict],
+                       source: Language, target: Language) -> list[dict]:
+    from hanprompt.store.translations import add_translations
+
+    rows = _rows(t, [g.get("response") or "" for g in generations], source, target)
+    for row, g in zip(rows, generations):
+        row["generation_id"] = g["id"]
+    with engine.begin() as conn:
+        add_translations(conn, run_id, rows)
+    return rows
+
+
+def translate_run(engine: Engine, run_id: int, *, translators: list[str], source_lang: str = "en",
+                  target_lang: str = "ko", options: dict | None = None) -> list[dict]:
+    """Translate every response of a stored run with each translator, linked to its generations."""
+    from hanprompt.store.runs import get_run, list_generations
+
+    get_run(engine, run_id)  # NotFoundError names the fix
+    generations = list(reversed(list_generations(engine, run_id=run_id, limit=None)))
+    if not generations:
+        raise InputError(f"run {run_id} has no generations to translate; pick another with `hanprompt runs`")
+    source, target = languages(source_lang, target_lang)
+    loaded = load_translators(translators, source, target, options)  # all checked before any is stored
+    rows: list[dict] = []
+    for t in loaded:
+        rows.extend(_store_generations(engine, t, run_id, generations, source, target))
+    return rows
