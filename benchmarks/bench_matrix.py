@@ -5,7 +5,7 @@ A random-weight Llama with SmolLM2-135M's shape answers 9 prompts with 64 greedy
 (b) hanprompt's experiment runner (spec file, batching, SQLite log), model load included.
 Both count the tokens they actually generated (a row that hits EOS counts up to its EOS).
 
-    python benchmarks/bench_matrix.py [--concurrency 9] [--tokens 64]
+    python benchmarks/bench_matrix.py [--concurrency 16 8] [--tokens 64]
 """
 from __future__ import annotations
 
@@ -79,8 +79,8 @@ def hanprompt_run(path: Path, tokens: int, concurrency: int, workdir: Path) -> d
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tokens", type=int, default=64)
-    parser.add_argument("--concurrency", type=int, nargs="+", default=[9, 8],
-                        help="--max-concurrency values to measure (default: 9, then the default 8)")
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[16, 8],
+                        help="--max-concurrency values to measure (default: 16, the default, then 8)")
     args = parser.parse_args()
 
     import torch

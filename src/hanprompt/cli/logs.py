@@ -158,10 +158,10 @@ def list_runs(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     table = Table(box=None, header_style="bold")
-    for col in ("id", "kind", "status", "name", "generations", "created"):
+    for col in ("id", "kind", "status", "name", "generations", "translations", "created"):
         table.add_column(col)
     for r in rows:
         table.add_row(str(r["id"]), r["kind"], r["status"], common.excerpt(r["name"], 50),
-                      str(r["generations"]), (r["created_at"] or "")[:19])
+                      str(r["generations"]), str(r["translations"]), (r["created_at"] or "")[:19])
     common.stdout_console().print(table)
     return 0

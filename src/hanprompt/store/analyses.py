@@ -11,8 +11,7 @@ from typing import Iterator
 from sqlalchemy import Engine, func, insert, null, or_, select
 
 from hanprompt.errors import NotFoundError, UsageError
-from hanprompt.store.db import now, reading
-from hanprompt.store.runs import _row
+from hanprompt.store.db import now, reading, row_dict
 from hanprompt.store.schema import analyses, generations, runs, translations
 
 FIELDS = ("response", "translation")
@@ -105,7 +104,7 @@ def find_analysis(engine: Engine, params_hash: str) -> dict | None:
         row = conn.execute(
             select(analyses).where(analyses.c.params_hash == params_hash).order_by(analyses.c.id.desc()).limit(1)
         ).mappings().first()
-    return _row(row) if row else None
+    return row_dict(row) if row else None
 
 
 def save_analysis(
@@ -142,4 +141,4 @@ def analyses_for_run(engine: Engine, source_run_id: int) -> list[dict]:
         rows = conn.execute(
             select(analyses).where(analyses.c.source_run_id == source_run_id).order_by(analyses.c.id.desc())
         ).mappings()
-        return [_row(r) for r in rows]
+        return [row_dict(r) for r in rows]

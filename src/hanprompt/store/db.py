@@ -43,6 +43,18 @@ def now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
+def row_dict(mapping) -> dict:
+    """A result row as a plain dict, datetimes as ISO 8601 strings in UTC."""
+    out = {}
+    for key, value in dict(mapping).items():
+        if isinstance(value, dt.datetime):
+            if value.tzinfo is None:  # SQLite hands back naive datetimes; we only store UTC
+                value = value.replace(tzinfo=dt.timezone.utc)
+            value = value.isoformat()
+        out[key] = value
+    return out
+
+
 def _normalise_url(url: str):
     try:
         parsed = make_url(url)

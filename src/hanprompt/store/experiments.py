@@ -5,8 +5,7 @@ from typing import Iterable
 
 from sqlalchemy import Connection, Engine, insert, select, update
 
-from hanprompt.store.db import reading
-from hanprompt.store.runs import _row
+from hanprompt.store.db import reading, row_dict
 from hanprompt.store.schema import checks, generations, runs
 
 #: the columns a cache hit copies from the generation that first produced the answer
@@ -52,7 +51,7 @@ def reopen_run(engine: Engine, run_id: int) -> None:
 def run_results(engine: Engine, run_id: int) -> list[dict]:
     """Every generation of a run in storage order, each with its list of checks."""
     with reading(engine) as conn:
-        rows = [_row(r) for r in conn.execute(
+        rows = [row_dict(r) for r in conn.execute(
             select(generations).where(generations.c.run_id == run_id).order_by(generations.c.id)
         ).mappings()]
         by_gen: dict[int, list[dict]] = {r["id"]: [] for r in rows}

@@ -1,28 +1,15 @@
 """Runs and the generations they hold: writing them and reading them back."""
 from __future__ import annotations
 
-import datetime as dt
-from typing import Any, Iterable, Iterator
+from typing import Iterable, Iterator
 
 from sqlalchemy import Engine, delete, func, insert, or_, select, update
 
 from hanprompt.errors import NotFoundError
-from hanprompt.store.db import now, reading
-from hanprompt.store.schema import checks, generations, runs
+from hanprompt.store.db import now, reading, row_dict
+from hanprompt.store.schema import checks, generations, runs, translations
 
 GENERATION_FIELDS = [c.name for c in generations.columns]
-
-
-def _iso(value: Any) -> Any:
-    if isinstance(value, dt.datetime):
-        if value.tzinfo is None:  # SQLite hands back naive datetimes; we only store UTC
-            value = value.replace(tzinfo=dt.timezone.utc)
-        return value.isoformat()
-    return value
-
-
-def _row(mapping) -> dict:
-    return {k: _iso(v) for k, v in dict(mapping).items()}
 
 
 def create_run(
@@ -80,21 +67,22 @@ def get_run(engine: Engine, run_id: int) -> dict:
         row = conn.execute(select(runs).where(runs.c.id == run_id)).mappings().first()
     if row is None:
         raise NotFoundError(f"no run with id {run_id}; list them with `hanprompt runs`")
-    return _row(row)
+    return row_dict(row)
 
 
 def list_runs(engine: Engine, limit: int | None = None, kind: str | None = None) -> list[dict]:
-    counts = (
-        select(generations.c.run_id, func.count().label("generations"))
-        .group_by(generations.c.run_id)
-        .subquery()
-    )
+    def per_run(table):
+        return select(table.c.run_id, func.count().label("n")).group_by(table.c.run_id).subquery()
+
+    gens, trans = per_run(generations), per_run(translations)
     query = (
         select(
-            runs.c.id, runs.c.name, runs.c.kind, runs.c.status, runs.c.created_at,
-            runs.c.finished_at, func.coalesce(counts.c.generations, 0).label("generations"),
+            runs.c.id, runs.c.name, runs.c.kind, runs.c.status, runs.c.created_at, runs.c.finished_at,
+            func.coalesce(gens.c.n, 0).label("generations"),
+            func.coalesce(trans.c.n, 0).label("translations"),
         )
-        .outerjoin(counts, counts.c.run_id == runs.c.id)
+        .outerjoin(gens, gens.c.run_id == runs.c.id)
+        .outerjoin(trans, trans.c.run_id == runs.c.id)
         .order_by(runs.c.id.desc())
     )
     if kind:
@@ -102,7 +90,7 @@ def list_runs(engine: Engine, limit: int | None = None, kind: str | None = None)
     if limit:
         query = query.limit(limit)
     with reading(engine) as conn:
-        return [_row(r) for r in conn.execute(query).mappings()]
+        return [row_dict(r) for r in conn.execute(query).mappings()]
 
 
 def _generation_query(search: str | None = None, model: str | None = None, run_id: int | None = None):
@@ -131,7 +119,7 @@ def list_generations(
     if limit:
         query = query.limit(limit)
     with reading(engine) as conn:
-        return [_row(r) for r in conn.execute(query).mappings()]
+        return [row_dict(r) for r in conn.execute(query).mappings()]
 
 
 def iter_generations(engine: Engine, *, batch: int = 1000, **filters) -> Iterator[dict]:
@@ -139,7 +127,7 @@ def iter_generations(engine: Engine, *, batch: int = 1000, **filters) -> Iterato
     with reading(engine) as conn:
         result = conn.execution_options(yield_per=batch).execute(_generation_query(**filters))
         for row in result.mappings():
-            yield _row(row)
+            yield row_dict(row)
 
 
 def get_generation(engine: Engine, gen_id: int) -> dict:
@@ -147,9 +135,9 @@ def get_generation(engine: Engine, gen_id: int) -> dict:
         row = conn.execute(select(generations).where(generations.c.id == gen_id)).mappings().first()
         if row is None:
             raise NotFoundError(f"no generation with id {gen_id}; list them with `hanprompt logs`")
-        out = _row(row)
+        out = row_dict(row)
         out["checks"] = [
-            _row(c)
+            row_dict(c)
             for c in conn.execute(
                 select(checks.c.name, checks.c.spec, checks.c.passed, checks.c.reason)
                 .where(checks.c.generation_id == gen_id)

@@ -3,8 +3,7 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, Engine, insert, select
 
-from hanprompt.store.db import now, reading
-from hanprompt.store.runs import _row
+from hanprompt.store.db import now, reading, row_dict
 from hanprompt.store.schema import translation_scores, translations
 
 TRANSLATION_FIELDS = {c.name for c in translations.columns} - {"id", "run_id", "created_at"}
@@ -43,7 +42,7 @@ def list_translations(engine: Engine, *, run_id: int | None = None, generation_i
     if translator is not None:
         query = query.where(translations.c.translator == translator)
     with reading(engine) as conn:
-        return [_row(r) for r in conn.execute(query).mappings()]
+        return [row_dict(r) for r in conn.execute(query).mappings()]
 
 
 def list_scores(engine: Engine, *, run_id: int | None = None) -> list[dict]:
@@ -52,4 +51,4 @@ def list_scores(engine: Engine, *, run_id: int | None = None) -> list[dict]:
     if run_id is not None:
         query = query.where(translation_scores.c.run_id == run_id)
     with reading(engine) as conn:
-        return [_row(r) for r in conn.execute(query).mappings()]
+        return [row_dict(r) for r in conn.execute(query).mappings()]
