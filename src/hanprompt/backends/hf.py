@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import os
 import re
 import time
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from hanprompt.backends.base import Backend, Completion, GenParams, LoadInfo, Messages, OnText
+from hanprompt.backends.hub import from_pretrained, looks_like_path, resolve_device
 from hanprompt.errors import BackendError, DeviceError, ModelNotFound, UsageError
 
 _CPU_FP16 = (
@@ -68,33 +68,6 @@ def _options(**values) -> HFOptions:
         err = e.errors()[0]
         key = ".".join(str(p) for p in err["loc"])
         raise UsageError(f"--{key.replace('_', '-')}: {err['msg']} (got {err.get('input')!r})") from e
-
-
-def _looks_like_path(name: str) -> bool:
-    return (
-        name.startswith((".", "/", "~"))
-        or "\\" in name
-        or name.count("/") > 1
-        or Path(name).expanduser().exists()
-    )
-
-
-def _resolve_device(requested: str | None):
-    import torch
-
-    cuda = torch.cuda.is_available()
-    mps = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
-    if requested is None:
-        return "cuda" if cuda else "mps" if mps else "cpu"
-    if requested == "cuda" and not cuda:
-        build = "a CPU-only build" if torch.version.cuda is None else "no visible GPU"
-        raise DeviceError(
-            f"--device cuda: CUDA is not available here (torch {torch.__version__}, {build}); "
-            "use --device cpu, or install a CUDA build of torch on a machine with an NVIDIA GPU"
-        )
-    if requested == "mps" and not mps:
-        raise DeviceError("--device mps: Apple's Metal (MPS) is not available here; use --device cpu")
-    return requested
 
 
 def _resolve_dtype(requested: str, device: str, config_dtype):
@@ -192,7 +165,7 @@ class HFBackend(Backend):
     @classmethod
     def load(cls, name: str, **options) -> "HFBackend":
         opts = _options(**options)
-        local = _looks_like_path(name)
+        local = looks_like_path(name)
         if local:
             folder = Path(name).expanduser()
             if not folder.exists():
@@ -216,11 +189,11 @@ class HFBackend(Backend):
 
         transformers.utils.logging.set_verbosity_error()
         transformers.utils.logging.disable_progress_bar()
-        device = _resolve_device(opts.device)
+        device = resolve_device(opts.device)
         if opts.device != "auto" and (opts.max_memory or opts.offload_folder):
             raise UsageError("--max-memory and --offload-folder only apply with --device auto")
         common = {"trust_remote_code": opts.trust_remote_code}
-        config = cls._from_pretrained(AutoConfig, name, local, common, "config")
+        config = from_pretrained(AutoConfig, name, local, common, "config")
         dtype = _resolve_dtype(opts.dtype, device, getattr(config, "dtype", None) or getattr(config, "torch_dtype", None))
         kwargs: dict = dict(common, config=config)
         kwargs["dtype"] = dtype
@@ -235,9 +208,9 @@ class HFBackend(Backend):
                 kwargs["offload_folder"] = opts.offload_folder
         elif device == "cuda":
             kwargs["device_map"] = {"": 0}
-        tokenizer = cls._from_pretrained(AutoTokenizer, name, local, common, "tokenizer")
+        tokenizer = from_pretrained(AutoTokenizer, name, local, common, "tokenizer")
         try:
-            model = cls._from_pretrained(AutoModelForCausalLM, name, local, kwargs, "model")
+            model = from_pretrained(AutoModelForCausalLM, name, local, kwargs, "model")
         except ValueError as e:
             if "Unrecognized configuration class" in str(e) or "does not recognize" in str(e):
                 raise BackendError(
@@ -270,29 +243,6 @@ class HFBackend(Backend):
             )
         source = Path(name).expanduser() if local else cls._snapshot_dir(name)
         return cls(f"hf:{name}", model, tokenizer, info, source)
-
-    @staticmethod
-    def _from_pretrained(factory, name: str, local: bool, kwargs: dict, what: str):
-        try:
-            if local:
-                return factory.from_pretrained(str(Path(name).expanduser()), **kwargs)
-            try:  # the cache first: no network round trip for a model already downloaded
-                return factory.from_pretrained(name, local_files_only=True, **kwargs)
-            except OSError:
-                if os.environ.get("HF_HUB_OFFLINE") == "1":
-                    raise
-                return factory.from_pretrained(name, **kwargs)
-        except OSError as e:
-            if local:
-                raise ModelNotFound(
-                    f"cannot load the {what} from {name}: {str(e).splitlines()[0]}; pass a complete "
-                    "model folder"
-                ) from e
-            raise ModelNotFound(
-                f"model {name!r} is neither in the Hugging Face cache nor downloadable here "
-                f"({str(e).splitlines()[0][:120]}); download it where there is network access, "
-                "or pass --model PATH to a local model folder"
-            ) from e
 
     @staticmethod
     def _quantization(mode: str, device: str, dtype):

@@ -57,21 +57,21 @@ class MTTranslator(Translator):
         from transformers import AutoConfig, AutoModelForSeq2SeqLM, AutoTokenizer
         from transformers.models.auto.modeling_auto import MODEL_FOR_SEQ_TO_SEQ_CAUSAL_LM_MAPPING_NAMES
 
-        from hanprompt.backends.hf import HFBackend, _looks_like_path, _resolve_device
+        from hanprompt.backends.hub import from_pretrained, looks_like_path, resolve_device
 
         transformers.utils.logging.set_verbosity_error()
         transformers.utils.logging.disable_progress_bar()
-        local = _looks_like_path(name)
+        local = looks_like_path(name)
         if local and not (Path(name).expanduser() / "config.json").is_file():
             raise ModelNotFound(
                 f"{name} is not a model folder (no config.json in it); pass --translator mt:PATH "
                 "to a folder written by save_pretrained(), or a hub id"
             )
-        where = _resolve_device(device)
+        where = resolve_device(device)
 
         def fetch(factory, what, **kw):
             try:
-                return HFBackend._from_pretrained(factory, name, local, kw, what)
+                return from_pretrained(factory, name, local, kw, what)
             except ModelNotFound as e:
                 raise (e if local else _not_cached(name)) from e
 
