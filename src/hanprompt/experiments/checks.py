@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from hanprompt.experiments.spec import Check
+from hanprompt.hangul import hangul_share
 
 
 @dataclass(frozen=True)
@@ -18,16 +19,6 @@ class CheckResult:
 
     def as_dict(self) -> dict:
         return {"name": self.name, "spec": self.spec, "passed": self.passed, "reason": self.reason}
-
-
-def _is_hangul(ch: str) -> bool:
-    return "\uac00" <= ch <= "\ud7a3" or "\u1100" <= ch <= "\u11ff" or "\u3130" <= ch <= "\u318f"
-
-
-def hangul_share(text: str) -> float:
-    """Hangul letters over all letters (digits, spaces and punctuation do not count)."""
-    letters = [ch for ch in text if ch.isalpha()]
-    return sum(map(_is_hangul, letters)) / len(letters) if letters else 0.0
 
 
 def _json_text(text: str) -> str:

@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+from hanprompt.hangul import has_hangul
+
 Messages = list[dict]
 
 
@@ -40,7 +42,7 @@ _TEXT = {
 
 
 def _lang(text: str) -> str:
-    return "ko" if any("\uac00" <= ch <= "\ud7a3" for ch in text) else "en"
+    return "ko" if has_hangul(text) else "en"
 
 
 def _user(text: str) -> dict:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from hanprompt.hangul import hangul_share
+
 
 @dataclass
 class Scores:
@@ -60,23 +62,6 @@ def bleu(hypotheses: list[str], references: list[str], target_lang: str) -> tupl
 
     metric = BLEU(tokenize=bleu_tokenizer(target_lang))
     return metric.corpus_score(hypotheses, [references]).score, str(metric.get_signature())
-
-
-def is_hangul(ch: str) -> bool:
-    """Hangul syllables and jamo (compatibility and conjoining)."""
-    code = ord(ch)
-    return 0xAC00 <= code <= 0xD7A3 or 0x1100 <= code <= 0x11FF or 0x3130 <= code <= 0x318F
-
-
-def hangul_share(texts: list[str]) -> float:
-    """Hangul letters over all letters in ``texts`` (0 when there are no letters)."""
-    letters = hangul = 0
-    for text in texts:
-        for ch in text:
-            if ch.isalpha():
-                letters += 1
-                hangul += is_hangul(ch)
-    return hangul / letters if letters else 0.0
 
 
 def score(hypotheses: list[str], references: list[str], target_lang: str) -> Scores:
