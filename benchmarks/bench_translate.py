@@ -1,11 +1,12 @@
-"""Translation speed: transformers MT with segments batched vs one segment at a time.
+"""Translation speed: transformers MT batched vs one by one, and CTranslate2 int8 vs transformers.
 
 A random-weight MarianMT model with opus-mt-en-ko's base shape (d_model 512, 6+6 layers; the
 tc-big model is about 3x larger) and a trained tokenizer translates the shipped 60-sentence
-reference set twice, batched (16 per batch) and one by one, greedy, with the output length
-fixed so both sides do the same work. Prints segments/s of each and the ratio.
+reference set, greedy, with the output length fixed so every side does the same work:
+transformers batched (16 per batch) and one by one, then the same model converted by
+CTranslate2's converter to int8 (``ct2:``), batched 16 per batch. Prints segments/s and ratios.
 
-    python benchmarks/bench_translate.py [--threads 2] [--new-tokens 32]
+    python benchmarks/bench_translate.py [--threads 2] [--new-tokens 32] [--no-ct2]
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--new-tokens", type=int, default=32, help="output length of every segment")
+    parser.add_argument("--no-ct2", action="store_true", help="skip the CTranslate2 side")
     args = parser.parse_args()
 
     import torch
@@ -55,11 +57,39 @@ def main() -> None:
             start = time.perf_counter()
             t.translate(texts, language("en"), language("ko"))
             results[label] = len(texts) / (time.perf_counter() - start)
+        if not args.no_ct2:
+            results["ct2 int8 x16"] = _ct2_rate(path, texts, args.threads)
     print(f"MarianMT shape d_model 512, 6+6 layers ({params:.1f} M params, random weights), "
           f"{len(texts)} segments, {args.new_tokens} output tokens each, {args.threads} threads")
     for label, rate in results.items():
         print(f"  {label:12s} {rate:7.2f} segments/s")
-    print(f"  ratio        {results['batched x16'] / results['one by one']:.1f}x")
+    print(f"  ratio        {results['batched x16'] / results['one by one']:.1f}x (transformers batched / one by one)")
+    if "ct2 int8 x16" in results:
+        print(f"  ratio        {results['ct2 int8 x16'] / results['batched x16']:.1f}x "
+              "(ct2 int8 batched / transformers batched)")
+
+
+def _ct2_rate(path: Path, texts: list[str], threads: int) -> float:
+    """Segments/s of the model converted to int8 by CTranslate2, 16 per batch, same output length."""
+    from ctranslate2.converters import TransformersConverter
+
+    from hanprompt.translate import base
+    from hanprompt.translate.ct2 import TOKENIZER_FILES
+    from hanprompt.translate.languages import language
+
+    output = path.parent / "marian-ct2"
+    # generation_config.json goes along: its max_length and min_new_tokens become CTranslate2's
+    # max/min_decoding_length, so every segment gets exactly as many tokens as with transformers.
+    files = [f for f in TOKENIZER_FILES if (path / f).is_file()]
+    TransformersConverter(str(path), copy_files=files).convert(str(output), quantization="int8")
+    t = base.load(f"ct2:{output}", device="cpu", compute_type="int8", batch_size=16, threads=threads)
+    lengths = {len(row) for row in t.generate_tokens(texts[:16], language("en"), language("ko"))}
+    if len(lengths) != 1:
+        raise SystemExit(f"ct2 output lengths differ ({sorted(lengths)}): the workloads would not match")
+    t.translate(texts[:2], language("en"), language("ko"))  # warm-up
+    start = time.perf_counter()
+    t.translate(texts, language("en"), language("ko"))
+    return len(texts) / (time.perf_counter() - start)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ def register(sub) -> None:
     p.add_argument("--to", default="ko", metavar="LANG", help="target language (default: ko)")
     p.add_argument("--from", dest="source", default="en", metavar="LANG", help="source language (default: en)")
     p.add_argument("-t", "--translator", action="append", metavar="SPEC",
-                   help="mt:<hub id or path> or llm:<model spec>; repeat to compare "
+                   help="mt:<hub id or path>, llm:<model spec> or ct2:<converted folder>; repeat to compare "
                         "(default: mt:Helsinki-NLP/opus-mt-tc-big-en-ko)")
     p.add_argument("--references", metavar="REF", help="reference translations, one line per source line")
     p.add_argument("--device", choices=["cpu", "cuda", "mps"], help="where the models run (default: the best)")

@@ -22,6 +22,7 @@ from hanprompt.translate.segment import batches, split_text
 TRANSLATORS: dict[str, str] = {
     "mt": "hanprompt.translate.mt:MTTranslator",
     "llm": "hanprompt.translate.llm:LLMTranslator",
+    "ct2": "hanprompt.translate.ct2:CT2Translator",
 }
 DEFAULT_TRANSLATOR = "mt:Helsinki-NLP/opus-mt-tc-big-en-ko"
 

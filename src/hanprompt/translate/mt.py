@@ -1,28 +1,21 @@
 """``mt:<hub id or path>``: sequence-to-sequence translation models through transformers.
 
-MarianMT, M2M100 and NLLB-200 are recognised by their tokenizer, and their language handling is
-applied automatically: a ``>>kor<<``-style prefix for multi-target Marian models, a source-language
-setting and a forced first output token (``ko`` / ``kor_Hang``) for M2M100 and NLLB.
+MarianMT, M2M100 and NLLB-200 are recognised by their tokenizer, and their language handling
+(see ``families``) is applied automatically: a ``>>kor<<``-style prefix for multi-target Marian
+models, a source-language setting and a forced first output token (``ko`` / ``kor_Hang``) for
+M2M100 and NLLB.
 """
 from __future__ import annotations
 
 import time
 from pathlib import Path
 
-from hanprompt.errors import BackendError, ModelNotFound, UsageError
+from hanprompt.errors import BackendError, ModelNotFound
 from hanprompt.translate.base import Translator
-from hanprompt.translate.languages import Language, family_code, language, marian_target_token
-
-
-def _family(tokenizer) -> str:
-    name = type(tokenizer).__name__
-    if name.startswith("Marian"):
-        return "marian"
-    if name.startswith("Nllb"):
-        return "nllb"
-    if name.startswith("M2M100"):
-        return "m2m100"
-    return "generic"  # T5, mBART, ...: the source text goes in as it is
+from hanprompt.translate.families import (
+    LANGUAGE_TOKEN_FAMILIES, LanguageHandling, model_max_tokens, tokenizer_family,
+)
+from hanprompt.translate.languages import Language
 
 
 def _not_cached(name: str) -> ModelNotFound:
@@ -33,20 +26,17 @@ def _not_cached(name: str) -> ModelNotFound:
     )
 
 
-class MTTranslator(Translator):
+class MTTranslator(LanguageHandling, Translator):
     """An encoder-decoder translation model (MarianMT, M2M100, NLLB-200, ...)."""
 
     prefix = "mt"
 
     def __init__(self, spec: str, model, tokenizer, num_beams: int, load_s: float):
         self.spec, self.model, self.tokenizer = spec, model, tokenizer
-        self.family = _family(tokenizer)
+        self.family = tokenizer_family(tokenizer)
         self.num_beams = num_beams
         self.load_s = load_s
-        limits = [model.config.max_position_embeddings or 512]
-        if 0 < (tokenizer.model_max_length or 0) < 100_000:
-            limits.append(tokenizer.model_max_length)
-        self.max_tokens = min(limits)
+        self.max_tokens = model_max_tokens(tokenizer, model.config.max_position_embeddings)
 
     # ---- loading ----------------------------------------------------------------------
     @classmethod
@@ -93,64 +83,11 @@ class MTTranslator(Translator):
             translator.batch_size = batch_size
         return translator
 
-    # ---- languages --------------------------------------------------------------------
-    def check(self, source: Language, target: Language) -> None:
-        tok = self.tokenizer
-        if self.family == "marian":
-            codes = list(getattr(tok, "supported_language_codes", None) or [])
-            marian_target_token(target, codes, self.spec)  # raises when the target is missing
-            pairs = [("--from", getattr(tok, "source_lang", None), source)]
-            if not codes:
-                pairs.append(("--to", getattr(tok, "target_lang", None), target))
-            for flag, own, wanted in pairs:
-                if own and self._known(own) and language(own).code != wanted.code:
-                    raise UsageError(
-                        f"{flag} {wanted.code}: {self.spec} translates {tok.source_lang} -> "
-                        f"{tok.target_lang} only; choose a model for {source.code} -> {target.code}"
-                    )
-        elif self.family in ("m2m100", "nllb"):
-            for lang in (source, target):
-                if self._lang_id(lang) is None:
-                    raise UsageError(
-                        f"{self.spec} has no language token for {lang.name} "
-                        f"({family_code(self.family, lang)}); choose another translator"
-                    )
-
-    @staticmethod
-    def _known(code: str) -> bool:
-        try:
-            language(code)
-            return True
-        except UsageError:
-            return False
-
-    def _lang_id(self, lang: Language) -> int | None:
-        code = family_code(self.family, lang)
-        if self.family == "m2m100":
-            return getattr(self.tokenizer, "lang_code_to_id", {}).get(code)
-        token_id = self.tokenizer.convert_tokens_to_ids(code)
-        return None if token_id in (None, self.tokenizer.unk_token_id) else token_id
-
-    def _prefix(self, target: Language) -> str:
-        if self.family != "marian":
-            return ""
-        codes = list(getattr(self.tokenizer, "supported_language_codes", None) or [])
-        token = marian_target_token(target, codes, self.spec)
-        return f"{token} " if token else ""
-
     # ---- translating ------------------------------------------------------------------
-    def too_long(self, segment: str) -> bool:
-        # Leave room for the language and end tokens the tokenizer adds.
-        return len(self.tokenizer(segment, add_special_tokens=True)["input_ids"]) > self.max_tokens - 4
-
     def encode(self, segments: list[str], source: Language, target: Language):
         """Preprocess: the padded batch, with the target token or source language the family needs."""
-        tok = self.tokenizer
-        if self.family in ("m2m100", "nllb"):
-            tok.src_lang = family_code(self.family, source)
-        prefix = self._prefix(target)
-        return tok([prefix + s for s in segments], return_tensors="pt", padding=True,
-                   truncation=True, max_length=self.max_tokens)
+        return self.tokenizer(self.source_texts(segments, source, target), return_tensors="pt",
+                              padding=True, truncation=True, max_length=self.max_tokens)
 
     def generate_ids(self, segments: list[str], source: Language, target: Language) -> list[list[int]]:
         """Forward: the output token ids of each segment, language tokens included."""
@@ -158,23 +95,12 @@ class MTTranslator(Translator):
 
         batch = {k: v.to(self.model.device) for k, v in self.encode(segments, source, target).items()}
         gen: dict = {"num_beams": self.num_beams}
-        if self.family in ("m2m100", "nllb"):
-            gen["forced_bos_token_id"] = self._lang_id(target)
-        # Korean output rarely needs more than twice the English tokens; never exceed the model
-        # or the output length its generation config allows.
-        limit = min(self.max_tokens, getattr(self.model.generation_config, "max_length", None) or self.max_tokens)
-        gen["max_new_tokens"] = min(limit, 2 * batch["input_ids"].shape[1] + 16)
+        if self.family in LANGUAGE_TOKEN_FAMILIES:
+            gen["forced_bos_token_id"] = self.target_start_id(target)
+        gen["max_new_tokens"] = self.output_limit(batch["input_ids"].shape[1],
+                                                  getattr(self.model.generation_config, "max_length", None))
         with torch.inference_mode():
             return self.model.generate(**batch, **gen).tolist()
 
     def translate_segments(self, segments: list[str], source: Language, target: Language) -> list[str]:
-        out = self.generate_ids(segments, source, target)
-        # transformers 5 no longer counts M2M100's __ko__ tokens as special: drop them ourselves.
-        drop = self._language_ids() | {self._lang_id(target) if self.family in ("m2m100", "nllb") else None}
-        out = [[i for i in row if i not in drop] for row in out]
-        return [t.strip() for t in self.tokenizer.batch_decode(out, skip_special_tokens=True)]
-
-    def _language_ids(self) -> set[int]:
-        if self.family == "m2m100":
-            return set(getattr(self.tokenizer, "id_to_lang_token", {}))
-        return set()
+        return self.decode(self.generate_ids(segments, source, target), target)
