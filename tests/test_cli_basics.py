@@ -44,3 +44,10 @@ def test_unknown_option_is_one_line(cli):
     code, out, err = cli("ask", "hi", "--no-such-flag")
     assert code == 2 and out == ""
     assert len(err.strip().splitlines()) == 1 and "--no-such-flag" in err
+
+
+def test_public_api_names_resolve_lazily():
+    mods = _modules_after("import hanprompt")
+    assert "torch" not in mods and "sqlalchemy" not in mods
+    for name in hanprompt.__all__:
+        assert getattr(hanprompt, name) is not None, name

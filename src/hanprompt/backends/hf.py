@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Literal
 
+from jinja2 import TemplateError
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from hanprompt.backends.base import Backend, Completion, GenParams, LoadInfo, Messages, OnText
@@ -273,7 +274,7 @@ class HFBackend(Backend):
             from huggingface_hub import snapshot_download
 
             return Path(snapshot_download(name, local_files_only=True, allow_patterns=["config.json"]))
-        except Exception:  # only a fingerprint detail: fall back to the spec
+        except (OSError, ValueError):  # not in the cache: the fingerprint falls back to the spec
             return None
 
     def _stop_ids(self) -> set[int]:
@@ -306,7 +307,7 @@ class HFBackend(Backend):
             return self.tokenizer.apply_chat_template(
                 messages, tokenize=False, add_generation_prompt=True
             )
-        except Exception as e:  # templates raise jinja2 errors, e.g. "System role not supported"
+        except TemplateError as e:  # e.g. raise_exception("System role not supported")
             if messages[0]["role"] != "system":
                 raise BackendError(f"the chat template of {self.spec} failed: {e}") from e
             # Templates without a system role: fold it into the first user message.
