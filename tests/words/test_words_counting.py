@@ -113,7 +113,7 @@ def test_csv_output(write, ko, cli, tmp_path):
     out = tmp_path / "top.csv"
     code, _, err = cli("words", write("a.txt", ko["particles"]), "--compare-naive", "--top", "50", "--csv", out)
     assert code == 0, err
-    rows = list(csv.DictReader(out.open(encoding="utf-8-sig")))
+    rows = list(csv.DictReader(out.read_text(encoding="utf-8-sig").splitlines()))
     first = rows[0]
     assert (first["scope"], first["rank"], first["word"], first["count"]) == ("all", "1", "한국", "4")
     assert any(r["scope"] == "naive" and r["word"] == "한국의" for r in rows)
