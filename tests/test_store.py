@@ -1,4 +1,4 @@
-"""The log: migrations, round trips on SQLite and PostgreSQL, concurrent writers, delete, export."""
+"""The log: round trips on SQLite and PostgreSQL, concurrent writers, delete, export."""
 import io
 import json
 import subprocess
@@ -10,7 +10,7 @@ from sqlalchemy import create_engine, inspect, select
 from hanprompt.errors import NotFoundError, StoreError
 from hanprompt.store import db, open_engine
 from hanprompt.store.export import write_export
-from hanprompt.store.migrations import MIGRATIONS
+from hanprompt.store import migrations
 from hanprompt.store.runs import (
     delete_generations, get_generation, list_generations, list_runs, record_single,
 )
@@ -33,35 +33,14 @@ def _schema(engine):
     return {t: sorted(c["name"] for c in insp.get_columns(t)) for t in insp.get_table_names()}
 
 
-def test_migrations_from_empty_build_the_current_schema(tmp_path):
+def test_open_builds_the_current_schema_in_wal_mode(tmp_path):
     engine = open_engine(f"sqlite:///{tmp_path / 'log.db'}")
     got = _schema(engine)
     for table in metadata.sorted_tables:
         assert got[table.name] == sorted(c.name for c in table.columns), table.name
     with engine.connect() as conn:
-        assert db.current_version(conn) == MIGRATIONS[-1][0]
+        assert db.current_revision(conn) == migrations.head()
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
-
-
-def test_upgrade_from_the_first_schema_keeps_data(tmp_path):
-    url = f"sqlite:///{tmp_path / 'old.db'}"
-    old = create_engine(url)
-    assert db.migrate(old, target=1) == 1
-    with old.begin() as conn:
-        conn.exec_driver_sql(
-            "INSERT INTO runs (name, kind, status, created_at) VALUES ('old', 'ask', 'done', '2026-01-01 00:00:00')"
-        )
-        conn.exec_driver_sql(
-            "INSERT INTO generations (run_id, model, backend, response, created_at) "
-            "VALUES (1, 'hf:x', 'hf', '옛 대답', '2026-01-01 00:00:00')"
-        )
-    assert "variant" not in _schema(old)["generations"]
-    old.dispose()
-    engine = open_engine(url)
-    assert "variant" in _schema(engine)["generations"] and "analyses" in _schema(engine)
-    rows = list_generations(engine)
-    assert [r["response"] for r in rows] == ["옛 대답"]
-    assert db.migrate(engine) == MIGRATIONS[-1][0]  # a second run changes nothing
 
 
 def _round_trip(url):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import sys
 
 from hanprompt import __version__
@@ -32,8 +33,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _NoticeHandler(logging.Handler):
+    """The library's notices (a database backup, archived rows) as one stderr line each."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        print(f"hanprompt: {record.getMessage()}", file=sys.stderr)  # sys.stderr of the moment
+
+
+def _show_notices() -> None:
+    logger = logging.getLogger("hanprompt")
+    if not any(isinstance(h, _NoticeHandler) for h in logger.handlers):
+        logger.addHandler(_NoticeHandler(logging.INFO))
+        logger.setLevel(logging.INFO)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    _show_notices()
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "handler", None):

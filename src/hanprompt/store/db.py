@@ -1,4 +1,4 @@
-"""Opening the database: engine, SQLite pragmas, transactions and the migration runner."""
+"""Opening the database: engine, SQLite pragmas, transactions, and migrating it on first open."""
 from __future__ import annotations
 
 import contextlib
@@ -7,34 +7,11 @@ import time
 from pathlib import Path
 from typing import Iterator
 
-from sqlalchemy import (
-    Column,
-    Connection,
-    DateTime,
-    Engine,
-    Integer,
-    MetaData,
-    String,
-    Table,
-    create_engine,
-    event,
-    exc,
-    insert,
-    select,
-)
+from sqlalchemy import Connection, Engine, create_engine, event, exc
 from sqlalchemy.engine import make_url
 
 from hanprompt.errors import StoreError
-from hanprompt.store.migrations import MIGRATIONS
-
-_version_md = MetaData()
-schema_migrations = Table(
-    "schema_migrations",
-    _version_md,
-    Column("version", Integer, primary_key=True),
-    Column("name", String(200), nullable=False),
-    Column("applied_at", DateTime(timezone=True), nullable=False),
-)
+from hanprompt.store import migrations
 
 _FIX = "pass --db sqlite:///PATH or --db postgresql+psycopg://USER@HOST:PORT/DB"
 _engines: dict[str, Engine] = {}
@@ -127,6 +104,9 @@ def open_engine(url: str) -> Engine:
         _sqlite_setup(engine)
     try:
         migrate(engine)
+    except StoreError:
+        engine.dispose()
+        raise
     except exc.OperationalError as e:
         engine.dispose()
         first = str(e.orig).strip().splitlines()[0] if e.orig else str(e).splitlines()[0]
@@ -139,32 +119,17 @@ def open_engine(url: str) -> Engine:
     return engine
 
 
-def current_version(conn: Connection) -> int:
-    if not conn.dialect.has_table(conn, "schema_migrations"):
-        return 0
-    versions = conn.execute(select(schema_migrations.c.version)).scalars().all()
-    return max(versions, default=0)
+def current_revision(conn: Connection) -> str | None:
+    """The schema revision the database is at; None for an empty database."""
+    return migrations.current(conn)
 
 
-def migrate(engine: Engine, target: int | None = None) -> int:
-    """Apply the migrations the database lacks, up to ``target``; return the version reached."""
-    latest = MIGRATIONS[-1][0] if target is None else target
-    with engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            # One process migrates at a time; the others wait here, then find nothing to do.
-            conn.exec_driver_sql("SELECT pg_advisory_xact_lock(72417)")
-        _version_md.create_all(conn, checkfirst=True)
-        version = current_version(conn)
-        for number, func in MIGRATIONS:
-            if version < number <= latest:
-                func(conn)
-                conn.execute(
-                    insert(schema_migrations).values(
-                        version=number, name=func.__name__, applied_at=now()
-                    )
-                )
-                version = number
-        return version
+def migrate(engine: Engine, target: str | None = None) -> str:
+    """Bring the schema to ``target`` (default: the newest revision); return the revision reached.
+
+    Raises StoreError when the database is newer than this hanprompt.
+    """
+    return migrations.upgrade(engine, target)
 
 
 @contextlib.contextmanager

@@ -1,4 +1,5 @@
-"""The current schema, as SQLAlchemy Core tables. Migrations build it; queries use it.
+"""The current schema, as SQLAlchemy Core tables. The Alembic revisions in ``migrations/`` build
+it (a test checks they agree); queries use it.
 
 A run is one invocation (an ``ask``, an experiment, a translation job, a word analysis, a
 benchmark); everything it produced hangs off it.
@@ -17,6 +18,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 
 metadata = MetaData()
@@ -33,6 +35,10 @@ runs = Table(
     Column("error", Text),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("finished_at", DateTime(timezone=True)),
+    # the lease: which process works on the run, since when, and its last sign of life
+    Column("holder", String(200)),  # "host:pid:random"
+    Column("held_since", DateTime(timezone=True)),
+    Column("heartbeat_at", DateTime(timezone=True)),
 )
 
 generations = Table(
@@ -66,6 +72,21 @@ generations = Table(
     Column("cell_key", String(64), index=True),  # position in an experiment's matrix
     Column("cache_key", String(64), index=True),
     Column("cached", Boolean),
+    # added by m005
+    Column("role", String(20)),  # NULL: an answer of the model under test; "judge": a verdict
+    Column(
+        "judged_generation_id",
+        Integer,
+        ForeignKey("generations.id", ondelete="CASCADE", name="fk_generations_judged_generation_id"),
+        index=True,
+    ),
+    Column("cached_from_id", Integer),  # the generation whose result this row reuses
+    Column("text_altered", Boolean),  # text changed to be storable (U+0000 -> U+FFFD)
+    Column("usage_source", String(20)),  # tokenizer | server | chunks
+    Column("cost", Float),  # currency units, from per-million-token prices
+    Column("timings", JSON),  # phase split in seconds: import_s, load_s, prefill_s, decode_s, ...
+    # One result per cell of a run; NULL cell keys (asks, judge verdicts) never collide.
+    UniqueConstraint("run_id", "cell_key", name="uq_generations_run_id_cell_key"),
 )
 
 checks = Table(
@@ -83,6 +104,7 @@ checks = Table(
     Column("spec", JSON),
     Column("passed", Boolean, nullable=False),
     Column("reason", Text),
+    Column("score", Float),  # 0..1 where the check has a score
 )
 
 translations = Table(
@@ -103,6 +125,10 @@ translations = Table(
     Column("translation", Text, nullable=False),
     Column("seconds", Float),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint(
+        "generation_id", "translator", "source_lang", "target_lang",
+        name="uq_translations_generation_id_translator_langs",
+    ),
 )
 
 translation_scores = Table(
@@ -133,4 +159,31 @@ analyses = Table(
     Column("total_tokens", Integer, nullable=False),
     Column("result", JSON, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+bench_results = Table(
+    "bench_results",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("run_id", Integer, ForeignKey("runs.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("model", String(500), nullable=False),
+    Column("backend", String(20), nullable=False),
+    Column("config", JSON),
+    Column("status", String(20), nullable=False),  # ok | skipped | oom | failed
+    Column("reason", Text),
+    Column("metrics", JSON),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+# Rows a migration moved aside (duplicates found when a unique constraint arrived), as JSON.
+archived_rows = Table(
+    "archived_rows",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("table_name", String(40), nullable=False),
+    Column("row_id", Integer, nullable=False),
+    Column("run_id", Integer, index=True),
+    Column("reason", String(200), nullable=False),
+    Column("row", JSON, nullable=False),
+    Column("archived_at", DateTime(timezone=True), nullable=False),
 )

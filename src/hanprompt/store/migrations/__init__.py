@@ -1,0 +1,139 @@
+"""Schema migrations: Alembic revisions in ``versions/``, applied when a database is opened.
+
+Revisions only ever append: never edit one that has shipped. ``m001``-``m004`` rebuild what the
+hand-written runner that came before Alembic built (its ``schema_migrations`` table records the
+version, which maps to the revision of the same number); from there Alembic carries on. On SQLite,
+constraint changes rebuild tables (batch mode); a copy of the file is kept beside it first.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import logging
+import shutil
+import sqlite3
+from pathlib import Path
+
+from sqlalchemy import Connection, Engine, inspect, text
+
+from hanprompt.errors import StoreError
+
+log = logging.getLogger("hanprompt.store")
+HERE = Path(__file__).parent
+#: version numbers of the runner before Alembic -> the revision that builds the same schema
+LEGACY = {1: "m001", 2: "m002", 3: "m003", 4: "m004"}
+_PG_LOCK = 72417  # one process migrates a PostgreSQL database at a time
+
+
+def _config(connection: Connection | None = None):
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(HERE))
+    cfg.attributes["connection"] = connection
+    return cfg
+
+
+@functools.lru_cache(maxsize=1)
+def _script():
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(_config())
+
+
+def head() -> str:
+    """The newest revision this hanprompt knows."""
+    return _script().get_current_head()
+
+
+def known(revision: str) -> bool:
+    return revision in {s.revision for s in _script().walk_revisions()}
+
+
+def current(conn: Connection) -> str | None:
+    """The revision the database is at (None when it holds no hanprompt schema yet).
+
+    Raises StoreError when the database is newer than this hanprompt or unrecognisable.
+    """
+    insp = inspect(conn)
+    if insp.has_table("alembic_version"):
+        revs = list(conn.execute(text("SELECT version_num FROM alembic_version")).scalars())
+        if len(revs) > 1:
+            raise StoreError(f"database records several schema revisions ({', '.join(revs)}); "
+                             "restore it from a backup or start a new one with --db")
+        rev = revs[0] if revs else None
+    elif insp.has_table("schema_migrations"):
+        version = conn.execute(text("SELECT max(version) FROM schema_migrations")).scalar()
+        rev = None if version is None else LEGACY.get(version, str(version))
+    elif insp.has_table("runs"):
+        raise StoreError("database holds hanprompt tables but no record of their schema revision; "
+                         "point --db at a new database")
+    else:
+        rev = None
+    if rev is not None and not known(rev):
+        raise StoreError(f"database is at revision {rev}, this hanprompt knows up to {head()}: upgrade hanprompt")
+    return rev
+
+
+def _backup_sqlite(engine: Engine, at: str) -> None:
+    """Copy the SQLite file beside itself (through SQLite's backup API, so the WAL is included)."""
+    database = engine.url.database
+    if not database or database == ":memory:":
+        return
+    path = Path(database).expanduser()
+    target = path.with_name(f"{path.name}.{at}.bak")
+    if target.exists():
+        target = path.with_name(f"{path.name}.{at}.{dt.datetime.now():%Y%m%dT%H%M%S%f}.bak")
+    src, dst = sqlite3.connect(path), sqlite3.connect(target)
+    try:
+        src.backup(dst)
+    finally:
+        dst.close()
+        src.close()
+    shutil.copymode(path, target)
+    log.warning("upgrading the database schema from %s to %s; a copy of it before the upgrade is at %s",
+                at, head(), target)
+
+
+def upgrade(engine: Engine, target: str | None = None) -> str:
+    """Bring the database to ``target`` (default: the newest revision); return the revision reached.
+
+    Nothing is written when the database is already there, and nothing at all when it is newer
+    than this hanprompt (StoreError). One process migrates at a time; others wait, then find
+    nothing to do.
+    """
+    from alembic import command
+
+    want = target or head()
+    with engine.connect() as conn:
+        at = current(conn.execution_options(hanprompt_readonly=True))
+        conn.rollback()
+    if at == want:
+        return at
+    sqlite = engine.dialect.name == "sqlite"
+    with engine.connect() as conn:
+        raw = conn.connection.dbapi_connection
+        if sqlite:
+            # A table rebuild drops the old table: with foreign keys on, that would cascade.
+            raw.execute("PRAGMA foreign_keys = OFF")
+        try:
+            with conn.begin():
+                if engine.dialect.name == "postgresql":
+                    conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK})
+                at = current(conn)
+                if at != want:
+                    if sqlite and at is not None:  # under the write lock: only the migrating process copies
+                        _backup_sqlite(engine, at)
+                    cfg = _config(conn)
+                    if at is not None and not inspect(conn).has_table("alembic_version"):
+                        command.stamp(cfg, at)  # a database of the runner before Alembic
+                    command.upgrade(cfg, want)
+                    if sqlite:
+                        broken = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                        if broken:
+                            raise StoreError(f"the upgrade to {want} left {len(broken)} rows pointing at "
+                                             "missing rows; nothing was changed; report this")
+        finally:
+            if sqlite:
+                raw.execute("PRAGMA foreign_keys = ON")
+    return want
