@@ -8,6 +8,7 @@ from collections import Counter
 from typing import Iterable, Iterator
 
 from hanprompt.analysis.morphology import Analyzer, lemma
+from hanprompt.textio import nfc
 
 Group = str | None
 # Stripped from both ends of a whitespace token, so "서울." and "서울" count alike in the naive way.
@@ -43,6 +44,7 @@ class WordCounter:
     def _texts(self, items: Iterable[tuple[Group, str]], pending: collections.deque) -> Iterator[str]:
         naive = self.naive
         for group, text in items:
+            text = nfc(text)  # decomposed Hangul (NFD) would split into jamo and particles stay on
             pending.append(group)
             self.documents[group] += 1
             if naive is not None:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hanprompt.analysis.inputs import read_text
+from hanprompt.textio import split_lines
 from hanprompt.errors import InputError, UsageError
 
 POS_CHOICES = ("nouns", "nouns+verbs", "all")
@@ -60,7 +61,7 @@ def read_user_dictionary(path: str | os.PathLike) -> tuple[UserWord, ...]:
     """Parse Kiwi's ``form<TAB>tag[<TAB>score]`` format; a bad line raises InputError naming it."""
     text = read_text(Path(path), "user dictionary", "--user-dict")
     words = []
-    for number, raw in enumerate(text.splitlines(), start=1):
+    for number, raw in enumerate(split_lines(text), start=1):
         line = raw.strip()
         if not line or line.startswith("#"):
             continue

@@ -132,7 +132,7 @@ def analyse_texts(texts: Iterable[str], options: WordOptions | None = None) -> W
     return WordsReport(result, _note(result))
 
 
-def analyse_files(paths: list[str], options: WordOptions | None = None, encoding: str = "utf-8") -> WordsReport:
+def analyse_files(paths: list[str], options: WordOptions | None = None, encoding: str | None = None) -> WordsReport:
     """Count words over files ('-' for stdin); each file is one document, read line by line."""
     options = options or WordOptions()
     if options.by:

@@ -7,13 +7,14 @@ from importlib import resources
 from pathlib import Path
 
 from hanprompt.analysis.inputs import read_text
+from hanprompt.textio import nfc, split_lines
 
 DEFAULT_FILE = "stopwords-ko.txt"
 
 
 def parse_stopwords(text: str) -> frozenset[str]:
     """One word per line; blank lines and '#' comments (whole-line or trailing) are skipped."""
-    words = (line.split("#", 1)[0].strip() for line in text.splitlines())
+    words = (nfc(line.split("#", 1)[0].strip()) for line in split_lines(text))
     return frozenset(w for w in words if w)
 
 

@@ -23,6 +23,8 @@ def register(sub) -> None:
     p.add_argument("--max-concurrency", type=int, default=16, metavar="N", help="prompts per batch (default 16)")
     p.add_argument("--no-cache", action="store_true", help="generate even what the cache holds")
     p.add_argument("--resume", type=int, metavar="RUN_ID", help="complete only what this run is missing")
+    p.add_argument("--encoding", metavar="ENC",
+                   help="encoding of FILE when it has no byte-order mark (default UTF-8; e.g. cp949)")
     common.add_model_options(p)
     common.add_common(p)
     p.set_defaults(handler=run)
@@ -85,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
             summary = run_experiment(
                 args.file, models=model_entries(args.model, options) if args.model else None,
                 repeat=args.repeat, max_concurrency=args.max_concurrency, use_cache=not args.no_cache,
-                resume=args.resume, db=args.db, progress=progress, on_loaded=on_loaded,
+                resume=args.resume, db=args.db, progress=progress, on_loaded=on_loaded, encoding=args.encoding,
             )
     except RunInterrupted as e:
         s = e.summary

@@ -13,7 +13,7 @@ def register(sub) -> None:
         description="Translate with MT models (mt:) or prompted chat models (llm:); with --references, "
                     "score each translator (chrF++, BLEU, Hangul share, speed). Everything is stored.")
     p.add_argument("text", nargs="?", help="the text to translate (or use --file / --run)")
-    p.add_argument("-f", "--file", metavar="F", help="a UTF-8 file, one segment per line")
+    p.add_argument("-f", "--file", metavar="F", help="a text file, one segment per line ('-' reads stdin)")
     p.add_argument("--run", type=int, metavar="RUN_ID", help="translate every response of this run")
     p.add_argument("--to", default="ko", metavar="LANG", help="target language (default: ko)")
     p.add_argument("--from", dest="source", default="en", metavar="LANG", help="source language (default: en)")
@@ -21,6 +21,8 @@ def register(sub) -> None:
                    help="mt:<hub id or path>, llm:<model spec> or ct2:<converted folder>; repeat to compare "
                         "(default: mt:Helsinki-NLP/opus-mt-tc-big-en-ko)")
     p.add_argument("--references", metavar="REF", help="reference translations, one line per source line")
+    p.add_argument("--encoding", metavar="ENC",
+                   help="encoding of --file and --references without a byte-order mark (default UTF-8; e.g. cp949)")
     p.add_argument("--device", choices=["cpu", "cuda", "mps"], help="where the models run (default: the best)")
     p.add_argument("--batch-size", type=int, metavar="N", help="sentences per batch (default: 16)")
     common.add_common(p)
@@ -50,8 +52,8 @@ def run(args: argparse.Namespace) -> int:
     if args.run is not None:
         rows = service.translate_run(engine, args.run, **kw)
         return _print_rows(args, rows, args.run)
-    texts = service.read_lines(args.file) if args.file else [args.text]
-    refs = service.read_lines(args.references, "--references") if args.references else None
+    texts = service.read_lines(args.file, "--file", args.encoding) if args.file else [args.text]
+    refs = service.read_lines(args.references, "--references", args.encoding) if args.references else None
     name = f"translate {args.file}" if args.file else args.text.strip().splitlines()[0][:80]
     spec = {"file": args.file, "references": args.references}
     result = service.translate_job(texts, references=refs, engine=engine, name=name, spec=spec, **kw)

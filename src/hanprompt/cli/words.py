@@ -30,7 +30,7 @@ def register(sub) -> None:
     p.add_argument("--no-default-stopwords", action="store_true", help="do not use the shipped stopword list")
     p.add_argument("--user-dict", metavar="FILE", help="Kiwi user dictionary: form<TAB>tag<TAB>score per line")
     p.add_argument("--min-length", type=int, default=1, metavar="N", help="shortest word counted, in characters")
-    p.add_argument("--encoding", default="utf-8", metavar="ENC", help="encoding of FILEs (default utf-8; e.g. cp949)")
+    p.add_argument("--encoding", metavar="ENC", help="encoding of FILEs without a byte-order mark (default UTF-8; e.g. cp949)")
     p.add_argument("--chart", metavar="OUT.png", help="draw a bar chart of the top words")
     p.add_argument("--cloud", metavar="OUT.png", help="draw a word cloud (needs hanprompt[cloud])")
     p.add_argument("--by", choices=["model", "variant"], help="with stored texts: one result and chart per group")

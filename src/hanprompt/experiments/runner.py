@@ -190,15 +190,19 @@ def run_experiment(
     db: str | None = None,
     progress: Progress | None = None,
     on_loaded: Callable[[Backend], None] | None = None,
+    encoding: str | None = None,
 ) -> RunSummary:
-    """Run (or with ``resume``, complete) the experiment in ``path`` and store it as one run."""
+    """Run (or with ``resume``, complete) the experiment in ``path`` and store it as one run.
+
+    ``encoding`` reads a file saved without a byte-order mark in something other than UTF-8.
+    """
     from hanprompt import settings
     from hanprompt.store import open_engine
     from hanprompt.store.runs import create_run, finish_run
 
     if max_concurrency < 1:
         raise UsageError(f"--max-concurrency must be 1 or more, not {max_concurrency}")
-    loaded = load_spec(path)
+    loaded = load_spec(path, encoding)
     engine = open_engine(settings.db_url(db)) if resume is not None else None
     if resume is not None:
         target = _resume_target(engine, resume)

@@ -350,15 +350,18 @@ def _semantic_checks(loaded: LoadedSpec) -> None:
                 )
 
 
-def load_spec(path: str | Path) -> LoadedSpec:
-    """Read and validate an experiment file; SpecError (file:line: key: problem; fix) if it is bad."""
+def load_spec(path: str | Path, encoding: str | None = None) -> LoadedSpec:
+    """Read and validate an experiment file; SpecError (file:line: key: problem; fix) if it is bad.
+
+    The file is read by hanprompt's one reader (UTF-8, a byte-order mark, or ``encoding``).
+    """
+    from hanprompt import textio
+
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SpecError(f"experiment file {path} does not exist; check the path") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise SpecError(f"cannot read experiment file {path}: {e}; save it as UTF-8 text") from e
+        text = textio.read_text(path, encoding=encoding, what="experiment file", flag="hanprompt run FILE")
+    except InputError as e:
+        raise SpecError(str(e)) from None
     data, lines = _parse_yaml(path, text)
     try:
         spec = ExperimentSpec.model_validate(data)

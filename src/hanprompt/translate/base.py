@@ -16,6 +16,7 @@ from typing import ClassVar
 
 from hanprompt.errors import UsageError
 from hanprompt.translate.languages import Language
+from hanprompt.textio import nfc
 from hanprompt.translate.segment import batches, split_text
 
 #: translator prefix -> "module:class", imported only when used
@@ -63,8 +64,12 @@ class Translator(abc.ABC):
         """Translate one batch of sentences, in order."""
 
     def translate(self, texts: list[str], source: Language, target: Language) -> list[Translation]:
-        """Translate whole texts: split into sentences, translate them in batches, join back."""
+        """Translate whole texts: split into sentences, translate them in batches, join back.
+
+        Texts are translated in Unicode NFC (composed Hangul), the form tokenizers were trained on.
+        """
         self.check(source, target)
+        texts = [nfc(text) for text in texts]
         layouts, counts, segments, owner = [], [], [], []
         for t, text in enumerate(texts):
             segs, layout = split_text(text, self.too_long)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 from hanprompt.hangul import hangul_share
+from hanprompt.textio import nfc
 
 
 @dataclass
@@ -68,6 +69,8 @@ def score(hypotheses: list[str], references: list[str], target_lang: str) -> Sco
     """chrF++, BLEU and Hangul share of ``hypotheses`` against one reference each."""
     if len(hypotheses) != len(references):
         raise ValueError(f"{len(hypotheses)} hypotheses for {len(references)} references")
+    # NFC: a decomposed syllable would count as other characters and lower every score.
+    hypotheses, references = [nfc(h) for h in hypotheses], [nfc(r) for r in references]
     c, c_sig = chrf(hypotheses, references)
     b, b_sig = bleu(hypotheses, references, target_lang)
     return Scores(len(hypotheses), c, c_sig, b, b_sig, hangul_share(hypotheses))

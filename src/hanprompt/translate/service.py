@@ -31,21 +31,18 @@ def load_translators(specs: list[str], source: Language, target: Language, optio
     return translators
 
 
-def read_lines(path: str | Path, what: str = "--file") -> list[str]:
-    """The lines of a UTF-8 text file, one segment each; an empty or unreadable file is an error."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError as e:
-        raise InputError(f"{what} {path}: no such file; pass a UTF-8 text file, one segment per line") from e
-    except UnicodeDecodeError as e:
-        raise InputError(f"{what} {path}: not UTF-8 text; save it as UTF-8, one segment per line") from e
-    except OSError as e:
-        raise InputError(f"{what} {path}: cannot read it ({e.strerror}); pass a readable text file") from e
-    lines = text.splitlines()
-    while lines and not lines[-1].strip():  # a trailing blank line is not a segment
-        lines.pop()
+def read_lines(path: str | Path, what: str = "--file", encoding: str | None = None) -> list[str]:
+    """The lines of a text file (``'-'`` for stdin), one segment each, through hanprompt's one reader.
+
+    UTF-8 (a byte-order mark is dropped), UTF-16 with a byte-order mark, or ``encoding``; lines end
+    at ``\\n`` or ``\\r\\n`` only, and a final line end adds no line, so an empty last line is a segment
+    like an empty first one. InputError when the file is unreadable or holds no text.
+    """
+    from hanprompt import textio
+
+    lines = textio.split_lines(textio.read_text(path, encoding=encoding, what=what, flag=what))
     if not any(line.strip() for line in lines):
-        raise InputError(f"{what} {path} is empty; give a UTF-8 text file with one segment per line")
+        raise InputError(f"{what} {path} is empty; give a text file with one segment per line")
     return lines
 
 
