@@ -7,24 +7,56 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from hanprompt.errors import UsageError
+
 #: Used when no --model is given: a small instruct model that writes Korean (see README).
 DEFAULT_MODEL = "hf:Qwen/Qwen2.5-0.5B-Instruct"
 DEFAULT_MAX_NEW_TOKENS = 256
+#: The home folder is private: prompts and answers often are.
+HOME_MODE = 0o700
 
 
-def home(cli_value: str | None = None) -> Path:
-    """The folder that holds the default database and caches."""
+def home(cli_value: str | None = None, *, create: bool = False) -> Path:
+    """The folder that holds the default database: ``HANPROMPT_HOME``, else the user data folder.
+
+    With ``create``, the folder (and its parents) is made on first use, mode 0700. Raises
+    UsageError when it is a file, or cannot be created or written.
+    """
     value = cli_value or os.environ.get("HANPROMPT_HOME")
     if value:
-        return Path(value).expanduser()
-    import platformdirs
+        path, label = Path(value).expanduser(), f"HANPROMPT_HOME={value}"
+    else:
+        import platformdirs
 
-    return Path(platformdirs.user_data_dir("hanprompt", appauthor=False))
+        path = Path(platformdirs.user_data_dir("hanprompt", appauthor=False))
+        label = f"the home folder {path}"
+    if create:
+        _ensure_folder(path, label)
+    return path
+
+
+def _ensure_folder(path: Path, label: str) -> None:
+    fix = "set HANPROMPT_HOME to a folder you can write (it is created if missing), or pass --db URL"
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"{label} is a file, not a folder; {fix}")
+    if not path.exists():
+        try:
+            path.mkdir(parents=True, mode=HOME_MODE)
+            path.chmod(HOME_MODE)  # mkdir's mode is filtered by the umask
+        except FileExistsError:  # another process made it meanwhile
+            pass
+        except OSError as e:
+            raise UsageError(f"cannot create {label} ({e.strerror}); {fix}") from e
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise UsageError(f"{label} is not writable; {fix}")
 
 
 def db_url(cli_value: str | None = None) -> str:
-    """The SQLAlchemy URL of the log: --db, then HANPROMPT_DB, then a SQLite file in the home."""
+    """The SQLAlchemy URL of the log: --db, then HANPROMPT_DB, then a SQLite file in the home.
+
+    The home folder is created when the default is used (see ``home``).
+    """
     value = cli_value or os.environ.get("HANPROMPT_DB")
     if value:
         return value
-    return f"sqlite:///{home() / 'hanprompt.db'}"
+    return f"sqlite:///{home(create=True) / 'hanprompt.db'}"

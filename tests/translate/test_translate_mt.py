@@ -58,4 +58,5 @@ def test_an_uncached_hub_model_says_how_to_use_a_local_path(cli_process):
                          env={"HF_HUB_OFFLINE": "1"})
     assert result.returncode == 2
     err = result.stderr.strip()
-    assert len(err.splitlines()) == 1 and "not in the Hugging Face cache" in err and "mt:PATH" in err
+    assert len(err.splitlines()) == 1 and "neither in the local Hugging Face cache" in err and "mt:PATH" in err
+    assert "hf download hanprompt-test/no-such-model" in err

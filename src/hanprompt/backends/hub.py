@@ -1,13 +1,22 @@
 """Finding Hugging Face models (local folders or hub ids) and the device to put them on.
 
-Shared by every transformers-based loader: the hf backend and the mt: translators.
+Shared by every transformers-based loader: the hf backend and the mt: translators. A hub id
+that is not in the local cache is looked up on the hub once, without retries, before anything
+is downloaded: a model that cannot be had (no network, a typo, a private repository) fails at
+once with one line and the command that downloads it, instead of huggingface_hub's retries.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
 from hanprompt.errors import DeviceError, ModelNotFound
+
+#: seconds the one look-up on the hub may take before the model counts as unreachable
+PROBE_TIMEOUT_S = 10.0
+
+_reachable: set[str] = set()  # hub ids found on the hub by this process
 
 
 def looks_like_path(name: str) -> bool:
@@ -39,25 +48,108 @@ def resolve_device(requested: str | None) -> str:
     return requested
 
 
-def from_pretrained(factory, name: str, local: bool, kwargs: dict, what: str):
-    """``factory.from_pretrained`` for a local folder or a hub id (the cache first), errors with the fix."""
+def download_command(name: str) -> str:
+    """The installed huggingface_hub's command that downloads ``name`` (``hf download ORG/NAME``)."""
+    from importlib.metadata import PackageNotFoundError, distribution
+
     try:
-        if local:
+        scripts = {e.name for e in distribution("huggingface_hub").entry_points if e.group == "console_scripts"}
+    except PackageNotFoundError:
+        scripts = set()
+    tool = "huggingface-cli" if "huggingface-cli" in scripts and "hf" not in scripts else "hf"
+    return f"{tool} download {name}"
+
+
+def offline() -> bool:
+    """Whether the hub is switched off (``HF_HUB_OFFLINE`` or ``TRANSFORMERS_OFFLINE`` set true)."""
+    from huggingface_hub import constants
+
+    flags = (os.environ.get("HF_HUB_OFFLINE"), os.environ.get("TRANSFORMERS_OFFLINE"))
+    return bool(getattr(constants, "HF_HUB_OFFLINE", False)) or any(
+        (v or "").strip().lower() in ("1", "on", "yes", "true") for v in flags
+    )
+
+
+def unavailable(name: str, reason: str, path_flag: str = "--model PATH") -> ModelNotFound:
+    """The one-line error for a hub model that is neither cached nor downloadable here."""
+    hint = "" if offline() else "; with no network, set HF_HUB_OFFLINE=1 to skip the hub"
+    return ModelNotFound(
+        f"model {name!r} is neither in the local Hugging Face cache nor downloadable from here "
+        f"({reason}); download it where there is network access with `{download_command(name)}`, "
+        f"or pass {path_flag} to a local model folder{hint}"
+    )
+
+
+def _probe(name: str, path_flag: str) -> None:
+    """Look ``name`` up on the hub once, no retries; raise ModelNotFound when it cannot be had."""
+    if name in _reachable:
+        return
+    from huggingface_hub import HfApi, errors
+
+    try:
+        HfApi().model_info(name, timeout=PROBE_TIMEOUT_S)
+    except errors.GatedRepoError as e:
+        raise unavailable(name, "a gated repository: accept its terms on the hub and log in with "
+                          "`hf auth login`", path_flag) from e
+    except errors.RepositoryNotFoundError as e:
+        raise unavailable(name, "no such repository on the hub, or a private one", path_flag) from e
+    except errors.HfHubHTTPError:  # the server answered (a mirror without the API, say): let the download decide
+        return
+    except (getattr(errors, "HTTPError", OSError), OSError) as e:  # no connection, a timeout
+        raise unavailable(name, _first_line(e, "the hub cannot be reached"), path_flag) from e
+    _reachable.add(name)
+
+
+def _first_line(error: BaseException, default: str) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0][:120] if text else default
+
+
+@contextlib.contextmanager
+def _quiet_hub():
+    """huggingface_hub's retry warnings stay off the terminal while we download."""
+    from huggingface_hub.utils import logging as hub_logging
+
+    previous = hub_logging.get_verbosity()
+    hub_logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        hub_logging.set_verbosity(previous)
+
+
+def from_pretrained(factory, name: str, local: bool, kwargs: dict, what: str, path_flag: str = "--model PATH"):
+    """``factory.from_pretrained`` for a local folder or a hub id (the cache first), errors with the fix.
+
+    A hub id missing from the cache is looked up on the hub once before downloading; raises
+    ModelNotFound (naming the download command and ``path_flag``) when it cannot be had.
+    """
+    if local:
+        try:
             return factory.from_pretrained(str(Path(name).expanduser()), **kwargs)
-        try:  # the cache first: no network round trip for a model already downloaded
-            return factory.from_pretrained(name, local_files_only=True, **kwargs)
-        except OSError:
-            if os.environ.get("HF_HUB_OFFLINE") == "1":
-                raise
-            return factory.from_pretrained(name, **kwargs)
-    except OSError as e:
-        if local:
+        except OSError as e:
             raise ModelNotFound(
-                f"cannot load the {what} from {name}: {str(e).splitlines()[0]}; pass a complete "
+                f"cannot load the {what} from {name}: {_first_line(e, 'unreadable')}; pass a complete "
                 "model folder"
             ) from e
+    from huggingface_hub.errors import HFValidationError
+    from huggingface_hub.utils import validate_repo_id
+
+    try:
+        validate_repo_id(name)
+    except HFValidationError as e:
         raise ModelNotFound(
-            f"model {name!r} is neither in the Hugging Face cache nor downloadable here "
-            f"({str(e).splitlines()[0][:120]}); download it where there is network access, "
-            "or pass --model PATH to a local model folder"
+            f"model {name!r} is neither a local folder nor a valid hub id; pass {path_flag} to a local "
+            "model folder, or a hub id written ORG/NAME"
         ) from e
+    try:  # the cache first: no network round trip for a model already downloaded
+        return factory.from_pretrained(name, local_files_only=True, **kwargs)
+    except OSError as e:
+        if offline():
+            raise unavailable(name, "HF_HUB_OFFLINE is set, so the hub is not asked", path_flag) from e
+    _probe(name, path_flag)
+    try:
+        with _quiet_hub():
+            return factory.from_pretrained(name, **kwargs)
+    except OSError as e:
+        raise unavailable(name, _first_line(e, f"its {what} could not be downloaded"), path_flag) from e

@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
 
     answer = ask(
         args.prompt,
-        model=args.model or settings.DEFAULT_MODEL,
+        model=settings.DEFAULT_MODEL if args.model is None else args.model,
         system=args.system,
         params=params,
         load_options=common.load_options(args),

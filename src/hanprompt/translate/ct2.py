@@ -46,7 +46,16 @@ def _ctranslate2():
 
 
 def _check_folder(name: str) -> Path:
+    from hanprompt.backends.hub import download_command, looks_like_path
+
     path = Path(name).expanduser()
+    if not path.is_dir() and not looks_like_path(name):  # a hub id: ct2 reads converted folders only
+        converted = name.rsplit("/", 1)[-1] + "-ct2"
+        raise ModelNotFound(
+            f"ct2:{name}: no such folder; ct2: reads a converted model folder, never the hub: download "
+            f"the model where there is network access with `{download_command(name)}`, convert it with "
+            f"{converter_command(name, converted)}, then pass --translator ct2:{converted}"
+        )
     if not path.is_dir():
         raise ModelNotFound(
             f"ct2:{name}: no such folder; convert a model first, e.g. (a Marian model's files): "

@@ -18,14 +18,6 @@ from hanprompt.translate.families import (
 from hanprompt.translate.languages import Language
 
 
-def _not_cached(name: str) -> ModelNotFound:
-    return ModelNotFound(
-        f"translation model {name!r} is not in the Hugging Face cache and cannot be downloaded here; "
-        f"download it where there is network access (huggingface-cli download {name}), "
-        "or pass --translator mt:PATH to a local model folder"
-    )
-
-
 class MTTranslator(LanguageHandling, Translator):
     """An encoder-decoder translation model (MarianMT, M2M100, NLLB-200, ...)."""
 
@@ -60,10 +52,7 @@ class MTTranslator(LanguageHandling, Translator):
         where = resolve_device(device)
 
         def fetch(factory, what, **kw):
-            try:
-                return from_pretrained(factory, name, local, kw, what)
-            except ModelNotFound as e:
-                raise (e if local else _not_cached(name)) from e
+            return from_pretrained(factory, name, local, kw, what, path_flag="--translator mt:PATH")
 
         config = fetch(AutoConfig, "config")
         if not getattr(config, "is_encoder_decoder", False) or (
