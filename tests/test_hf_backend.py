@@ -6,7 +6,7 @@ import pytest
 
 from hanprompt.backends import GenParams, load
 from hanprompt.backends.hf import parse_max_memory
-from hanprompt.errors import DeviceError, ModelNotFound, UsageError
+from hanprompt.errors import BackendError, DeviceError, ModelNotFound, UsageError
 
 KO = [{"role": "user", "content": "한국의 수도는 어디인가요?"}]
 EN = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "What is the capital of England?"}]
@@ -85,6 +85,24 @@ def test_generation_stops_at_eos(tmp_path, tiny_model, backend):
     assert c.finish_reason == "eos"
     assert c.output_tokens == k + 1
     assert c.text == backend.tokenizer.decode(new[:k])
+    # ignore_eos (benchmarks): the same model runs to max_new_tokens, EOS masked out
+    full = b.generate(KO, GenParams(max_new_tokens=12, ignore_eos=True))
+    assert full.output_tokens == 12 and full.finish_reason == "length"
+
+
+def test_ignore_eos_stays_out_of_dumps_unless_set():
+    assert "ignore_eos" not in GenParams().model_dump()  # cache keys and logs as before
+    assert GenParams(ignore_eos=True).model_dump()["ignore_eos"] is True
+    assert GenParams(ignore_eos=True) != GenParams()
+
+
+def test_damaged_weights_file_is_a_backend_error(tmp_path, tiny_model):
+    folder = tmp_path / "damaged"
+    shutil.copytree(tiny_model, folder)
+    weights = folder / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:1000])
+    with pytest.raises(BackendError, match="damaged or incomplete"):
+        load(str(folder))
 
 
 def test_streaming_pieces_join_to_the_response(backend):

@@ -5,7 +5,7 @@ import abc
 from dataclasses import dataclass, field
 from typing import Callable, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_serializer
 
 from hanprompt.errors import UsageError
 
@@ -22,6 +22,16 @@ class GenParams(BaseModel):
     temperature: float = Field(0.0, ge=0.0)
     top_p: float = Field(1.0, gt=0.0, le=1.0)
     seed: int | None = None
+    #: generate exactly max_new_tokens, never stopping at EOS (benchmarks, like llama.cpp's
+    #: --ignore-eos); left out of dumps while False, so cache keys and logs stay as they were
+    ignore_eos: bool = False
+
+    @model_serializer(mode="wrap")
+    def _drop_default_ignore_eos(self, handler):
+        data = handler(self)
+        if not self.ignore_eos:
+            data.pop("ignore_eos", None)
+        return data
 
     @classmethod
     def build(cls, **values) -> "GenParams":

@@ -186,6 +186,7 @@ class HFBackend(Backend):
         t0 = time.perf_counter()
         import torch
         import transformers
+        from safetensors import SafetensorError
         from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
         transformers.utils.logging.set_verbosity_error()
@@ -223,6 +224,11 @@ class HFBackend(Backend):
             raise DeviceError(
                 f"out of GPU memory loading {name}; try --device auto --max-memory 0=3GiB,cpu=20GiB, "
                 "--quantize 4bit, or a smaller model"
+            ) from e
+        except SafetensorError as e:
+            raise BackendError(
+                f"cannot read the weights of {name}: {str(e).splitlines()[0]}; the .safetensors file is "
+                "damaged or incomplete: download or save the model again"
             ) from e
         if device == "mps":
             model.to("mps")
@@ -331,6 +337,8 @@ class HFBackend(Backend):
         gc.pad_token_id = self.tokenizer.pad_token_id
         gc.eos_token_id = sorted(self.stop_ids)
         gc.do_sample = not params.greedy
+        if params.ignore_eos:  # EOS logits masked until max_new_tokens: every row runs full length
+            gc.min_new_tokens = params.max_new_tokens
         if params.greedy:
             gc.temperature = gc.top_p = gc.top_k = None
         else:

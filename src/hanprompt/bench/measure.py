@@ -1,0 +1,136 @@
+"""Measuring one configuration: load, warm-up, timed repeats, and an optional batch.
+
+Every repeat sends the same prompt of about ``prompt_tokens`` tokens and generates exactly
+``gen_tokens`` tokens (EOS ignored, as llama-bench does), greedy. From each completion:
+
+- prefill tokens/s = prompt tokens / TTFT (TTFT: request start, tokenization included, to
+  the first generated token);
+- decode tokens/s = (output tokens - 1) / (end-to-end latency - TTFT);
+- end-to-end latency: request start to the last token.
+
+With a batch of N, aggregate decode tokens/s = sum of (output tokens - 1) over the rows /
+the time from the first token to the last (rows that share one forward pass share a clock).
+"""
+from __future__ import annotations
+
+import gc
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+from hanprompt.backends.base import Backend, Completion, GenParams
+from hanprompt.bench.memory import PeakMemory
+from hanprompt.bench.stats import summary
+from hanprompt.bench.tokens import Count, filler_messages
+
+
+@dataclass
+class Measured:
+    """Raw results of one configuration, before roofline and cost are added."""
+
+    load_s: float | None
+    info: dict
+    prompt_tokens: int
+    completions: list[Completion]
+    batch: list[Completion] | None
+    batch_shared_clock: bool
+    peak_rss: int
+    start_rss: int
+    peak_vram: int | None
+    backend: Backend | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def run_config(
+    load: Callable[[], Backend],
+    count: Count | None,
+    *,
+    prompt_tokens: int,
+    gen_tokens: int,
+    repeat: int,
+    warmup: int,
+    batch: int | None,
+    vram: Callable[[], int | None] | None = None,
+    on_loaded: Callable[[Backend], None] | None = None,
+) -> Measured:
+    """Load with ``load()`` and measure; the backend is returned in ``Measured.backend``.
+
+    Exceptions from loading or generating propagate (the caller classifies them).
+    """
+    params = GenParams(max_new_tokens=gen_tokens, temperature=0.0, ignore_eos=True)
+    with PeakMemory(vram=vram) as memory:
+        start = time.perf_counter()
+        backend = load()
+        load_s = time.perf_counter() - start
+        if on_loaded is not None:
+            on_loaded(backend)
+        messages = filler_messages(count, backend.render, prompt_tokens)
+        for _ in range(warmup):
+            backend.generate(messages, params)
+        completions = [backend.generate(messages, params) for _ in range(repeat)]
+        rows = backend.generate_batch([(messages, params)] * batch) if batch else None
+    info = {
+        "device": backend.info.device,
+        "placement": backend.info.placement,
+        "dtype": backend.info.dtype,
+        "warnings": list(backend.info.warnings),
+    }
+    return Measured(
+        load_s=load_s, info=info, prompt_tokens=completions[0].input_tokens, completions=completions,
+        batch=rows, batch_shared_clock=backend.supports_batching, peak_rss=memory.peak_rss,
+        start_rss=memory.start_rss, peak_vram=memory.vram_delta, backend=backend,
+    )
+
+
+def release(measured: Measured | None) -> None:
+    """Drop the measured backend and give its memory back before the next configuration."""
+    if measured is not None:
+        backend, measured.backend = measured.backend, None
+        close = getattr(backend, "close", None)
+        if close is not None:
+            close()
+        del backend
+    gc.collect()
+    import sys
+
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def decode_rate(c: Completion) -> float | None:
+    """(output tokens - 1) / (latency - TTFT): tokens/s after the first."""
+    span = c.total_s - c.ttft_s
+    return (c.output_tokens - 1) / span if c.output_tokens > 1 and span > 0 else None
+
+
+def timing_metrics(m: Measured) -> dict:
+    """Prefill, decode, TTFT and end-to-end summaries over the repeats, and the batch figure."""
+    cs = m.completions
+    prefill = [c.input_tokens / c.ttft_s for c in cs if c.ttft_s > 0]
+    decode = [r for r in map(decode_rate, cs) if r is not None]
+    out = {
+        "load_s": m.load_s,
+        "prompt_tokens": m.prompt_tokens,
+        "gen_tokens": summary([c.output_tokens for c in cs])["mean"],
+        "prefill_tok_s": summary(prefill) if prefill else None,
+        "decode_tok_s": summary(decode) if decode else None,
+        "ttft_s": summary([c.ttft_s for c in cs]),
+        "e2e_s": summary([c.total_s for c in cs]),
+        "peak_rss_bytes": m.peak_rss,
+        "start_rss_bytes": m.start_rss,
+        "peak_vram_bytes": m.peak_vram,
+    }
+    if m.batch:
+        tokens = sum(max(c.output_tokens - 1, 0) for c in m.batch)
+        if m.batch_shared_clock:  # one forward pass for all rows: first token to last
+            span = max(c.total_s for c in m.batch) - min(c.ttft_s for c in m.batch)
+        else:  # one row after another
+            span = sum(c.total_s - c.ttft_s for c in m.batch)
+        out["batch"] = {
+            "size": len(m.batch),
+            "decode_tok_s": tokens / span if span > 0 else None,
+            "e2e_s": max(c.total_s for c in m.batch) if m.batch_shared_clock else sum(c.total_s for c in m.batch),
+            "shared_forward": m.batch_shared_clock,
+        }
+    return out

@@ -1,0 +1,337 @@
+"""``hanprompt bench``: models x configurations, measured llama-bench style and stored.
+
+A run of kind ``bench`` holds one ``bench_results`` row per configuration, written as soon as
+it is measured: status ``ok``, ``skipped`` (the machine cannot run it: CUDA without CUDA,
+GPU layers without a GPU, float16 on CPU), ``oom`` (with fit advice) or ``failed`` (with
+the reason). Options, model specs and the database are checked before anything is stored.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from hanprompt.backends.registry import ModelSpec, backend_class, parse_spec
+from hanprompt.bench import bandwidth as bw
+from hanprompt.bench import fit, roofline, shapes, tokens
+from hanprompt.bench.machine import LocalMachine, Machine
+from hanprompt.bench.measure import Measured, release, run_config, timing_metrics
+from hanprompt.bench.options import ALL_LAYERS, BenchOptions
+from hanprompt.errors import HanpromptError, ModelNotFound
+
+Progress = Callable[[str], None]
+#: failures of one configuration that leave the others worth measuring
+_ROW_FAILURES = (HanpromptError, RuntimeError, MemoryError, ValueError, OSError)
+
+
+@dataclass
+class Config:
+    """One configuration of one model: how to load it, what is stored, why it is skipped."""
+
+    spec: ModelSpec
+    load_options: dict
+    config: dict
+    skip: str | None = None
+
+    @property
+    def label(self) -> str:
+        shown = {k: v for k, v in self.config.items() if k in ("device", "dtype", "gpu_layers")}
+        return " ".join(f"{k}={v}" for k, v in shown.items()) or "server"
+
+
+@dataclass
+class BenchReport:
+    """A finished benchmark: the stored run, the machine, the bandwidths used, one dict per row."""
+
+    run_id: int
+    machine: dict
+    bandwidth: dict
+    settings: dict
+    rows: list[dict]
+    korean: dict = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return {"run_id": self.run_id, "machine": self.machine, "bandwidth": self.bandwidth,
+                "settings": self.settings, "korean": self.korean, "rows": self.rows}
+
+
+# ---- configurations ------------------------------------------------------------------------
+def _check_spec(spec: ModelSpec) -> None:
+    """Missing local files are a bad input (exit 2, nothing stored), not a failed row."""
+    from hanprompt.backends.hub import looks_like_path
+
+    if spec.backend == "hf" and looks_like_path(spec.name):
+        folder = Path(spec.name).expanduser()
+        if not (folder / "config.json").is_file():
+            raise ModelNotFound(f"{spec.name} is not a model folder (no config.json); pass a folder written "
+                                "by save_pretrained(), or a hub id")
+    if spec.backend == "gguf" and not Path(spec.name).expanduser().is_file():
+        raise ModelNotFound(f"GGUF file {spec.name} does not exist; pass the path of a .gguf model file")
+
+
+def expand(options: BenchOptions, specs: list[ModelSpec], machine: Machine) -> list[Config]:
+    """Every configuration to measure, in order, each marked with why it is skipped (if so)."""
+    sizes = {"prompt_tokens": options.prompt_tokens, "gen_tokens": options.gen_tokens,
+             "repeat": options.repeat, "warmup": options.warmup, "batch": options.batch}
+    out: list[Config] = []
+    for spec in specs:
+        if spec.backend == "hf":
+            for device in options.devices:
+                for dtype in options.dtypes:
+                    load = {"device": device, "dtype": dtype}
+                    if device == "auto" and options.max_memory:
+                        load["max_memory"] = options.max_memory
+                    out.append(Config(spec, load, dict(load, **sizes), _hf_skip(device, dtype, machine)))
+        elif spec.backend == "gguf":
+            for layers in options.gpu_layers:
+                skip = None
+                if layers != 0:
+                    reason = machine.gguf_offload_unavailable()
+                    skip = f"--gpu-layers {layers}: {reason}" if reason else None
+                out.append(Config(spec, {"gpu_layers": layers}, dict(gpu_layers=layers, **sizes), skip))
+        else:
+            out.append(Config(spec, {}, dict(sizes), None))
+    return out
+
+
+def _hf_skip(device: str, dtype: str, machine: Machine) -> str | None:
+    if device == "cuda" and (reason := machine.cuda_unavailable()):
+        return f"device cuda: {reason}"
+    if device == "mps" and (reason := machine.mps_unavailable()):
+        return f"device mps: {reason}"
+    on_cpu = device == "cpu" or (device == "auto" and machine.cuda_unavailable() is not None)
+    if dtype == "float16" and on_cpu:
+        return fit.CPU_FLOAT16
+    return None
+
+
+# ---- bandwidth -----------------------------------------------------------------------------
+class Bandwidths:
+    """GB/s per memory: given with --bandwidth, else measured the first time a row needs it."""
+
+    _MEASURE = {"cpu": bw.measure_cpu, "cuda": bw.measure_cuda, "pcie": bw.measure_pcie}
+
+    def __init__(self, given: dict[str, float], machine: Machine, progress: Progress | None = None):
+        self.entries: dict[str, dict] = {m: {"gb_s": v, "source": "--bandwidth"} for m, v in given.items()}
+        self._machine, self._progress = machine, progress
+
+    def get(self, memory: str) -> float | None:
+        """The bandwidth of ``memory`` in GB/s, or None when it is neither given nor measurable."""
+        if memory not in self.entries:
+            measure = self._MEASURE.get(memory)  # mps and disk: only a given figure
+            if measure is None or (memory != "cpu" and self._machine.cuda_unavailable() is not None):
+                return None
+            if self._progress:
+                self._progress(f"measuring {memory} memory bandwidth")
+            try:
+                self.entries[memory] = {"gb_s": measure(), "source": "measured"}
+            except RuntimeError as e:  # the GPU is busy or out of memory: no roofline for it
+                self.entries[memory] = {"gb_s": None, "source": f"not measured: {_failure(e)}"}
+        return self.entries[memory]["gb_s"]
+
+    def prepare(self, cfg: Config) -> None:
+        """Measure what ``cfg`` will read from before its model is loaded and takes the memory."""
+        memories = {"cpu"}
+        if cfg.spec.backend == "hf" and cfg.config.get("device") in ("cuda", "auto"):
+            memories |= {"cuda", "pcie"}
+        if cfg.spec.backend == "gguf" and cfg.config.get("gpu_layers") != 0:
+            memories.add("cuda")
+        for memory in sorted(memories):
+            self.get(memory)
+
+
+# ---- one row -------------------------------------------------------------------------------
+def _shape_and_placement(cfg: Config, measured: Measured) -> tuple[roofline.ModelShape, roofline.Traffic] | None:
+    if cfg.spec.backend == "hf":
+        shape, layers, head, kv = shapes.hf_loaded(measured.backend.model)
+    elif cfg.spec.backend == "gguf":
+        shape = shapes.gguf_file(cfg.spec.name)
+        n = cfg.config["gpu_layers"]
+        layers, head, kv = shapes.gguf_placement(shape, shape.n_layers + 1 if n == ALL_LAYERS else int(n))
+    else:
+        return None  # a server: its weights and memory are not visible from here
+    return shape, roofline.traffic(shape, layers, head, kv)
+
+
+def _file_shape(cfg: Config) -> roofline.ModelShape | None:
+    """The shape from the model's files, without loading it (for fit advice)."""
+    try:
+        if cfg.spec.backend == "gguf":
+            return shapes.gguf_file(cfg.spec.name)
+        if cfg.spec.backend == "hf" and Path(cfg.spec.name).expanduser().is_dir():
+            dtype_bytes = {"float32": 4, "bfloat16": 2, "float16": 2}.get(cfg.config.get("dtype", ""))
+            return shapes.hf_folder(cfg.spec.name, dtype_bytes)
+    except (HanpromptError, OSError, ValueError):
+        return None
+    return None
+
+
+def _predicted_oom(cfg: Config, machine: Machine, options: BenchOptions) -> str | None:
+    """Out of GPU memory for sure (weights alone exceed free VRAM), known before loading."""
+    on_gpu = cfg.config.get("device") == "cuda" or cfg.config.get("gpu_layers", 0) not in (0, None)
+    free = machine.free_vram() if on_gpu else None
+    shape = _file_shape(cfg) if free is not None else None
+    if shape is None:
+        return None
+    context = options.prompt_tokens + options.gen_tokens
+    if cfg.spec.backend == "hf":
+        need = shape.weight_bytes
+    else:
+        n = cfg.config["gpu_layers"]
+        n = shape.n_layers + 1 if n == ALL_LAYERS else int(n)
+        on = shape.layers[max(shape.n_layers - n, 0):]
+        need = sum(on) + len(on) * shape.kv_per_layer * context + (shape.head if n > shape.n_layers else 0)
+    if need <= free:
+        return None
+    return (f"out of GPU memory (predicted before loading): needs {need / fit.GIB:.2f} GiB, "
+            f"{free / fit.GIB:.2f} GiB free")
+
+
+def _roofline(cfg: Config, measured: Measured, metrics: dict, bandwidth: Bandwidths) -> dict | None:
+    placed = _shape_and_placement(cfg, measured)
+    if placed is None:
+        return None
+    shape, traffic = placed
+    context = roofline.mean_decode_context(metrics["prompt_tokens"], metrics["gen_tokens"])
+    gbs = {memory: bandwidth.get(memory) for memory in traffic.per_token(context)}
+    ceiling = roofline.ceiling(traffic, gbs, context)
+    decode = (metrics["decode_tok_s"] or {}).get("mean")
+    out = {
+        "bandwidth_gb_s": gbs,
+        "weights_read_bytes": dict(traffic.weights),
+        "kv_bytes_per_context_token": sum(traffic.kv_per_context_token.values()),
+        "mean_context": context,
+        "bytes_per_token": traffic.total(context),
+        "ceiling_tok_s": ceiling,
+        "mbu": roofline.mbu(decode, ceiling),
+        "shape": shapes.describe(shape),
+    }
+    batch = metrics.get("batch")
+    if batch:
+        batch_ceiling = roofline.ceiling(traffic, gbs, context, batch=batch["size"])
+        batch.update(ceiling_tok_s=batch_ceiling, mbu=roofline.mbu(batch["decode_tok_s"], batch_ceiling))
+    return out
+
+
+def cost_per_million(price_per_hour: float, tokens_per_s: float | None) -> float | None:
+    """Cost of a million output tokens at ``tokens_per_s``: price/hour / (tokens/s x 3600) x 10^6."""
+    if not tokens_per_s:
+        return None
+    return price_per_hour / (tokens_per_s * 3600) * 1_000_000
+
+
+def _failure(e: BaseException) -> str:
+    first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+    return f"{type(e).__name__}: {first}" if not isinstance(e, HanpromptError) else first
+
+
+def measure_row(cfg: Config, options: BenchOptions, machine: Machine, bandwidth: Bandwidths,
+                count: tokens.Count | None, progress: Progress | None = None) -> tuple[str, str | None, dict]:
+    """(status, reason, metrics) of one configuration; failures become rows, never exceptions."""
+    if cfg.skip:
+        return "skipped", cfg.skip, {}
+    context = options.prompt_tokens + options.gen_tokens
+    predicted = _predicted_oom(cfg, machine, options)
+    if predicted:
+        advice = fit.oom_advice(cfg.spec.backend, _file_shape(cfg), machine.free_vram(), machine.available_ram(), context)
+        return "oom", f"{predicted}; {advice}", {"advice": advice}
+
+    def load():
+        return backend_class(cfg.spec.backend).load(cfg.spec.name, **cfg.load_options)
+
+    def loaded(backend):
+        if progress:
+            progress(f"{cfg.spec} [{cfg.label}]: loaded on {backend.info.device}; measuring")
+
+    bandwidth.prepare(cfg)
+    measured = None
+    try:
+        measured = run_config(
+            load, count, prompt_tokens=options.prompt_tokens, gen_tokens=options.gen_tokens,
+            repeat=options.repeat, warmup=options.warmup, batch=options.batch,
+            vram=(lambda: machine.vram_used()) if machine.cuda_unavailable() is None else None,
+            on_loaded=loaded,
+        )
+        metrics = timing_metrics(measured)
+        metrics.update(measured.info)
+        metrics["roofline"] = _roofline(cfg, measured, metrics, bandwidth)
+        if options.price_per_hour:
+            metrics["cost"] = {
+                "price_per_hour": options.price_per_hour,
+                "per_million_output": cost_per_million(options.price_per_hour, (metrics["decode_tok_s"] or {}).get("mean")),
+                "batch_per_million_output": cost_per_million(options.price_per_hour, (metrics.get("batch") or {}).get("decode_tok_s")),
+            }
+        n_layers = ((metrics["roofline"] or {}).get("shape") or {}).get("layers")
+        metrics["warnings"] = metrics["warnings"] + fit.slow_paths(
+            cfg.spec.backend, metrics["placement"], cfg.config.get("gpu_layers"), n_layers)
+        return "ok", None, metrics
+    except _ROW_FAILURES as e:
+        if fit.is_oom(e):
+            advice = fit.oom_advice(cfg.spec.backend, _file_shape(cfg), machine.free_vram(), machine.available_ram(), context)
+            return "oom", f"{_failure(e)}; {advice}", {"advice": advice}
+        return "failed", _failure(e), {}
+    finally:
+        release(measured)
+
+
+# ---- the whole benchmark -------------------------------------------------------------------
+def run_bench(options: BenchOptions, *, db: str | None = None, machine: Machine | None = None,
+              progress: Progress | None = None) -> BenchReport:
+    """Measure every configuration of every model and store the run; see the module docstring.
+
+    Raises UsageError / ModelNotFound / StoreError (nothing stored) for bad options, model
+    specs or databases; a configuration that fails becomes a row, never an exception.
+    """
+    from hanprompt import settings
+    from hanprompt.store import open_engine
+    from hanprompt.store.bench import add_result
+    from hanprompt.store.runs import create_run, finish_run
+
+    options.check()
+    specs = [parse_spec(m) for m in options.models]
+    for spec in specs:
+        _check_spec(spec)
+    engine = open_engine(settings.db_url(db))
+    machine = machine or LocalMachine()
+    configs = expand(options, specs, machine)
+
+    counters: dict[str, tokens.Count | None] = {}
+    korean: dict[str, dict] = {}
+    for spec in dict.fromkeys(specs):
+        if progress:
+            progress(f"{spec}: loading the tokenizer")
+        count, why = tokens.counter(spec)
+        counters[str(spec)] = count
+        korean[str(spec)] = tokens.korean_efficiency(count) if count else {"error": why}
+    bandwidth = Bandwidths(options.bandwidth, machine, progress)
+    if any(c.skip is None and c.spec.backend in ("hf", "gguf") for c in configs):
+        bandwidth.get("cpu")  # measured before any model takes memory or cores
+
+    settings_ = {k: getattr(options, k) for k in ("prompt_tokens", "gen_tokens", "repeat", "warmup", "batch",
+                                                   "price_per_hour")}
+    described = machine.describe()
+    run_id = create_run(
+        engine, name=f"bench: {', '.join(str(s) for s in dict.fromkeys(specs))}"[:200], kind="bench",
+        spec={"models": [str(s) for s in specs], "devices": list(options.devices), "dtypes": list(options.dtypes),
+              "gpu_layers": list(options.gpu_layers), "settings": settings_, "machine": described,
+              "bandwidth": dict(bandwidth.entries), "korean": korean},
+    )
+    rows: list[dict] = []
+    try:
+        for cfg in configs:
+            if progress and not cfg.skip:
+                progress(f"{cfg.spec} [{cfg.label}]: loading")
+            status, reason, metrics = measure_row(cfg, options, machine, bandwidth, counters[str(cfg.spec)], progress)
+            metrics["korean"] = korean[str(cfg.spec)]
+            row = {"model": str(cfg.spec), "backend": cfg.spec.backend, "config": cfg.config,
+                   "status": status, "reason": reason, "metrics": metrics}
+            row["id"] = add_result(engine, run_id, **row)
+            rows.append(row)
+    except KeyboardInterrupt:
+        finish_run(engine, run_id, "interrupted")
+        raise
+    except Exception as e:  # a bug, not a configuration's failure: the run says so, then it propagates
+        finish_run(engine, run_id, "failed", _failure(e))
+        raise
+    finish_run(engine, run_id, "done")
+    return BenchReport(run_id, described, bandwidth.entries, settings_, rows, korean)

@@ -1,0 +1,90 @@
+"""Tokenizers for benchmarks: Korean token efficiency, and prompts of a chosen token length.
+
+Korean efficiency compares the same content in Korean and English: the shipped passage
+``data/bench-ko.txt`` and its English counterpart ``data/bench-en.txt``, written for this
+project. Characters are Unicode code points, spaces and punctuation included.
+"""
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Callable
+
+from hanprompt.backends.registry import ModelSpec
+
+Count = Callable[[str], int]  # text -> number of tokens, no special tokens added
+
+
+def passages() -> dict[str, str]:
+    """``{"ko": Korean passage, "en": its English counterpart}``, as shipped."""
+    data = resources.files("hanprompt") / "data"
+    return {lang: (data / f"bench-{lang}.txt").read_text(encoding="utf-8").strip() for lang in ("ko", "en")}
+
+
+def _hf_counter(name: str) -> Count:
+    from transformers import AutoTokenizer
+
+    from hanprompt.backends.hub import from_pretrained, looks_like_path
+
+    tokenizer = from_pretrained(AutoTokenizer, name, looks_like_path(name), {}, "tokenizer")
+    return lambda text: len(tokenizer(text, add_special_tokens=False)["input_ids"])
+
+
+def _gguf_counter(name: str) -> Count:
+    import llama_cpp
+
+    vocab = llama_cpp.Llama(model_path=str(Path(name).expanduser()), vocab_only=True, verbose=False)
+    return lambda text: len(vocab.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+
+
+_COUNTERS: dict[str, Callable[[str], Count]] = {"hf": _hf_counter, "gguf": _gguf_counter}
+
+
+def counter(spec: ModelSpec) -> tuple[Count | None, str | None]:
+    """(token counter for the model's own tokenizer, or None and why not)."""
+    make = _COUNTERS.get(spec.backend)
+    if make is None:
+        return None, f"the tokenizer of {spec.backend}: models is not known here"
+    try:
+        return make(spec.name), None
+    except (ImportError, OSError, ValueError) as e:  # a model that is missing altogether raises
+        return None, f"cannot load the tokenizer: {str(e).splitlines()[0] if str(e) else type(e).__name__}"
+
+
+def korean_efficiency(count: Count) -> dict:
+    """Tokens per 100 characters of the Korean passage and its English counterpart.
+
+    ``ko_en_ratio`` is Korean tokens / English tokens for the same content: how many times
+    more tokens (time and money) Korean costs with this tokenizer.
+    """
+    out: dict = {}
+    for lang, text in passages().items():
+        tokens = count(text)
+        out[lang] = {"chars": len(text), "tokens": tokens, "tokens_per_100_chars": 100 * tokens / len(text)}
+    out["ko_en_ratio"] = out["ko"]["tokens"] / out["en"]["tokens"] if out["en"]["tokens"] else None
+    return out
+
+
+def filler_messages(count: Count | None, render: Callable[[list[dict]], str], target: int) -> list[dict]:
+    """Chat messages whose rendered prompt is as close to ``target`` tokens as fits, not over.
+
+    The user turn repeats the Korean passage word by word; the longest prefix that keeps the
+    templated prompt within ``target`` tokens is found by bisection. Without a tokenizer,
+    one word per four target tokens (the server reports the real count).
+    """
+    words = passages()["ko"].split()
+
+    def messages(k: int) -> list[dict]:
+        text = " ".join(words[i % len(words)] for i in range(k))
+        return [{"role": "user", "content": text}]
+
+    if count is None:
+        return messages(max(1, target // 4))
+    low, high = 1, max(1, target)  # every word is at least one token
+    while low < high:
+        mid = (low + high + 1) // 2
+        if count(render(messages(mid))) <= target:
+            low = mid
+        else:
+            high = mid - 1
+    return messages(low)
