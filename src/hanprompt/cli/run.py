@@ -34,6 +34,8 @@ def register(sub) -> None:
                        "rate, length and speed from RUN_A to RUN_B.")
     c.add_argument("run_a", type=int, metavar="RUN_A")
     c.add_argument("run_b", type=int, nargs="?", metavar="RUN_B")
+    c.add_argument("--baseline", metavar="VARIANT",
+                   help="with one run: the variant the others are judged against (default: the first)")
     common.add_common(c)
     c.set_defaults(handler=compare)
 
@@ -106,17 +108,20 @@ def run(args: argparse.Namespace) -> int:
 
 
 def compare(args: argparse.Namespace) -> int:
+    from hanprompt.errors import UsageError
     from hanprompt.experiments.compare import compare_run, compare_runs
 
     engine = _engine(args.db)
     if args.run_b is None:
-        data = compare_run(engine, args.run_a)
+        data = compare_run(engine, args.run_a, baseline=args.baseline)
         if args.json:
             data["results"] = [{k: r.get(k) for k in RESULT_KEYS} for r in data["results"]]
             common.print_json(data)
         else:
             render_side_by_side(data, common.stdout_console())
         return 0
+    if args.baseline:
+        raise UsageError("--baseline goes with one run; with two, run B is judged against run A")
     data = compare_runs(engine, args.run_a, args.run_b)
     if args.json:
         common.print_json(data)
@@ -129,10 +134,29 @@ def _short(model: str, width: int = 28) -> str:
     return model if len(model) <= width else "…" + model[-(width - 1):]
 
 
-def _rate(cell: dict | None) -> str:
+def _rate(cell: dict | None, interval: bool = False) -> str:
     if not cell or cell["pass_rate"] is None:
         return "–"
-    return f"{cell['pass_rate']:.0%} ({cell['passed']}/{cell['checked']})"
+    text = f"{cell['pass_rate']:.0%} ({cell['passed']}/{cell['checked']})"
+    if interval:
+        lo, hi = cell["pass_rate_ci"]
+        text += f" [{lo:.0%}–{hi:.0%}]"
+    return text
+
+
+def _score(cell: dict | None) -> str:
+    if not cell or cell.get("mean_score") is None:
+        return "–"
+    ci = cell["mean_score_ci"]
+    return f"{cell['mean_score']:.2f}" + (f" [{ci[0]:.2f}–{ci[1]:.2f}]" if ci else "")
+
+
+def _change(value: float | None, interval: list | None, pct: bool) -> str:
+    if value is None:
+        return "–"
+    fmt = (lambda x: f"{x * 100:+.0f}") if pct else (lambda x: f"{x:+.2f}")  # noqa: E731
+    unit = " pt" if pct else ""
+    return fmt(value) + unit + (f" [{fmt(interval[0])}, {fmt(interval[1])}]" if interval else "")
 
 
 def _num(value: float | None, fmt: str = ".1f", sign: bool = False) -> str:
@@ -146,7 +170,7 @@ def render_side_by_side(data: dict, console) -> None:
     cells = {(c["variant"], c["model"]): c for c in data["cells"]}
     table = Table(title=f"run {data['run']['id']}: {data['run']['name']} ({data['run']['status']})",
                   show_lines=True, header_style="bold")
-    rates = Table(title="pass rate (responses passing every check)", header_style="bold")
+    rates = Table(title="pass rate [95% interval] · mean score [95% interval]", header_style="bold")
     for t in (table, rates):
         t.add_column("variant", style="bold")
         for m in data["models"]:
@@ -161,11 +185,28 @@ def render_side_by_side(data: dict, console) -> None:
                 cached = " · cached" if c["cached"] == c["n"] else ""
                 row.append(f"{common.excerpt(c['response'], 70)}\n[dim]{_num(c['output_tokens'], '.0f')} tok · "
                            f"{_num(c['tokens_per_s'])} tok/s · checks {c['passed']}/{c['checked']}{cached}[/dim]")
-            rate_row.append(_rate(c))
+            rate_row.append(_rate(c, interval=True) + (f"\nscore {_score(c)}" if c and c["scored"] else ""))
         table.add_row(*row)
         rates.add_row(*rate_row)
     console.print(table)
     console.print(rates)
+    if data.get("verdicts"):
+        render_verdicts(data["verdicts"], console, several_models=len(data["models"]) > 1)
+
+
+def render_verdicts(verdicts: list[dict], console, several_models: bool) -> None:
+    """Each variant (B) against the baseline (A): differences with 95% intervals, and the verdict."""
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title=f"against {verdicts[0]['a']} (A): Δ B − A [95% interval]", header_style="bold")
+    for col in (["model"] if several_models else []) + ["B", "Δ pass rate", "Δ mean score", "verdict"]:
+        table.add_column(col, justify="right" if col.startswith("Δ") else "left")
+    for v in verdicts:
+        cells = [_short(v["model"])] if several_models else []
+        table.add_row(*cells, Text(v["b"]), _change(v["pass_rate_difference"], v["pass_rate_difference_ci"], True),
+                      _change(v["mean_score_difference"], v["mean_score_difference_ci"], False), v["verdict"])
+    console.print(table)
 
 
 def render_diff(data: dict, console) -> None:
@@ -173,15 +214,38 @@ def render_diff(data: dict, console) -> None:
     from rich.table import Table
 
     table = Table(title=f"run {data['a']['id']} → run {data['b']['id']}", header_style="bold")
-    for col in ("variant", "pass rate A → B", "Δ", "tokens A → B", "Δ", "tok/s A → B", "Δ"):
-        table.add_column(col, justify="left" if col == "variant" else "right")
+    by_model = any(v["model"] for v in data["variants"])
+    for col in ["variant"] + (["model"] if by_model else []) + [
+            "pass rate A → B", "Δ", "tokens A → B", "Δ", "tok/s A → B", "Δ"]:
+        table.add_column(col, justify="left" if col in ("variant", "model") else "right")
     for v in data["variants"]:
         a, b, d = v["a"] or {}, v["b"] or {}, v["delta"]
         pct = d["pass_rate"] * 100 if d["pass_rate"] is not None else None
         table.add_row(
-            v["variant"], f"{_rate(v['a'])} → {_rate(v['b'])}", "–" if pct is None else f"{pct:+.0f} pt",
+            v["variant"], *([_short(v["model"])] if by_model else []),
+            f"{_rate(v['a'])} → {_rate(v['b'])}", "–" if pct is None else f"{pct:+.0f} pt",
             f"{_num(a.get('output_tokens'), '.0f')} → {_num(b.get('output_tokens'), '.0f')}",
             _num(d["output_tokens"], ".0f", sign=True),
             f"{_num(a.get('tokens_per_s'))} → {_num(b.get('tokens_per_s'))}", _num(d["tokens_per_s"], sign=True),
+        )
+    console.print(table)
+    render_diff_verdicts(data, console, by_model)
+
+
+def render_diff_verdicts(data: dict, console, by_model: bool) -> None:
+    """Run B against run A per variant: pass rate and mean score with 95% intervals, and the verdict."""
+    from rich.table import Table
+
+    table = Table(title=f"is run {data['b']['id']} (B) better than run {data['a']['id']} (A)? "
+                  "Δ B − A [95% interval]", header_style="bold")
+    for col in ["variant"] + (["model"] if by_model else []) + ["Δ pass rate", "score A → B", "Δ score", "verdict"]:
+        table.add_column(col, justify="right" if col.startswith(("Δ", "score")) else "left")
+    for v in data["variants"]:
+        d, w = v["delta"], v["verdict"]
+        table.add_row(
+            v["variant"], *([_short(v["model"])] if by_model else []),
+            _change(d["pass_rate"], w["pass_rate_difference_ci"], True),
+            f"{_score(v['a'])} → {_score(v['b'])}", _change(d["mean_score"], w["mean_score_difference_ci"], False),
+            w["verdict"],
         )
     console.print(table)

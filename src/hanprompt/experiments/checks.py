@@ -1,4 +1,4 @@
-"""Checks on a response (promptfoo's useful core): each gives passed and a reason."""
+"""Checks on a response (promptfoo's useful core): each gives passed, a reason and maybe a score."""
 from __future__ import annotations
 
 import json
@@ -16,9 +16,11 @@ class CheckResult:
     spec: dict
     passed: bool
     reason: str
+    score: float | None = None  # 0..1 where the check measures a degree (speech-level share, ...)
 
     def as_dict(self) -> dict:
-        return {"name": self.name, "spec": self.spec, "passed": self.passed, "reason": self.reason}
+        return {"name": self.name, "spec": self.spec, "passed": self.passed, "reason": self.reason,
+                "score": self.score}
 
 
 def _json_text(text: str) -> str:
@@ -56,7 +58,21 @@ def _count(value: int, limit: int, what: str, most: bool) -> tuple[bool, str]:
     return ok, f"{value} {what} ({'at most' if most else 'at least'} {limit})"
 
 
-_RULES: dict[str, Callable[[Check, dict], tuple[bool, str]]] = {
+def _speech(check: Check, record: dict) -> tuple[bool, str, float | None]:
+    from hanprompt.analysis import speech_level
+
+    if "sentences" not in record:  # analysed once per response, whichever speech checks it has
+        record["sentences"] = speech_level.analyse([record["response"]])[0]
+    if check.speech_level is not None:
+        verdict = speech_level.judge_level(record["sentences"], check.speech_level)
+    else:
+        verdict = speech_level.judge_consistency(record["sentences"])
+    return verdict.passed, verdict.reason, verdict.score
+
+
+Rule = Callable[[Check, dict], "tuple[bool, str] | tuple[bool, str, float | None]"]
+
+_RULES: dict[str, Rule] = {
     "contains": lambda c, r: _contains(c.contains, r["response"]),
     "icontains": lambda c, r: _contains(c.icontains, r["response"], fold=True),
     "not-contains": lambda c, r: _contains(c.not_contains, r["response"], negate=True),
@@ -70,6 +86,8 @@ _RULES: dict[str, Callable[[Check, dict], tuple[bool, str]]] = {
         (r["total_s"] or 0) * 1000 <= c.max_latency_ms,
         f"{(r['total_s'] or 0) * 1000:.0f} ms (at most {c.max_latency_ms:g} ms)",
     ),
+    "speech-level": _speech,
+    "consistent-speech-level": _speech,
 }
 
 
@@ -78,6 +96,6 @@ def run_checks(checks: tuple[Check, ...] | list[Check], record: dict) -> list[Ch
     record = dict(record, response=record.get("response") or "")
     out = []
     for check in checks:
-        passed, reason = _RULES[check.name](check, record)
-        out.append(CheckResult(check.name, check.as_dict(), bool(passed), reason))
+        passed, reason, *score = _RULES[check.name](check, record)
+        out.append(CheckResult(check.name, check.as_dict(), bool(passed), reason, *score))
     return out

@@ -5,6 +5,8 @@ from statistics import fmean
 
 from sqlalchemy import Engine
 
+from hanprompt.experiments.stats import METHODS, Sample, verdict
+
 
 def _mean(values: list) -> float | None:
     values = [v for v in values if v is not None]
@@ -12,16 +14,13 @@ def _mean(values: list) -> float | None:
 
 
 def _stats(rows: list[dict]) -> dict:
-    checked = [r for r in rows if r["checks"]]
-    passed = sum(all(c["passed"] for c in r["checks"]) for r in checked)
     return {
         "n": len(rows),
         "cached": sum(bool(r.get("cached")) for r in rows),
         "output_tokens": _mean([r["output_tokens"] for r in rows]),
         "tokens_per_s": _mean([r["tokens_per_s"] for r in rows]),
-        "passed": passed,
-        "checked": len(checked),
-        "pass_rate": passed / len(checked) if checked else None,
+        # pass rate and mean score over independent results, with their intervals (see stats)
+        **Sample.of(rows).summary(),
     }
 
 
@@ -47,19 +46,46 @@ def summarize(results: list[dict]) -> dict:
     return {"variants": variants, "models": models, "cells": cells}
 
 
+def against_baseline(results: list[dict], baseline: str | None = None) -> list[dict]:
+    """Each variant against ``baseline`` (default: the first variant), model by model: B is the variant."""
+    from hanprompt.errors import UsageError
+
+    variants = _ordered(r["variant"] for r in results)
+    if baseline is None:
+        baseline = variants[0] if variants else None
+    elif baseline not in variants:
+        raise UsageError(f"no variant {baseline!r} in this run; choose one of {', '.join(variants)}")
+    out = []
+    for m in _ordered(r["model"] for r in results):
+        base = [r for r in results if r["model"] == m and r["variant"] == baseline]
+        for v in variants:
+            rows = [r for r in results if r["model"] == m and r["variant"] == v]
+            if v != baseline and rows and base:
+                out.append({"model": m, "a": baseline, "b": v, **verdict(Sample.of(base), Sample.of(rows))})
+    return out
+
+
 def _delta(a: float | None, b: float | None) -> float | None:
     return b - a if a is not None and b is not None else None
 
 
 def diff(results_a: list[dict], results_b: list[dict]) -> list[dict]:
-    """Per variant: pass rate, output length and speed in A and in B, and B minus A."""
+    """Per variant (per variant x model when both runs ran the same models): pass rate, mean score,
+    output length and speed in A and in B, B minus A, and the verdict."""
+    same_models = {r["model"] for r in results_a} == {r["model"] for r in results_b}
+    models = _ordered(r["model"] for r in results_a + results_b) if same_models else [None]
     rows = []
     for v in _ordered([r["variant"] for r in results_a] + [r["variant"] for r in results_b]):
-        a = _stats([r for r in results_a if r["variant"] == v])
-        b = _stats([r for r in results_b if r["variant"] == v])
-        row = {"variant": v, "a": a if a["n"] else None, "b": b if b["n"] else None}
-        row["delta"] = {k: _delta(a[k], b[k]) for k in ("pass_rate", "output_tokens", "tokens_per_s")}
-        rows.append(row)
+        for m in models:
+            side_a = [r for r in results_a if r["variant"] == v and m in (None, r["model"])]
+            side_b = [r for r in results_b if r["variant"] == v and m in (None, r["model"])]
+            if not side_a and not side_b:
+                continue
+            a, b = _stats(side_a), _stats(side_b)
+            row = {"variant": v, "model": m, "a": a if a["n"] else None, "b": b if b["n"] else None}
+            row["delta"] = {k: _delta(a[k], b[k]) for k in ("pass_rate", "mean_score", "output_tokens", "tokens_per_s")}
+            row["verdict"] = verdict(Sample.of(side_a), Sample.of(side_b))
+            rows.append(row)
     return rows
 
 
@@ -75,14 +101,15 @@ def _experiment(engine: Engine, run_id: int) -> tuple[dict, list[dict]]:
     return info, run_results(engine, run_id)
 
 
-def compare_run(engine: Engine, run_id: int) -> dict:
-    """One run side by side, with its results."""
+def compare_run(engine: Engine, run_id: int, baseline: str | None = None) -> dict:
+    """One run side by side, with its results, and each variant against ``baseline``."""
     info, results = _experiment(engine, run_id)
-    return {"run": info, "results": results, **summarize(results)}
+    return {"run": info, "results": results, **summarize(results),
+            "verdicts": against_baseline(results, baseline), "methods": METHODS}
 
 
 def compare_runs(engine: Engine, run_a: int, run_b: int) -> dict:
-    """Per-variant changes between two runs."""
+    """Per-variant changes between two runs, with verdicts (B is the second run)."""
     info_a, results_a = _experiment(engine, run_a)
     info_b, results_b = _experiment(engine, run_b)
-    return {"a": info_a, "b": info_b, "variants": diff(results_a, results_b)}
+    return {"a": info_a, "b": info_b, "variants": diff(results_a, results_b), "methods": METHODS}

@@ -9,6 +9,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from hanprompt.analysis.speech_level import LEVELS
 from hanprompt.errors import InputError
 from hanprompt.prompts import STYLES, template_variables
 
@@ -53,7 +54,7 @@ class ParamOverrides(_Strict):
 
 CHECK_KEYS = (
     "contains", "icontains", "not-contains", "regex", "min-words", "max-words",
-    "max-tokens", "is-json", "language", "max-latency-ms",
+    "max-tokens", "is-json", "language", "max-latency-ms", "speech-level", "consistent-speech-level",
 )
 
 
@@ -71,11 +72,25 @@ class Check(_Strict):
     language: Literal["ko"] | None = None
     min_share: float = Field(0.5, alias="min-share", gt=0.0, le=1.0)
     max_latency_ms: float | None = Field(None, alias="max-latency-ms", gt=0)
+    speech_level: str | None = Field(None, alias="speech-level")
+    consistent_speech_level: Literal[True] | None = Field(None, alias="consistent-speech-level")
 
     @model_validator(mode="before")
     @classmethod
     def _from_string(cls, value: Any) -> Any:
-        return {value: True} if isinstance(value, str) else value  # "- is-json"
+        if isinstance(value, str):
+            return {value: True}  # "- is-json"
+        if isinstance(value, dict) and "type" in value:
+            return _from_type(value)  # promptfoo's form: {type: contains, value: x}
+        return value
+
+    @field_validator("speech_level")
+    @classmethod
+    def _known_level(cls, value: str | None) -> str | None:
+        if value is not None and value not in LEVELS:
+            levels = ", ".join(f"{k} ({v})" for k, v in LEVELS.items())
+            raise ValueError(f"unknown speech level {value!r}; use one of {levels}")
+        return value
 
     @model_validator(mode="after")
     def _exactly_one(self) -> "Check":
@@ -103,6 +118,19 @@ class Check(_Strict):
 
     def as_dict(self) -> dict:
         return self.model_dump(by_alias=True, exclude_none=True, exclude_defaults=True) or {self.name: True}
+
+
+def _from_type(value: dict) -> dict:
+    """``{type: speech-level, value: formal, ...}`` as ``{speech-level: formal, ...}``."""
+    rest = dict(value)
+    kind = rest.pop("type")
+    if kind not in CHECK_KEYS:
+        near = difflib.get_close_matches(str(kind), CHECK_KEYS, n=1)
+        hint = f"did you mean {near[0]!r}? " if near else ""
+        raise ValueError(f"unknown check type {kind!r}; {hint}valid types: {', '.join(CHECK_KEYS)}")
+    if kind in rest:
+        raise ValueError(f"give the check's value once: as value: or as {kind}:, not both")
+    return {kind: rest.pop("value", True), **rest}
 
 
 class FewShotExample(_Strict):
