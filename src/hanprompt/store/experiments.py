@@ -37,7 +37,7 @@ def done_cells(engine: Engine, run_id: int) -> set[str]:
 
 
 def add_checks(conn: Connection, generation_id: int, results: list[dict]) -> None:
-    """Store check results (name, spec, passed, reason) of one generation."""
+    """Store check results (name, spec, passed, reason, score) of one generation."""
     if results:
         conn.execute(insert(checks), [dict(r, generation_id=generation_id) for r in results])
 
@@ -56,14 +56,16 @@ def run_results(engine: Engine, run_id: int) -> list[dict]:
         ).mappings()]
         by_gen: dict[int, list[dict]] = {r["id"]: [] for r in rows}
         query = (
-            select(checks.c.generation_id, checks.c.name, checks.c.spec, checks.c.passed, checks.c.reason)
+            select(checks.c.generation_id, checks.c.name, checks.c.spec, checks.c.passed, checks.c.reason,
+                   checks.c.score)
             .join(generations, generations.c.id == checks.c.generation_id)
             .where(generations.c.run_id == run_id)
             .order_by(checks.c.id)
         )
         for c in conn.execute(query).mappings():
             by_gen[c["generation_id"]].append(
-                {"name": c["name"], "spec": c["spec"], "passed": c["passed"], "reason": c["reason"]}
+                {"name": c["name"], "spec": c["spec"], "passed": c["passed"], "reason": c["reason"],
+                 "score": c["score"]}
             )
     for r in rows:
         r["checks"] = by_gen[r["id"]]

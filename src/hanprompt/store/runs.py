@@ -139,7 +139,7 @@ def get_generation(engine: Engine, gen_id: int) -> dict:
         out["checks"] = [
             row_dict(c)
             for c in conn.execute(
-                select(checks.c.name, checks.c.spec, checks.c.passed, checks.c.reason)
+                select(checks.c.name, checks.c.spec, checks.c.passed, checks.c.reason, checks.c.score)
                 .where(checks.c.generation_id == gen_id)
                 .order_by(checks.c.id)
             ).mappings()
