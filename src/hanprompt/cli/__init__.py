@@ -17,7 +17,9 @@ COMMANDS = ["ask", "logs", "run", "translate", "words", "bench"]
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # one line, not argparse's usage block
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        from hanprompt.cli.common import visible
+
+        self.exit(2, f"{self.prog}: error: {visible(message, keep='')} (see {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -37,7 +39,9 @@ class _NoticeHandler(logging.Handler):
     """The library's notices (a database backup, archived rows) as one stderr line each."""
 
     def emit(self, record: logging.LogRecord) -> None:
-        print(f"hanprompt: {record.getMessage()}", file=sys.stderr)  # sys.stderr of the moment
+        from hanprompt.cli.common import visible
+
+        print(f"hanprompt: {visible(record.getMessage(), keep='')}", file=sys.stderr)  # sys.stderr of the moment
 
 
 def _show_notices() -> None:
@@ -56,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     debug = args.debug or getattr(args, "debug_sub", False)
+    from hanprompt.cli.common import visible
     from hanprompt.errors import HanpromptError
 
     try:
@@ -63,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     except HanpromptError as e:
         if debug:
             raise
-        print(f"hanprompt: error: {e}", file=sys.stderr)
+        print(f"hanprompt: error: {visible(e, keep='')}", file=sys.stderr)
         return e.exit_code
     except KeyboardInterrupt:
         print("hanprompt: interrupted", file=sys.stderr)
@@ -75,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
             raise
         first = str(e).strip().splitlines()[0] if str(e).strip() else ""
         print(
-            f"hanprompt: unexpected error: {type(e).__name__}: {first} (rerun with --debug for the traceback)",
+            f"hanprompt: unexpected error: {type(e).__name__}: {visible(first, keep='')} (rerun with --debug for the traceback)",
             file=sys.stderr,
         )
         return 1

@@ -22,7 +22,7 @@ def register(sub) -> None:
 def stats_line(record: dict, run_id, gen_id) -> str:
     logged = f" · run {run_id}, id {gen_id}" if gen_id else ""
     return (
-        f"[{record['model']} · {record['device']} {record['dtype']}] "
+        f"[{common.visible(record['model'], keep='')} · {record['device']} {record['dtype']}] "
         f"{record['input_tokens']} in, {record['output_tokens']} out ({record['finish_reason']}) · "
         f"TTFT {record['ttft_s']:.2f} s · {record['tokens_per_s']:.1f} tok/s · "
         f"{record['total_s']:.2f} s (load {record['load_s']:.1f} s){logged}"
@@ -38,10 +38,10 @@ def run(args: argparse.Namespace) -> int:
 
     def on_loaded(backend):
         for warning in backend.info.warnings:
-            print(f"hanprompt: warning: {warning}", file=sys.stderr)
+            print(f"hanprompt: warning: {common.visible(warning, keep='')}", file=sys.stderr)
 
     def on_text(piece: str) -> None:
-        sys.stdout.write(piece)
+        sys.stdout.write(common.visible(piece))
         sys.stdout.flush()
 
     answer = ask(

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from typing import Any
 
@@ -65,6 +66,30 @@ def stderr_console():
     return Console(stderr=True)
 
 
-def excerpt(text: str | None, width: int = 60) -> str:
-    text = " ".join((text or "").split())
-    return text if len(text) <= width else text[: width - 1] + "…"
+#: C0 controls, DEL and C1 controls: what a terminal may act on instead of showing
+_CONTROLS = {keep: re.compile("[" + "".join(
+    re.escape(chr(c)) for c in [*range(0x20), *range(0x7F, 0xA0)] if chr(c) not in keep) + "]")
+    for keep in ("\n\t", "")}
+
+
+def visible(text: Any, keep: str = "\n\t") -> str:
+    """``text`` with every control character but those in ``keep`` written out (ESC as ``\\x1b``).
+
+    For anything stored or user-supplied that goes to a terminal: escape sequences in a model's
+    answer are shown, never obeyed. ``keep=""`` also writes out newlines and tabs (one-line messages).
+    """
+    pattern = _CONTROLS[keep]
+    return pattern.sub(lambda m: ascii(m.group())[1:-1], "" if text is None else str(text))
+
+
+def text(value: Any, style: str | None = None):
+    """A rich ``Text`` of ``value`` made ``visible``: printed as it is, never read as markup."""
+    from rich.text import Text
+
+    return Text(visible(value), style=style or "")
+
+
+def excerpt(value: str | None, width: int = 60) -> str:
+    """The first ``width`` characters of ``value`` on one line, whitespace runs as one space."""
+    flat = visible(" ".join((value or "").split()), keep="")
+    return flat if len(flat) <= width else flat[: width - 1] + "…"

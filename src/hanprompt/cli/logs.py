@@ -79,11 +79,12 @@ def list_logs(args: argparse.Namespace) -> int:
         table.add_column(col, overflow="fold")
     for r in rows:
         prompt = (r["messages"] or [{}])[-1].get("content") if r.get("messages") else r.get("prompt")
-        table.add_row(
-            str(r["id"]), str(r["run_id"]), common.excerpt(r["model"], 30), common.excerpt(prompt, 40),
-            common.excerpt(r["response"], 50), str(r["output_tokens"] or 0),
+        cells = (
+            r["id"], r["run_id"], common.excerpt(r["model"], 30), common.excerpt(prompt, 40),
+            common.excerpt(r["response"], 50), r["output_tokens"] or 0,
             f"{r['tokens_per_s'] or 0:.1f}", (r["created_at"] or "")[:19],
         )
+        table.add_row(*map(common.text, cells))
     common.stdout_console().print(table)
     return 0
 
@@ -95,21 +96,23 @@ def show_log(args: argparse.Namespace) -> int:
     if args.json:
         common.print_json(row)
         return 0
-    out = sys.stdout
-    out.write(f"generation {row['id']} (run {row['run_id']}) · {row['created_at']}\n")
-    out.write(f"model: {row['model']} · {row['device']} {row['dtype']}\n")
-    out.write(f"params: {row['params']}\n")
+    v = common.visible
+    lines = [
+        f"generation {row['id']} (run {row['run_id']}) · {row['created_at']}",
+        f"model: {v(row['model'])} · {v(row['device'])} {v(row['dtype'])}",
+        f"params: {v(row['params'])}",
+    ]
     for m in row.get("messages") or []:
-        out.write(f"--- {m['role']}\n{m['content']}\n")
-    out.write(f"--- response ({row['output_tokens']} tokens, {row['finish_reason']})\n{row['response']}\n")
-    out.write(
+        lines += [f"--- {v(m.get('role'))}", v(m.get("content"))]
+    lines += [
+        f"--- response ({row['output_tokens']} tokens, {v(row['finish_reason'])})", v(row["response"]),
         f"--- {row['input_tokens']} in · TTFT {row['ttft_s'] or 0:.3f} s · {row['tokens_per_s'] or 0:.1f} tok/s"
-        f" · {row['total_s'] or 0:.3f} s · load {row['load_s'] or 0:.2f} s\n"
-    )
-    for c in row["checks"]:
-        out.write(f"check {c['name']}: {'pass' if c['passed'] else 'FAIL'} {c['reason'] or ''}\n")
+        f" · {row['total_s'] or 0:.3f} s · load {row['load_s'] or 0:.2f} s",
+    ]
+    lines += [f"check {v(c['name'])}: {'pass' if c['passed'] else 'FAIL'} {v(c['reason'] or '')}" for c in row["checks"]]
     if row.get("error"):
-        out.write(f"error: {row['error']}\n")
+        lines.append(f"error: {v(row['error'])}")
+    sys.stdout.write("\n".join(lines) + "\n")
     return 0
 
 
@@ -130,7 +133,7 @@ def export_logs(args: argparse.Namespace) -> int:
 
             raise InputError(f"cannot write {args.output}: {e.strerror}; choose another -o FILE") from e
         tmp.replace(path)
-        print(f"exported {n} generations to {path}", file=sys.stderr)
+        print(f"exported {n} generations to {common.visible(path, keep='')}", file=sys.stderr)
     else:
         write_export(engine, sys.stdout, args.format, search=args.search, model=args.model, run_id=args.run)
     return 0
@@ -161,7 +164,8 @@ def list_runs(args: argparse.Namespace) -> int:
     for col in ("id", "kind", "status", "name", "generations", "translations", "created"):
         table.add_column(col)
     for r in rows:
-        table.add_row(str(r["id"]), r["kind"], r["status"], common.excerpt(r["name"], 50),
-                      str(r["generations"]), str(r["translations"]), (r["created_at"] or "")[:19])
+        cells = (r["id"], r["kind"], r["status"], common.excerpt(r["name"], 50), r["generations"],
+                 r["translations"], (r["created_at"] or "")[:19])
+        table.add_row(*map(common.text, cells))
     common.stdout_console().print(table)
     return 0

@@ -46,7 +46,7 @@ def _progress_bar():
     from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
                                TimeRemainingColumn)
 
-    bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+    bar = Progress(TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(),
                    TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=common.stderr_console())
     task = None
 
@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
 
     def on_loaded(backend):
         for warning in backend.info.warnings:
-            print(f"hanprompt: warning: {warning}", file=sys.stderr)
+            print(f"hanprompt: warning: {common.visible(warning, keep='')}", file=sys.stderr)
 
     try:
         with _progress_bar() as progress:
@@ -94,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
     except RunInterrupted as e:
         s = e.summary
         print(f"hanprompt: interrupted; run {s.run_id} keeps {s.already_done + s.generated + s.cached} of "
-              f"{s.total} results; finish it with: hanprompt run {args.file} --resume {s.run_id}", file=sys.stderr)
+              f"{s.total} results; finish it with: hanprompt run {common.visible(args.file, keep='')} --resume {s.run_id}", file=sys.stderr)
         return 130
     data = compare_run(_engine(args.db), summary.run_id)
     if args.json:
@@ -166,26 +166,30 @@ def _num(value: float | None, fmt: str = ".1f", sign: bool = False) -> str:
 def render_side_by_side(data: dict, console) -> None:
     """Variants as rows, models as columns; then pass rates per variant x model."""
     from rich.table import Table
+    from rich.text import Text
 
     cells = {(c["variant"], c["model"]): c for c in data["cells"]}
-    table = Table(title=f"run {data['run']['id']}: {data['run']['name']} ({data['run']['status']})",
-                  show_lines=True, header_style="bold")
-    rates = Table(title="pass rate [95% interval] · mean score [95% interval]", header_style="bold")
+    table = Table(title=common.text(f"run {data['run']['id']}: {common.excerpt(data['run']['name'], 120)} "
+                                    f"({data['run']['status']})"), show_lines=True, header_style="bold")
+    rates = Table(title=Text("pass rate [95% interval] · mean score [95% interval]"), header_style="bold")
     for t in (table, rates):
         t.add_column("variant", style="bold")
         for m in data["models"]:
-            t.add_column(_short(m), overflow="fold")
+            t.add_column(common.text(_short(common.excerpt(m, 500))), overflow="fold")
     for v in data["variants"]:
-        row, rate_row = [v], [v]
+        row, rate_row = [common.text(v)], [common.text(v)]
         for m in data["models"]:
             c = cells.get((v, m))
             if c is None:
-                row.append("–")
+                row.append(Text("–"))
             else:
                 cached = " · cached" if c["cached"] == c["n"] else ""
-                row.append(f"{common.excerpt(c['response'], 70)}\n[dim]{_num(c['output_tokens'], '.0f')} tok · "
-                           f"{_num(c['tokens_per_s'])} tok/s · checks {c['passed']}/{c['checked']}{cached}[/dim]")
-            rate_row.append(_rate(c, interval=True) + (f"\nscore {_score(c)}" if c and c["scored"] else ""))
+                row.append(Text.assemble(
+                    common.excerpt(c["response"], 70),
+                    (f"\n{_num(c['output_tokens'], '.0f')} tok · {_num(c['tokens_per_s'])} tok/s · "
+                     f"checks {c['passed']}/{c['checked']}{cached}", "dim"),
+                ))
+            rate_row.append(Text(_rate(c, interval=True) + (f"\nscore {_score(c)}" if c and c["scored"] else "")))
         table.add_row(*row)
         rates.add_row(*rate_row)
     console.print(table)
@@ -199,21 +203,23 @@ def render_verdicts(verdicts: list[dict], console, several_models: bool) -> None
     from rich.table import Table
     from rich.text import Text
 
-    table = Table(title=f"against {verdicts[0]['a']} (A): Δ B − A [95% interval]", header_style="bold")
+    table = Table(title=common.text(f"against {verdicts[0]['a']} (A): Δ B − A [95% interval]"), header_style="bold")
     for col in (["model"] if several_models else []) + ["B", "Δ pass rate", "Δ mean score", "verdict"]:
         table.add_column(col, justify="right" if col.startswith("Δ") else "left")
     for v in verdicts:
         cells = [_short(v["model"])] if several_models else []
-        table.add_row(*cells, Text(v["b"]), _change(v["pass_rate_difference"], v["pass_rate_difference_ci"], True),
-                      _change(v["mean_score_difference"], v["mean_score_difference_ci"], False), v["verdict"])
+        table.add_row(*map(common.text, (
+            *cells, v["b"], _change(v["pass_rate_difference"], v["pass_rate_difference_ci"], True),
+            _change(v["mean_score_difference"], v["mean_score_difference_ci"], False), v["verdict"])))
     console.print(table)
 
 
 def render_diff(data: dict, console) -> None:
     """Per-variant pass rate, output tokens and tok/s in A and B, with B minus A."""
     from rich.table import Table
+    from rich.text import Text
 
-    table = Table(title=f"run {data['a']['id']} → run {data['b']['id']}", header_style="bold")
+    table = Table(title=Text(f"run {data['a']['id']} → run {data['b']['id']}"), header_style="bold")
     by_model = any(v["model"] for v in data["variants"])
     for col in ["variant"] + (["model"] if by_model else []) + [
             "pass rate A → B", "Δ", "tokens A → B", "Δ", "tok/s A → B", "Δ"]:
@@ -221,13 +227,13 @@ def render_diff(data: dict, console) -> None:
     for v in data["variants"]:
         a, b, d = v["a"] or {}, v["b"] or {}, v["delta"]
         pct = d["pass_rate"] * 100 if d["pass_rate"] is not None else None
-        table.add_row(
+        table.add_row(*map(common.text, (
             v["variant"], *([_short(v["model"])] if by_model else []),
             f"{_rate(v['a'])} → {_rate(v['b'])}", "–" if pct is None else f"{pct:+.0f} pt",
             f"{_num(a.get('output_tokens'), '.0f')} → {_num(b.get('output_tokens'), '.0f')}",
             _num(d["output_tokens"], ".0f", sign=True),
             f"{_num(a.get('tokens_per_s'))} → {_num(b.get('tokens_per_s'))}", _num(d["tokens_per_s"], sign=True),
-        )
+        )))
     console.print(table)
     render_diff_verdicts(data, console, by_model)
 
@@ -235,17 +241,18 @@ def render_diff(data: dict, console) -> None:
 def render_diff_verdicts(data: dict, console, by_model: bool) -> None:
     """Run B against run A per variant: pass rate and mean score with 95% intervals, and the verdict."""
     from rich.table import Table
+    from rich.text import Text
 
-    table = Table(title=f"is run {data['b']['id']} (B) better than run {data['a']['id']} (A)? "
-                  "Δ B − A [95% interval]", header_style="bold")
+    table = Table(title=Text(f"is run {data['b']['id']} (B) better than run {data['a']['id']} (A)? "
+                             "Δ B − A [95% interval]"), header_style="bold")
     for col in ["variant"] + (["model"] if by_model else []) + ["Δ pass rate", "score A → B", "Δ score", "verdict"]:
         table.add_column(col, justify="right" if col.startswith(("Δ", "score")) else "left")
     for v in data["variants"]:
         d, w = v["delta"], v["verdict"]
-        table.add_row(
+        table.add_row(*map(common.text, (
             v["variant"], *([_short(v["model"])] if by_model else []),
             _change(d["pass_rate"], w["pass_rate_difference_ci"], True),
             f"{_score(v['a'])} → {_score(v['b'])}", _change(d["mean_score"], w["mean_score_difference_ci"], False),
             w["verdict"],
-        )
+        )))
     console.print(table)

@@ -75,7 +75,7 @@ def comparison_table(scores: list[dict]) -> str:
     header = f"{'chrF++':>7} {'BLEU':>6} {'Hangul':>7} {'segments/s':>11} {'segments':>9}  translator"
     rows = [
         f"{s['chrf']:>7.1f} {s['bleu']:>6.1f} {s['hangul_share']:>7.0%} {s['segments_per_s'] or 0:>11.2f} "
-        f"{s['segments']:>9}  {s['translator']}"
+        f"{s['segments']:>9}  {common.visible(s['translator'], keep='')}"
         for s in scores
     ]
     return "\n".join([header, *rows])
@@ -88,10 +88,10 @@ def _print_rows(args: argparse.Namespace, rows: list[dict], run_id: int) -> int:
     translators = list(dict.fromkeys(r["translator"] for r in rows))
     for spec in translators:
         if len(translators) > 1:
-            print(f"== {spec}")
+            print(f"== {common.visible(spec, keep='')}")
         for r in rows:
             if r["translator"] == spec:
-                print(r["translation"])
+                print(common.visible(r["translation"]))
     seconds = sum(r["seconds"] for r in rows)
     print(f"{len(rows)} translations in {seconds:.2f} s · stored in run {run_id}", file=sys.stderr)
     return 0

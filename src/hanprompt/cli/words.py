@@ -69,7 +69,7 @@ def words(args: argparse.Namespace) -> int:
     else:
         _print_tables(report.result)
     for line in _notes(report, written):
-        print(line, file=sys.stderr)
+        print(common.visible(line, keep=""), file=sys.stderr)
     return 0
 
 
@@ -100,12 +100,13 @@ def _notes(report, written: list[str]) -> list[str]:
 
 def _print_tables(result: dict) -> None:
     from rich.table import Table
+    from rich.text import Text
 
     console = common.stdout_console()
     sides = [("words", result)] + ([("naive (split on spaces)", result["naive"])] if "naive" in result else [])
     table = Table(box=None, header_style="bold",
-                  title=f"{result['documents']} documents · {result['total_tokens']} words counted · "
-                        f"{result['analyzer']}")
+                  title=common.text(f"{result['documents']} documents · {result['total_tokens']} words counted · "
+                                    f"{result['analyzer']}"))
     table.add_column("#", justify="right")
     for label, _ in sides:
         table.add_column(label)
@@ -115,13 +116,18 @@ def _print_tables(result: dict) -> None:
         cells = [str(rank + 1)]
         for _, part in sides:
             row = part["top"][rank] if rank < len(part["top"]) else None
-            cells += [_word(row), str(row["count"]), f"{row['share']:.1%}"] if row else ["", "", ""]
-        table.add_row(*cells)
+            cells += [_word(row), str(row["count"]), f"{row['share']:.1%}"] if row else [Text(), Text(), Text()]
+        table.add_row(*(Text(c) if isinstance(c, str) else c for c in cells))
     console.print(table)
     for key, group in (result.get("groups") or {}).items():
-        console.print(f"\n[bold]{result['by']}: {key}[/] ({group['documents']} documents)")
-        console.print(", ".join(f"{_word(r)} {r['count']}" for r in group["top"]) or "(no words)")
+        console.print(Text.assemble("\n", (common.visible(f"{result['by']}: {key}", keep=""), "bold"),
+                                    f" ({group['documents']} documents)"))
+        words = [Text.assemble(_word(r), f" {r['count']}") for r in group["top"]]
+        console.print(Text(", ").join(words) if words else Text("(no words)"))
 
 
-def _word(row: dict) -> str:
-    return f"{row['word']} [dim]{row['tag']}[/]" if row.get("tag") else row["word"]
+def _word(row: dict):
+    from rich.text import Text
+
+    word = common.visible(row["word"], keep="")
+    return Text.assemble(word, " ", (common.visible(row["tag"], keep=""), "dim")) if row.get("tag") else Text(word)
