@@ -73,7 +73,7 @@ def test_logs_filters_show_export_and_rm(cli, tiny_model, tmp_path):
     assert cli("logs", "export", "--format", "jsonl", "-o", target)[0] == 0
     assert len(target.read_text(encoding="utf-8").splitlines()) == 3
     code, out, _ = cli("logs", "export", "--format", "csv")
-    assert code == 0 and out.startswith("id,run_id")
+    assert code == 0 and out.startswith("\ufeffid,run_id")
     code, _, err = cli("logs", "rm", newest[0]["id"])
     assert code == 0 and "deleted 1" in err
     _, out, _ = cli("logs", "--json")

@@ -88,7 +88,7 @@ def test_export_jsonl_and_csv(tmp_path):
     assert [r["response"] for r in rows] == ["대답 2", "대답 1", "대답 0"]
     out = io.StringIO()
     assert write_export(engine, out, "csv") == 3
-    assert out.getvalue().splitlines()[0].startswith("id,run_id,model")
+    assert out.getvalue().splitlines()[0].startswith("\ufeffid,run_id,model")  # BOM: Excel reads UTF-8
 
 
 WRITER = """

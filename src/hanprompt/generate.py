@@ -4,12 +4,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hanprompt.errors import HanpromptError
+from hanprompt.textio import nfc
 from hanprompt.backends.base import Backend, Completion, GenParams, Messages, OnText, validate_messages
 
 
 def messages_for(prompt: str, system: str | None = None) -> Messages:
-    messages = [{"role": "system", "content": system}] if system else []
-    return validate_messages(messages + [{"role": "user", "content": prompt}])
+    """The chat messages of one question, in Unicode NFC (composed Hangul, as tokenizers were trained)."""
+    messages = [{"role": "system", "content": nfc(system)}] if system else []
+    return validate_messages(messages + [{"role": "user", "content": nfc(prompt)}])
 
 
 def generation_record(

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Iterator
 
 from hanprompt.errors import InputError
+from hanprompt.textio import csv_cell
 
 CSV_FIELDS = ["scope", "rank", "word", "tag", "count", "share"]
 
@@ -20,7 +21,7 @@ def csv_rows(result: dict) -> Iterator[dict]:
         scopes.append((f"{result['by']}={key}", group))
     for scope, part in scopes:
         for rank, row in enumerate(part["top"], start=1):
-            yield {"scope": scope, "rank": rank, "word": row["word"], "tag": row["tag"] or "",
+            yield {"scope": csv_cell(scope), "rank": rank, "word": csv_cell(row["word"]), "tag": row["tag"] or "",
                    "count": row["count"], "share": row["share"]}
 
 

@@ -8,6 +8,7 @@ from typing import Callable
 
 from hanprompt.experiments.spec import Check
 from hanprompt.hangul import hangul_share
+from hanprompt.textio import nfc
 
 
 @dataclass(frozen=True)
@@ -39,11 +40,13 @@ def _is_json(text: str, expected: bool = True) -> tuple[bool, str]:
 
 
 def _contains(needle: str, text: str, *, fold: bool = False, negate: bool = False) -> tuple[bool, str]:
+    needle = nfc(needle)
     found = needle.casefold() in text.casefold() if fold else needle in text
     return found != negate, f"{'contains' if found else 'lacks'} {needle!r}{' (any case)' if fold else ''}"
 
 
 def _regex(pattern: str, text: str) -> tuple[bool, str]:
+    pattern = nfc(pattern)
     found = re.search(pattern, text) is not None
     return found, f"{'matches' if found else 'does not match'} /{pattern}/"
 
@@ -92,8 +95,12 @@ _RULES: dict[str, Rule] = {
 
 
 def run_checks(checks: tuple[Check, ...] | list[Check], record: dict) -> list[CheckResult]:
-    """Apply ``checks`` to a generation record (response, output_tokens, total_s)."""
-    record = dict(record, response=record.get("response") or "")
+    """Apply ``checks`` to a generation record (response, output_tokens, total_s).
+
+    The response and the checks' texts are compared in Unicode NFC, so a check typed with
+    decomposed Hangul matches a composed answer (the stored response is left as generated).
+    """
+    record = dict(record, response=nfc(record.get("response") or ""))
     out = []
     for check in checks:
         passed, reason, *score = _RULES[check.name](check, record)

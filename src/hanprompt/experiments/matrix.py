@@ -10,6 +10,7 @@ from hanprompt.backends.base import GenParams, validate_messages
 from hanprompt.errors import HanpromptError, UsageError
 from hanprompt.experiments.spec import Check, LoadedSpec, ModelEntry, Variant
 from hanprompt.prompts import Example, build_messages, render, template_variables
+from hanprompt.textio import nfc
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,8 @@ def _var_combos(variant: Variant, matrix: dict) -> list[dict]:
 
 
 def _messages(variant: Variant, values: dict) -> list[dict]:
-    r = lambda text: render(text, values) if text is not None else None  # noqa: E731
+    # NFC after rendering: the same question typed composed or decomposed is the same prompt.
+    r = lambda text: nfc(render(text, values)) if text is not None else None  # noqa: E731
     if variant.style is None:
         if variant.messages is not None:
             return [{"role": m.role, "content": r(m.content)} for m in variant.messages]

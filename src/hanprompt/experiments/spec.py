@@ -4,13 +4,13 @@ from __future__ import annotations
 import difflib
 import typing
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from hanprompt.analysis.speech_level import LEVELS
 from hanprompt.errors import InputError
+from hanprompt.experiments import yamlfile
 from hanprompt.prompts import STYLES, template_variables
 
 Scalar = str | int | float | bool
@@ -19,6 +19,18 @@ Loc = tuple[str | int, ...]
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _text(value: Any) -> Any:
+    """A text field as given: an empty value is a mistake, not "no text" (the key can be left out)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise ValueError("empty value; write the text, or remove the key")
+    return value
+
+
+def _texts(*names: str):
+    """A before-validator refusing empty values in the text fields ``names``."""
+    return field_validator(*names, mode="before")(lambda cls, value: _text(value))
 
 
 class ModelEntry(_Strict):
@@ -32,10 +44,20 @@ class ModelEntry(_Strict):
     quantize: Literal["8bit", "4bit"] | None = None
     trust_remote_code: bool | None = None
 
+    _nonempty = _texts("spec", "offload_folder")
+
     @model_validator(mode="before")
     @classmethod
     def _from_string(cls, value: Any) -> Any:
         return {"spec": value} if isinstance(value, str) else value
+
+    @field_validator("max_memory", mode="before")
+    @classmethod
+    def _gpu_indexes(cls, value: Any) -> Any:
+        # YAML keys are text here; accelerate wants GPU indexes as integers.
+        if isinstance(value, dict):
+            return {int(k) if isinstance(k, str) and k.isdigit() else k: v for k, v in value.items()}
+        return value
 
     @property
     def options(self) -> dict:
@@ -74,6 +96,8 @@ class Check(_Strict):
     max_latency_ms: float | None = Field(None, alias="max-latency-ms", gt=0)
     speech_level: str | None = Field(None, alias="speech-level")
     consistent_speech_level: Literal[True] | None = Field(None, alias="consistent-speech-level")
+
+    _nonempty = _texts("contains", "icontains", "not_contains", "regex")
 
     @model_validator(mode="before")
     @classmethod
@@ -137,10 +161,14 @@ class FewShotExample(_Strict):
     input: str
     output: str
 
+    _nonempty = _texts("input", "output")
+
 
 class Message(_Strict):
     role: Literal["system", "user", "assistant"]
     content: str
+
+    _nonempty = _texts("content")
 
 
 class Variant(_Strict):
@@ -154,14 +182,18 @@ class Variant(_Strict):
     task: str | None = None
     examples: list[FewShotExample] | None = None
     persona: str | None = None
-    tasks: list[str] | None = None
+    tasks: list[Annotated[str, BeforeValidator(_text)]] | None = None
     params: ParamOverrides = ParamOverrides()
     checks: list[Check] = []
+
+    _nonempty = _texts("style", "prompt", "system", "task", "persona")
 
     @field_validator("id", mode="before")
     @classmethod
     def _id_text(cls, value: Any) -> Any:
+        value = _text(value)
         return str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
+
 
     @field_validator("style")
     @classmethod
@@ -218,6 +250,8 @@ class TranslateSpec(_Strict):
     from_: str = Field("en", alias="from")
     translator: str
 
+    _nonempty = _texts("to", "from_", "translator")
+
 
 class ExperimentSpec(_Strict):
     """A whole experiment file."""
@@ -231,6 +265,8 @@ class ExperimentSpec(_Strict):
     checks: list[Check] = []
     variants: list[Variant] = []
     translate: TranslateSpec | None = None
+
+    _nonempty = _texts("name", "description")
 
     @field_validator("vars")
     @classmethod
@@ -273,35 +309,14 @@ def _dotted(loc: Loc) -> str:
     return out
 
 
-def _line_map(node: yaml.Node, path: Loc = (), out: dict | None = None) -> dict[Loc, int]:
-    out = {} if out is None else out
-    out.setdefault(path, node.start_mark.line + 1)
-    if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            sub = path + (key.value,)
-            out[sub] = key.start_mark.line + 1
-            _line_map(value, sub, out)
-    elif isinstance(node, yaml.SequenceNode):
-        for i, item in enumerate(node.value):
-            _line_map(item, path + (i,), out)
-    return out
-
-
 def _parse_yaml(path: Path, text: str) -> tuple[Any, dict[Loc, int]]:
-    loader = yaml.SafeLoader(text)
     try:
-        node = loader.get_single_node()
-        data = loader.construct_document(node) if node is not None else None
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
-        line = f":{mark.line + 1}" if mark else ""
-        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
-        raise SpecError(f"{path}{line}: YAML syntax error: {problem}; fix the YAML at that line") from e
-    finally:
-        loader.dispose()
+        data, lines = yamlfile.load(text, str(path))
+    except InputError as e:
+        raise SpecError(str(e)) from None
     if not isinstance(data, dict):
         raise SpecError(f"{path}:1: an experiment file is a mapping with name:, params: and variants:; see examples/")
-    return data, _line_map(node)
+    return data, lines
 
 
 def _model_at(loc: Loc) -> type[BaseModel] | None:
@@ -336,6 +351,16 @@ def _is_tag(part: str | int) -> bool:
     return isinstance(part, str) and (part in ("str", "int", "float", "bool") or "[" in part)
 
 
+def _first_error(errors: list[dict]) -> dict:
+    """The first error, or the most precise one about the same key (union members each report one)."""
+    def loc(err: dict) -> Loc:
+        return tuple(p for p in err["loc"] if not _is_tag(p))
+
+    base = loc(errors[0])
+    same = [e for e in errors if loc(e)[:len(base)] == base]
+    return max(same, key=lambda e: len(loc(e)))
+
+
 def _pydantic_message(err: dict) -> tuple[Loc, str]:
     loc = tuple(p for p in err["loc"] if not _is_tag(p))
     kind, msg = err["type"], err["msg"]
@@ -349,7 +374,24 @@ def _pydantic_message(err: dict) -> tuple[Loc, str]:
         return loc, "this key is required; add it"
     if kind in ("value_error", "assertion_error"):
         return loc, msg.removeprefix("Value error, ").removeprefix("Assertion failed, ")
-    return loc, f"{msg} (got {err.get('input')!r}); fix this value"
+    value = err.get("input")
+    expected = _EXPECTED.get(kind)
+    if expected and value is None:
+        return loc, f"empty value where {expected} is expected; write it, or remove the key"
+    if expected and isinstance(value, dict):
+        return loc, (f"a mapping where {expected} is expected; put text in quotes when it holds ': ' "
+                     "or starts with '{', or fix the indentation")
+    if expected and isinstance(value, list):
+        return loc, (f"a list where {expected} is expected; give one value, in quotes when it starts "
+                     "with '[' or '- '")
+    return loc, f"{msg} (got {value!r}); fix this value"
+
+
+_EXPECTED = {
+    "string_type": "text", "int_type": "a whole number", "int_parsing": "a whole number",
+    "float_type": "a number", "float_parsing": "a number", "bool_type": "true or false",
+    "bool_parsing": "true or false", "literal_error": "one of the listed words",
+}
 
 
 def _semantic_checks(loaded: LoadedSpec) -> None:
@@ -374,7 +416,8 @@ def _semantic_checks(loaded: LoadedSpec) -> None:
             if missing:
                 declared = f" (defined: {', '.join(spec.vars)})" if spec.vars else ""
                 raise loaded.error(
-                    loc, f"undefined template variable {missing[0]!r}{declared}; add it under vars: or fix the name"
+                    loc, f"undefined template variable {missing[0]!r}{declared}; add it under vars:, fix the "
+                    "name, or write {{ '{{' }} to send {{ as text"
                 )
 
 
@@ -394,7 +437,7 @@ def load_spec(path: str | Path, encoding: str | None = None) -> LoadedSpec:
     try:
         spec = ExperimentSpec.model_validate(data)
     except ValidationError as e:
-        loc, message = _pydantic_message(e.errors()[0])
+        loc, message = _pydantic_message(_first_error(e.errors()))
         raise LoadedSpec(ExperimentSpec(), path, lines).error(loc, message) from None
     loaded = LoadedSpec(spec, path, lines)
     _semantic_checks(loaded)

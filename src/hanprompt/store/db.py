@@ -11,7 +11,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, exc
 from sqlalchemy.engine import make_url
 
 from hanprompt.errors import StoreError
-from hanprompt.store import migrations
+from hanprompt.store import migrations, search
 
 _FIX = "pass --db sqlite:///PATH or --db postgresql+psycopg://USER@HOST:PORT/DB"
 _engines: dict[str, Engine] = {}
@@ -70,6 +70,8 @@ def _sqlite_setup(engine: Engine) -> None:
         cur.execute("PRAGMA foreign_keys = ON")
         cur.execute("PRAGMA synchronous = NORMAL")
         cur.close()
+        # NFC inside queries, for literal text search (store.search).
+        dbapi_conn.create_function(search.SQLITE_FUNCTION, 1, search.sqlite_nfc, deterministic=True)
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn):

@@ -7,6 +7,7 @@ from sqlalchemy import Engine, delete, func, insert, or_, select, update
 
 from hanprompt.errors import NotFoundError
 from hanprompt.store.db import now, reading, row_dict
+from hanprompt.store.search import contains as text_contains
 from hanprompt.store.schema import checks, generations, runs, translations
 
 GENERATION_FIELDS = [c.name for c in generations.columns]
@@ -95,13 +96,11 @@ def list_runs(engine: Engine, limit: int | None = None, kind: str | None = None)
 
 def _generation_query(search: str | None = None, model: str | None = None, run_id: int | None = None):
     query = select(generations).order_by(generations.c.id.desc())
-    if search:
-        pattern = f"%{search}%"
-        query = query.where(
-            or_(generations.c.prompt.ilike(pattern), generations.c.response.ilike(pattern))
-        )
+    if search:  # literal, NFC on both sides (see store.search)
+        query = query.where(or_(text_contains(generations.c.prompt, search),
+                                text_contains(generations.c.response, search)))
     if model:
-        query = query.where(generations.c.model.ilike(f"%{model}%"))
+        query = query.where(text_contains(generations.c.model, model))
     if run_id is not None:
         query = query.where(generations.c.run_id == run_id)
     return query
