@@ -114,8 +114,17 @@ class LocalMachine(Machine):
         return self._nvml.nvmlDeviceGetHandleByIndex(device) if self._nvml else None
 
     def vram_used(self, device: int = 0) -> int | None:
+        """NVML where nvidia-ml-py is installed, else CUDA's own free/total figure: both count
+        every allocation on the device (llama.cpp's as well as torch's)."""
         handle = self._nvml_handle(device)
-        return None if handle is None else self._nvml.nvmlDeviceGetMemoryInfo(handle).used
+        if handle is not None:
+            return self._nvml.nvmlDeviceGetMemoryInfo(handle).used
+        if self.cuda_unavailable() is not None:
+            return None
+        import torch
+
+        free, total = torch.cuda.mem_get_info(device)
+        return total - free
 
     def gpus(self) -> list[dict]:
         if self.cuda_unavailable() is not None:

@@ -141,7 +141,13 @@ class Bandwidths:
 
 
 # ---- one row -------------------------------------------------------------------------------
-def _shape_and_placement(cfg: Config, measured: Measured) -> tuple[roofline.ModelShape, roofline.Traffic] | None:
+#: how the layers' memories are named in "layers per device"
+_LAYER_PLACES = {"cpu": "cpu", "cuda": "cuda", "pcie": "cpu (offloaded, runs on cuda)", "disk": "disk",
+                 "mps": "mps"}
+
+
+def _shape_and_placement(cfg: Config, measured: Measured) -> tuple[roofline.ModelShape, roofline.Traffic, dict] | None:
+    """(shape, traffic, layers per device) of a measured configuration; None for a server."""
     if cfg.spec.backend == "hf":
         shape, layers, head, kv = shapes.hf_loaded(measured.backend.model)
     elif cfg.spec.backend == "gguf":
@@ -150,7 +156,10 @@ def _shape_and_placement(cfg: Config, measured: Measured) -> tuple[roofline.Mode
         layers, head, kv = shapes.gguf_placement(shape, shape.n_layers + 1 if n == ALL_LAYERS else int(n))
     else:
         return None  # a server: its weights and memory are not visible from here
-    return shape, roofline.traffic(shape, layers, head, kv)
+    per_device: dict[str, int] = {}
+    for memory in layers:
+        per_device[_LAYER_PLACES[memory]] = per_device.get(_LAYER_PLACES[memory], 0) + 1
+    return shape, roofline.traffic(shape, layers, head, kv), per_device
 
 
 def _file_shape(cfg: Config) -> roofline.ModelShape | None:
@@ -191,7 +200,8 @@ def _roofline(cfg: Config, measured: Measured, metrics: dict, bandwidth: Bandwid
     placed = _shape_and_placement(cfg, measured)
     if placed is None:
         return None
-    shape, traffic = placed
+    shape, traffic, per_device = placed
+    metrics["layers_per_device"] = per_device
     context = roofline.mean_decode_context(metrics["prompt_tokens"], metrics["gen_tokens"])
     gbs = {memory: bandwidth.get(memory) for memory in traffic.per_token(context)}
     ceiling = roofline.ceiling(traffic, gbs, context)

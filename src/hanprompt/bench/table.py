@@ -67,7 +67,9 @@ def roofline_table(report) -> Table:
             continue
         m = row["metrics"]
         roof = m.get("roofline") or {}
-        placement = ", ".join(f"{k}: {v}" for k, v in (m.get("placement") or {}).items())
+        layers = m.get("layers_per_device")
+        placement = ", ".join(f"{k}: {v}" for k, v in (layers or m.get("placement") or {}).items())
+        placement += " layers" if layers else ""
         cells = [row["model"], _config(row), placement, _num(m.get("peak_rss_bytes", 0) / MB, ",.0f"),
                  _num(m["peak_vram_bytes"] / MB if m.get("peak_vram_bytes") is not None else None, ",.0f"),
                  _num(roof["bytes_per_token"] / MB if roof.get("bytes_per_token") else None, ",.1f"),
