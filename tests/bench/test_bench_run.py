@@ -147,3 +147,13 @@ def test_bench_in_postgresql(pg_url, tiny_model):
     stored = run_results(open_engine(pg_url), report.run_id)
     assert [r["status"] for r in stored] == ["ok", "skipped"]
     assert stored[0]["metrics"]["roofline"]["mbu"] == report.rows[0]["metrics"]["roofline"]["mbu"]
+
+
+def test_model_names_print_as_text(cli, tiny_model, tmp_path, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "400")
+    odd = tmp_path / "tiny[/x] \x1b[31mred"
+    shutil.copytree(tiny_model, odd)
+    code, out, err = cli("bench", "-m", odd, *FAST, "--repeat", "1", "--bandwidth", "20")
+    assert code == 0, err
+    assert "\x1b" not in out + err
+    assert "tiny[/x] \\x1b[31mred" in out  # markup shown as written, the escape written out
