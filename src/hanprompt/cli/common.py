@@ -54,10 +54,26 @@ def print_json(value: Any) -> None:
     sys.stdout.write(json.dumps(value, ensure_ascii=False, indent=2, default=str) + "\n")
 
 
+#: the width tables get when stdout is not a terminal: rows never wrap, values are never cut
+PIPED_WIDTH = 1_000_000
+
+
+def piped() -> bool:
+    """Whether stdout goes to a file or another program rather than a terminal."""
+    isatty = getattr(sys.stdout, "isatty", None)
+    return not (isatty and isatty())
+
+
 def stdout_console():
+    """The console for tables: the terminal's width, or unbounded when piped (``less -S``, files)."""
     from rich.console import Console
 
-    return Console(soft_wrap=False)
+    return Console(soft_wrap=False, width=PIPED_WIDTH if piped() else None)
+
+
+def whole(value: str | None, width: int) -> str:
+    """An identifier (model spec, run name) for a table: cut to ``width`` in a terminal, whole when piped."""
+    return visible(value, keep="") if piped() else excerpt(value, width)
 
 
 def stderr_console():

@@ -80,7 +80,7 @@ def list_logs(args: argparse.Namespace) -> int:
     for r in rows:
         prompt = (r["messages"] or [{}])[-1].get("content") if r.get("messages") else r.get("prompt")
         cells = (
-            r["id"], r["run_id"], common.excerpt(r["model"], 30), common.excerpt(prompt, 40),
+            r["id"], r["run_id"], common.whole(r["model"], 30), common.excerpt(prompt, 40),
             common.excerpt(r["response"], 50), r["output_tokens"] or 0,
             f"{r['tokens_per_s'] or 0:.1f}", (r["created_at"] or "")[:19],
         )
@@ -164,7 +164,7 @@ def list_runs(args: argparse.Namespace) -> int:
     for col in ("id", "kind", "status", "name", "generations", "translations", "created"):
         table.add_column(col)
     for r in rows:
-        cells = (r["id"], r["kind"], r["status"], common.excerpt(r["name"], 50), r["generations"],
+        cells = (r["id"], r["kind"], r["status"], common.whole(r["name"], 50), r["generations"],
                  r["translations"], (r["created_at"] or "")[:19])
         table.add_row(*map(common.text, cells))
     common.stdout_console().print(table)

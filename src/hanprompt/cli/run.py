@@ -131,6 +131,9 @@ def compare(args: argparse.Namespace) -> int:
 
 
 def _short(model: str, width: int = 28) -> str:
+    """A model spec's tail in a terminal column; the whole spec when stdout is piped."""
+    if common.piped():
+        return model
     return model if len(model) <= width else "…" + model[-(width - 1):]
 
 
@@ -169,13 +172,13 @@ def render_side_by_side(data: dict, console) -> None:
     from rich.text import Text
 
     cells = {(c["variant"], c["model"]): c for c in data["cells"]}
-    table = Table(title=common.text(f"run {data['run']['id']}: {common.excerpt(data['run']['name'], 120)} "
+    table = Table(title=common.text(f"run {data['run']['id']}: {common.whole(data['run']['name'], 120)} "
                                     f"({data['run']['status']})"), show_lines=True, header_style="bold")
     rates = Table(title=Text("pass rate [95% interval] · mean score [95% interval]"), header_style="bold")
     for t in (table, rates):
         t.add_column("variant", style="bold")
         for m in data["models"]:
-            t.add_column(common.text(_short(common.excerpt(m, 500))), overflow="fold")
+            t.add_column(common.text(_short(common.whole(m, 500))), overflow="fold")
     for v in data["variants"]:
         row, rate_row = [common.text(v)], [common.text(v)]
         for m in data["models"]:
