@@ -72,7 +72,7 @@ class Translator(abc.ABC):
         texts = [nfc(text) for text in texts]
         layouts, counts, segments, owner = [], [], [], []
         for t, text in enumerate(texts):
-            segs, layout = split_text(text, self.too_long)
+            segs, layout = split_text(text, self.too_long, source.code)
             layouts.append(layout)
             counts.append(len(segs))
             segments.extend(segs)
