@@ -37,6 +37,14 @@ def tiny_model_plain(tmp_path_factory):
     return build_tiny_llama(tmp_path_factory.mktemp("models") / "tiny-plain", chat_template=None)
 
 
+@pytest.fixture(scope="session")
+def tiny_embedder(tmp_path_factory):
+    """A random-weight BERT sentence-transformers model with a trained WordPiece tokenizer."""
+    from hanprompt.testing.embedders import build_tiny_embedder
+
+    return build_tiny_embedder(tmp_path_factory.mktemp("embedders") / "tiny-embedder")
+
+
 @pytest.fixture
 def cli(capsys):
     """Run the CLI in this process: cli("ask", "hi", ...) -> (exit code, stdout, stderr)."""

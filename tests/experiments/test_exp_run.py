@@ -135,14 +135,17 @@ def test_compare_two_runs(cli, spec_file, tiny_model):
     assert code == 2 and "no run with id 99" in err
 
 
-def test_prompt_styles_example_runs_then_comes_from_the_cache(cli, tiny_model):
+def test_prompt_styles_example_runs_then_comes_from_the_cache(cli, tiny_model, tiny_embedder):
     example = EXAMPLES / "prompt-styles.yaml"
-    code, out, err = cli("run", example, "--model", tiny_model, "--max-concurrency", "4")
+    code, out, err = cli("run", example, "--model", tiny_model, "--embedder", tiny_embedder, "--max-concurrency", "4")
     assert code == 0, err
     for variant in ("one-line", "five-line", "three-areas", "zero-shot", "few-shot", "chain-of-thought"):
         assert variant in out
-    second = run_json(cli, example, "--model", tiny_model)
+    second = run_json(cli, example, "--model", tiny_model, "--embedder", tiny_embedder)
     assert len(second) >= 6 and all(r["cached"] for r in second)
+    checks = {c["name"]: c for r in second for c in r["checks"]}
+    assert "kinds of resource" in checks["python"]["reason"]  # examples/checks.py ran
+    assert checks["similar"]["reason"].startswith("cosine similarity") and checks["similar"]["score"] is not None
 
 
 def test_korea_travel_example_expands(tiny_model):

@@ -23,6 +23,8 @@ def register(sub) -> None:
     p.add_argument("--max-concurrency", type=int, default=16, metavar="N", help="prompts per batch (default 16)")
     p.add_argument("--no-cache", action="store_true", help="generate even what the cache holds")
     p.add_argument("--resume", type=int, metavar="RUN_ID", help="complete only what this run is missing")
+    p.add_argument("--embedder", metavar="PATH_OR_ID",
+                   help="the sentence-transformers model of similar checks (replaces the file's embedder:)")
     p.add_argument("--encoding", metavar="ENC",
                    help="encoding of FILE when it has no byte-order mark (default UTF-8; e.g. cp949)")
     common.add_model_options(p)
@@ -90,6 +92,7 @@ def run(args: argparse.Namespace) -> int:
                 args.file, models=model_entries(args.model, options) if args.model else None,
                 repeat=args.repeat, max_concurrency=args.max_concurrency, use_cache=not args.no_cache,
                 resume=args.resume, db=args.db, progress=progress, on_loaded=on_loaded, encoding=args.encoding,
+                embedder=args.embedder,
             )
     except RunInterrupted as e:
         s = e.summary
@@ -197,8 +200,36 @@ def render_side_by_side(data: dict, console) -> None:
         rates.add_row(*rate_row)
     console.print(table)
     console.print(rates)
+    render_checks(data, console)
     if data.get("verdicts"):
         render_verdicts(data["verdicts"], console, several_models=len(data["models"]) > 1)
+
+
+def _check_label(check: dict) -> str:
+    value = (check["spec"] or {}).get(check["name"])
+    if value is None or value is True:
+        return check["name"]
+    return f"{check['name']}: {common.excerpt(str(value).removeprefix('file://'), 30)}"
+
+
+def render_checks(data: dict, console) -> None:
+    """Every check of every cell: how many passed, the mean score and a reason (a failing one first)."""
+    from rich.table import Table
+    from rich.text import Text
+
+    several = len(data["models"]) > 1
+    table = Table(title="checks (independent responses)", header_style="bold")
+    for col in ["variant"] + (["model"] if several else []) + ["check", "passed", "score", "reason"]:
+        table.add_column(col, justify="right" if col in ("passed", "score") else "left",
+                         overflow="fold" if col == "reason" else "ellipsis")
+    for cell in data["cells"]:
+        for c in cell.get("check_summary", []):
+            passed = f"{c['passed']}/{c['judged']}" if c["judged"] else "not judged"
+            table.add_row(Text(cell["variant"]), *([Text(_short(cell["model"]))] if several else []),
+                          Text(_check_label(c)), passed, _num(c["mean_score"], ".2f"),
+                          Text(common.excerpt(c["reason"], 120)))
+    if table.row_count:
+        console.print(table)
 
 
 def render_verdicts(verdicts: list[dict], console, several_models: bool) -> None:

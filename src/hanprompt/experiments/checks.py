@@ -4,9 +4,11 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from typing import Callable
+from pathlib import Path
+from typing import Callable, Iterable
 
-from hanprompt.experiments.spec import Check
+from hanprompt.errors import HanpromptError
+from hanprompt.experiments.spec import Check, LoadedSpec, Loc
 from hanprompt.hangul import hangul_share
 from hanprompt.textio import nfc
 
@@ -94,15 +96,114 @@ _RULES: dict[str, Rule] = {
 }
 
 
-def run_checks(checks: tuple[Check, ...] | list[Check], record: dict) -> list[CheckResult]:
-    """Apply ``checks`` to a generation record (response, output_tokens, total_s).
+class CheckEnv:
+    """What checks need beyond the response: the user's functions, embedders, loaded once.
 
-    The response and the checks' texts are compared in Unicode NFC, so a check typed with
-    decomposed Hangul matches a composed answer (the stored response is left as generated).
+    ``base_dir`` is where ``python:`` files are looked up (the experiment file's folder).
+    """
+
+    def __init__(self, base_dir: str | Path | None = None, embedder: str | None = None):
+        from hanprompt.experiments.similarity import DEFAULT_EMBEDDER
+
+        self.base_dir = Path(base_dir) if base_dir is not None else Path.cwd()
+        self.default_embedder = embedder or DEFAULT_EMBEDDER
+        self._functions: dict[str, Callable] = {}
+
+    def function(self, ref: str) -> Callable:
+        """The user's function for ``file://checks.py:fn`` (InputError when it cannot be had)."""
+        if ref not in self._functions:
+            from hanprompt.experiments.user_checks import load_function
+
+            self._functions[ref] = load_function(ref, self.base_dir)
+        return self._functions[ref]
+
+    def embedder(self, check: Check):
+        """The loaded embedder of a ``similar`` check (ModelNotFound / BackendError when it cannot be had)."""
+        from hanprompt.experiments.similarity import load_embedder
+
+        return load_embedder(check.embedder or self.default_embedder)
+
+    def warm(self, items: Iterable[tuple[Iterable[Check], str]]) -> None:
+        """Embed, in one batch per embedder, every text the ``similar`` checks of these responses compare."""
+        texts: dict[str, list[str]] = {}
+        embedders = {}
+        for checks, response in items:
+            for check in checks:
+                if check.similar is not None:
+                    embedder = self.embedder(check)
+                    embedders[embedder.name] = embedder
+                    texts.setdefault(embedder.name, []).extend([nfc(check.similar), nfc(response or "")])
+        for name, batch in texts.items():
+            embedders[name].embed(batch)
+
+
+def all_checks(loaded: LoadedSpec) -> Iterable[tuple[Loc, Check]]:
+    """Every check of an experiment file with its location (file level first, then each variant's)."""
+    for j, check in enumerate(loaded.spec.checks):
+        yield ("checks", j), check
+    for i, variant in enumerate(loaded.spec.variants):
+        for j, check in enumerate(variant.checks):
+            yield ("variants", i, "checks", j), check
+
+
+def prepare(loaded: LoadedSpec) -> CheckEnv:
+    """Load what the file's checks need (functions, embedders) before anything is written.
+
+    Raises SpecError (file:line: key: problem; fix) for a missing file or function, or an
+    embedder that is absent or not a sentence-transformers model.
+    """
+    env = CheckEnv(loaded.path.parent, loaded.spec.embedder)
+    for loc, check in all_checks(loaded):
+        try:
+            if check.python is not None:
+                env.function(check.python)
+            elif check.similar is not None:
+                env.embedder(check)
+        except HanpromptError as e:
+            raise loaded.error(loc, str(e)) from None
+    return env
+
+
+def _python(check: Check, record: dict, env: CheckEnv) -> tuple[bool, str, float | None]:
+    from hanprompt.experiments.user_checks import call
+
+    try:
+        func = env.function(check.python)
+    except HanpromptError as e:
+        return False, str(e), None
+    context = {k: record.get(k) for k in ("prompt", "messages", "vars", "variant", "model", "output_tokens")}
+    context["threshold"] = check.threshold
+    return call(func, record["response"], context, check.threshold)
+
+
+def _similar(check: Check, record: dict, env: CheckEnv) -> tuple[bool, str, float | None]:
+    embedder = env.embedder(check)
+    cosine = embedder.cosine(nfc(check.similar), record["response"])
+    limit = 0.75 if check.threshold is None else check.threshold  # promptfoo's default
+    return cosine >= limit, f"cosine similarity {cosine:.3f} (at least {limit:.2f}; {embedder.name})", max(0.0, cosine)
+
+
+_ENV_RULES: dict[str, Callable[[Check, dict, CheckEnv], tuple[bool, str, float | None]]] = {
+    "python": _python,
+    "similar": _similar,
+}
+
+
+def run_checks(checks: tuple[Check, ...] | list[Check], record: dict, env: CheckEnv | None = None) -> list[CheckResult]:
+    """Apply ``checks`` to a generation record (response, output_tokens, total_s, ...).
+
+    ``env`` holds what python and similar checks load; without one they load on first use,
+    ``python:`` files relative to the working directory. The response and the checks' texts
+    are compared in Unicode NFC, so a check typed with decomposed Hangul matches a composed
+    answer (the stored response is left as generated).
     """
     record = dict(record, response=nfc(record.get("response") or ""))
     out = []
     for check in checks:
-        passed, reason, *score = _RULES[check.name](check, record)
+        if check.name in _ENV_RULES:
+            env = env or CheckEnv()
+            passed, reason, *score = _ENV_RULES[check.name](check, record, env)
+        else:
+            passed, reason, *score = _RULES[check.name](check, record)
         out.append(CheckResult(check.name, check.as_dict(), bool(passed), reason, *score))
     return out

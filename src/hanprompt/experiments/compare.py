@@ -5,7 +5,7 @@ from statistics import fmean
 
 from sqlalchemy import Engine
 
-from hanprompt.experiments.stats import METHODS, Sample, verdict
+from hanprompt.experiments.stats import METHODS, Sample, independent, verdict
 
 
 def _mean(values: list) -> float | None:
@@ -22,6 +22,29 @@ def _stats(rows: list[dict]) -> dict:
         # pass rate and mean score over independent results, with their intervals (see stats)
         **Sample.of(rows).summary(),
     }
+
+
+def check_summary(rows: list[dict]) -> list[dict]:
+    """Each check of a cell over its independent results: name, spec, passed, judged, mean score and
+    a reason (the first failing result's, else the first result's)."""
+    import json
+
+    out: dict[str, dict] = {}
+    for r in independent(rows):
+        for c in r["checks"]:
+            s = out.setdefault(json.dumps([c["name"], c["spec"]], sort_keys=True, ensure_ascii=False), {
+                "name": c["name"], "spec": c["spec"], "passed": 0, "judged": 0, "scores": [], "reason": c["reason"],
+                "failed": False})
+            if c["passed"] is None:  # not judged: neither a pass nor a failure
+                continue
+            s["judged"] += 1
+            s["passed"] += bool(c["passed"])
+            if c.get("score") is not None:
+                s["scores"].append(c["score"])
+            if not c["passed"] and not s["failed"]:
+                s["reason"], s["failed"] = c["reason"], True
+    return [{"name": s["name"], "spec": s["spec"], "passed": s["passed"], "judged": s["judged"],
+             "mean_score": _mean(s["scores"]), "reason": s["reason"]} for s in out.values()]
 
 
 def _ordered(values) -> list:
@@ -41,7 +64,7 @@ def summarize(results: list[dict]) -> dict:
             first = min(rows, key=lambda r: (r.get("repeat_index") or 0, r["id"]))
             cells.append(dict(
                 variant=v, model=m, response=first["response"],
-                checks=[c for r in rows for c in r["checks"]], **_stats(rows),
+                checks=[c for r in rows for c in r["checks"]], check_summary=check_summary(rows), **_stats(rows),
             ))
     return {"variants": variants, "models": models, "cells": cells}
 

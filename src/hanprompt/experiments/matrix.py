@@ -72,7 +72,8 @@ def _checks(checks: tuple[Check, ...], values: dict) -> tuple[Check, ...]:
     for check in checks:
         key = check.name.replace("-", "_")
         value = getattr(check, key)
-        out.append(check.model_copy(update={key: render(value, values)}) if isinstance(value, str) else check)
+        text = isinstance(value, str) and check.name != "python"  # a file reference, not text
+        out.append(check.model_copy(update={key: render(value, values)}) if text else check)
     return tuple(out)
 
 

@@ -16,7 +16,7 @@ from hanprompt.backends import registry
 from hanprompt.backends.base import Backend, Completion
 from hanprompt.errors import HanpromptError, UsageError
 from hanprompt.experiments.cache import cache_key, deterministic
-from hanprompt.experiments.checks import run_checks
+from hanprompt.experiments.checks import CheckEnv, prepare, run_checks
 from hanprompt.experiments.matrix import Cell, expand, matrix_hash
 from hanprompt.experiments.spec import LoadedSpec, ModelEntry, load_spec
 from hanprompt.generate import generation_record
@@ -74,6 +74,7 @@ class _Run:
         self.engine, self.run_id, self.loaded = engine, run_id, loaded
         self.use_cache, self.max_concurrency = use_cache, max_concurrency
         self.progress = progress or (lambda *_: None)
+        self.check_env = CheckEnv(loaded.path.parent, loaded.spec.embedder)
         self.summary = RunSummary(run_id, "running", total, already_done=done)
 
     @property
@@ -117,6 +118,7 @@ class _Run:
         from hanprompt.store.runs import add_generation
 
         stored = []
+        self.check_env.warm((cell.checks, completion.text) for cell, _, completion, _ in rows)  # one batch
         with self.engine.begin() as conn:  # one transaction per chunk: all of it or none
             for cell, key, completion, cached in rows:
                 record = generation_record(backend, cell.messages, cell.params, completion)
@@ -125,7 +127,7 @@ class _Run:
                     repeat_index=cell.repeat_index, cell_key=cell.key, cache_key=key, cached=cached,
                 )
                 gen_id = add_generation(conn, self.run_id, record)
-                add_checks(conn, gen_id, [r.as_dict() for r in run_checks(cell.checks, record)])
+                add_checks(conn, gen_id, [r.as_dict() for r in run_checks(cell.checks, record, self.check_env)])
                 stored.append({"id": gen_id, "response": record["response"]})
         for _, _, _, cached in rows:
             if cached:
@@ -184,6 +186,7 @@ def run_experiment(
     *,
     models: list[ModelEntry] | None = None,
     repeat: int | None = None,
+    embedder: str | None = None,
     max_concurrency: int = 16,
     use_cache: bool = True,
     resume: int | None = None,
@@ -194,7 +197,8 @@ def run_experiment(
 ) -> RunSummary:
     """Run (or with ``resume``, complete) the experiment in ``path`` and store it as one run.
 
-    ``encoding`` reads a file saved without a byte-order mark in something other than UTF-8.
+    ``encoding`` reads a file saved without a byte-order mark in something other than UTF-8;
+    ``embedder`` replaces the file's ``embedder:`` (the model of ``similar`` checks).
     """
     from hanprompt import settings
     from hanprompt.store import open_engine
@@ -211,6 +215,9 @@ def run_experiment(
         if models is None and overrides.get("models"):
             models = [ModelEntry(**m) for m in overrides["models"]]
         repeat = overrides.get("repeat") if repeat is None else repeat
+        embedder = embedder or ((target["spec"] or {}).get("spec") or {}).get("embedder")
+    if embedder:  # --embedder replaces the file's embedder: (and is stored with the run's spec)
+        loaded.spec = loaded.spec.model_copy(update={"embedder": embedder})
     cells = expand(loaded, models, repeat)
     digest = matrix_hash(cells)
     by_model: dict[str, list[Cell]] = {}
@@ -228,6 +235,7 @@ def run_experiment(
         done = done_cells(engine, resume)
     first = cells[0].model
     backend = registry.load(first.spec, **first.options)  # a bad model fails before anything is written
+    prepare(loaded)  # so does a missing python: function or an embedder that cannot be had
     if engine is None:
         engine = open_engine(settings.db_url(db))
     if resume is None:

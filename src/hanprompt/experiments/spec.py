@@ -77,7 +77,10 @@ class ParamOverrides(_Strict):
 CHECK_KEYS = (
     "contains", "icontains", "not-contains", "regex", "min-words", "max-words",
     "max-tokens", "is-json", "language", "max-latency-ms", "speech-level", "consistent-speech-level",
+    "similar", "python",
 )
+#: the checks that give a score and take a threshold on it
+SCORED_CHECKS = ("similar", "python")
 
 
 class Check(_Strict):
@@ -96,6 +99,10 @@ class Check(_Strict):
     max_latency_ms: float | None = Field(None, alias="max-latency-ms", gt=0)
     speech_level: str | None = Field(None, alias="speech-level")
     consistent_speech_level: Literal[True] | None = Field(None, alias="consistent-speech-level")
+    similar: str | None = None
+    python: str | None = None
+    threshold: float | None = Field(None, ge=0.0, le=1.0)
+    embedder: str | None = None
 
     _nonempty = _texts("contains", "icontains", "not_contains", "regex")
 
@@ -124,6 +131,15 @@ class Check(_Strict):
                 f"a check needs exactly one of {', '.join(CHECK_KEYS)} (got {', '.join(given) or 'none'}); "
                 "write one check per list item"
             )
+        name = given[0]
+        if self.threshold is not None and name not in SCORED_CHECKS:
+            raise ValueError(f"threshold: goes with {', '.join(SCORED_CHECKS)}, not with {name}; remove it")
+        for key, owner in (("embedder", "similar"),):
+            if getattr(self, key) is not None and name != owner:
+                raise ValueError(f"{key}: goes with {owner} checks, not with {name}; remove it")
+        if name in ("similar", "python") and not self.value_of(name).strip():
+            what = {"similar": "the reference answer", "python": "file://FILE.py:FUNCTION"}[name]
+            raise ValueError(f"{name} needs {what}; write it as the check's value")
         if self.regex is not None:
             import re
 
@@ -265,6 +281,7 @@ class ExperimentSpec(_Strict):
     checks: list[Check] = []
     variants: list[Variant] = []
     translate: TranslateSpec | None = None
+    embedder: str | None = None  # the sentence-transformers model of similar checks
 
     _nonempty = _texts("name", "description")
 
