@@ -215,19 +215,18 @@ def _check_label(check: dict) -> str:
 def render_checks(data: dict, console) -> None:
     """Every check of every cell: how many passed, the mean score and a reason (a failing one first)."""
     from rich.table import Table
-    from rich.text import Text
 
     several = len(data["models"]) > 1
-    table = Table(title="checks (independent responses)", header_style="bold")
+    table = Table(title=common.text("checks (independent responses)"), header_style="bold")
     for col in ["variant"] + (["model"] if several else []) + ["check", "passed", "score", "reason"]:
         table.add_column(col, justify="right" if col in ("passed", "score") else "left",
                          overflow="fold" if col == "reason" else "ellipsis")
     for cell in data["cells"]:
         for c in cell.get("check_summary", []):
             passed = f"{c['passed']}/{c['judged']}" if c["judged"] else "not judged"
-            table.add_row(Text(cell["variant"]), *([Text(_short(cell["model"]))] if several else []),
-                          Text(_check_label(c)), passed, _num(c["mean_score"], ".2f"),
-                          Text(common.excerpt(c["reason"], 120)))
+            table.add_row(*map(common.text, (
+                cell["variant"], *([_short(cell["model"])] if several else []), _check_label(c), passed,
+                _num(c["mean_score"], ".2f"), common.excerpt(c["reason"], 120))))
     if table.row_count:
         console.print(table)
 
