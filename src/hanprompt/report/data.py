@@ -1,0 +1,338 @@
+"""Read queries of the report and the viewer: a run with everything hung off it, and pages of the log.
+
+Nothing here writes. Lists are fetched a page at a time (LIMIT, keyset on ids); the only
+queries without a LIMIT are those keyed by a primary key or by the ids of a page already
+fetched. Columns and tables that later schema revisions add (``generations.role``,
+``generations.cost``, ``checks.score``, ``bench_results``, ...) are read when present.
+"""
+from __future__ import annotations
+
+import json
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Iterable
+
+from sqlalchemy import Connection, Engine, and_, case, exists, func, not_, or_, select
+
+from hanprompt.errors import NotFoundError
+from hanprompt.store.db import reading, row_dict
+from hanprompt.store.schema import analyses, checks, generations, metadata, runs, translation_scores, translations
+
+#: most ids sent in one IN (...) list
+_CHUNK = 500
+#: generations per page in the viewer, and the most one report section holds per run
+PAGE = 50
+
+
+def _answers(query):
+    """Only answers of the model under test: judge verdicts (role 'judge') are shown as checks."""
+    if "role" in generations.c:
+        query = query.where(generations.c.role.is_(None))
+    return query
+
+
+def _chunks(ids: list[int]) -> Iterable[list[int]]:
+    for i in range(0, len(ids), _CHUNK):
+        yield ids[i:i + _CHUNK]
+
+
+def _bench_table():
+    return metadata.tables.get("bench_results")
+
+
+# --- which runs ------------------------------------------------------------------------------
+
+
+def resolve_run_ids(engine: Engine, run_ids: list[int] | None) -> list[int]:
+    """The runs asked for, checked to exist; none asked: the newest run.
+
+    Raises NotFoundError naming the fix for an unknown id or an empty log.
+    """
+    with reading(engine) as conn:
+        if not run_ids:
+            newest = conn.execute(select(func.max(runs.c.id))).scalar()
+            if newest is None:
+                raise NotFoundError(
+                    "the log holds no runs yet; make one with `hanprompt run FILE` or `hanprompt ask TEXT`"
+                )
+            return [newest]
+        ids = list(dict.fromkeys(run_ids))
+        found = set(conn.execute(select(runs.c.id).where(runs.c.id.in_(ids))).scalars())
+    missing = [i for i in ids if i not in found]
+    if missing:
+        raise NotFoundError(
+            f"no run with id {', '.join(map(str, missing))}; list them with `hanprompt runs`"
+        )
+    return ids
+
+
+# --- one run, whole (the report) ------------------------------------------------------------
+
+
+def _checks_of(conn: Connection, gen_ids: list[int]) -> dict[int, list[dict]]:
+    out: dict[int, list[dict]] = {g: [] for g in gen_ids}
+    for chunk in _chunks(gen_ids):
+        for row in conn.execute(
+            select(checks).where(checks.c.generation_id.in_(chunk)).order_by(checks.c.id)
+        ).mappings():
+            out[row["generation_id"]].append(row_dict(row))
+    return out
+
+
+def _translations_of(conn: Connection, gen_ids: list[int]) -> dict[int, list[dict]]:
+    out: dict[int, list[dict]] = {g: [] for g in gen_ids}
+    scores: dict[tuple[int, str], dict] = {}
+    for chunk in _chunks(gen_ids):
+        rows = [row_dict(r) for r in conn.execute(
+            select(translations).where(translations.c.generation_id.in_(chunk)).order_by(translations.c.id)
+        ).mappings()]
+        wanted = {(r["run_id"], r["translator"]) for r in rows} - set(scores)
+        if wanted:
+            run_ids = sorted({run_id for run_id, _ in wanted})
+            for s in conn.execute(
+                select(translation_scores).where(translation_scores.c.run_id.in_(run_ids))
+            ).mappings():
+                scores[(s["run_id"], s["translator"])] = row_dict(s)
+        for r in rows:
+            r["scores"] = scores.get((r["run_id"], r["translator"]))
+            out[r["generation_id"]].append(r)
+    return out
+
+
+def attach(conn: Connection, rows: list[dict]) -> list[dict]:
+    """Give each generation row its ``checks`` and ``translations`` (two queries per 500 rows)."""
+    ids = [r["id"] for r in rows]
+    by_check, by_translation = _checks_of(conn, ids), _translations_of(conn, ids)
+    for r in rows:
+        r["checks"] = by_check[r["id"]]
+        r["translations"] = by_translation[r["id"]]
+    return rows
+
+
+@dataclass
+class RunBundle:
+    """One run and what it holds: answers, translations of other texts, scores, analyses, bench rows."""
+
+    run: dict
+    results: list[dict] = field(default_factory=list)
+    segments: list[dict] = field(default_factory=list)  # translations of texts that are not generations
+    scores: list[dict] = field(default_factory=list)  # translation scores of this run, per translator
+    analyses: list[dict] = field(default_factory=list)  # word analyses of this run's texts, newest first
+    analysis: dict | None = None  # for a run of kind words: its own analysis
+    bench: list[dict] = field(default_factory=list)
+    bench_available: bool = False  # whether this log has a bench_results table at all
+
+
+def load_run(engine: Engine, run_id: int) -> RunBundle:
+    """Everything the report shows about one run. Raises NotFoundError for an unknown id."""
+    with reading(engine) as conn:
+        row = conn.execute(select(runs).where(runs.c.id == run_id)).mappings().first()
+        if row is None:
+            raise NotFoundError(f"no run with id {run_id}; list them with `hanprompt runs`")
+        bundle = RunBundle(run=row_dict(row))
+        bundle.results = attach(conn, [row_dict(r) for r in conn.execute(
+            _answers(select(generations).where(generations.c.run_id == run_id)).order_by(generations.c.id)
+        ).mappings()])
+        bundle.segments = [row_dict(r) for r in conn.execute(
+            select(translations)
+            .where(translations.c.run_id == run_id, translations.c.generation_id.is_(None))
+            .order_by(translations.c.id)
+        ).mappings()]
+        bundle.scores = [row_dict(r) for r in conn.execute(
+            select(translation_scores).where(translation_scores.c.run_id == run_id).order_by(translation_scores.c.id)
+        ).mappings()]
+        bundle.analyses = _analyses_of(conn, run_id)
+        own = conn.execute(
+            select(analyses).where(analyses.c.run_id == run_id).order_by(analyses.c.id.desc()).limit(1)
+        ).mappings().first()
+        bundle.analysis = row_dict(own) if own else None
+        bundle.bench_available, bundle.bench = _bench_of(conn, run_id)
+    return bundle
+
+
+def _analyses_of(conn: Connection, run_id: int, limit: int = 20) -> list[dict]:
+    """The newest analysis of each kind (field, grouping, parts of speech) made of this run's texts."""
+    rows = conn.execute(
+        select(analyses).where(analyses.c.source_run_id == run_id).order_by(analyses.c.id.desc()).limit(limit)
+    ).mappings()
+    newest: dict[str, dict] = {}
+    for r in rows:
+        params = r["params"] or {}
+        key = json.dumps([params.get("field"), params.get("by"), params.get("pos")])
+        newest.setdefault(key, row_dict(r))
+    return list(newest.values())
+
+
+def _bench_of(conn: Connection, run_id: int, limit: int | None = None) -> tuple[bool, list[dict]]:
+    """(whether the log has benchmark rows at all, this run's rows)."""
+    table = _bench_table()
+    if table is None or not conn.dialect.has_table(conn, table.name):
+        return False, []
+    query = select(table).where(table.c.run_id == run_id).order_by(table.c.id)
+    if limit is not None:
+        query = query.limit(limit)
+    return True, [row_dict(r) for r in conn.execute(query).mappings()]
+
+
+# --- pages (the viewer) ---------------------------------------------------------------------
+
+
+def runs_page(engine: Engine, *, limit: int = PAGE, before: int | None = None, kind: str | None = None) -> dict:
+    """A page of runs, newest first, each with its counts; ``next`` is the ``before`` of the next page."""
+    query = select(runs).order_by(runs.c.id.desc()).limit(limit + 1)
+    if before is not None:
+        query = query.where(runs.c.id < before)
+    if kind:
+        query = query.where(runs.c.kind == kind)
+    with reading(engine) as conn:
+        rows = [row_dict(r) for r in conn.execute(query).mappings()]
+        more = len(rows) > limit
+        rows = rows[:limit]
+        ids = [r["id"] for r in rows]
+        counts = _counts(conn, ids)
+    for r in rows:
+        r.update(counts.get(r["id"], {}))
+    return {"runs": rows, "next": rows[-1]["id"] if more else None}
+
+
+def _counts(conn: Connection, run_ids: list[int]) -> dict[int, dict]:
+    """Generations, failed checks and translations of the given runs only (their run_id index)."""
+    out: dict[int, dict] = {i: {"generations": 0, "translations": 0, "checks": 0, "failed": 0} for i in run_ids}
+    if not run_ids:
+        return out
+    for run_id, n in conn.execute(
+        _answers(select(generations.c.run_id, func.count()).where(generations.c.run_id.in_(run_ids)))
+        .group_by(generations.c.run_id)
+    ):
+        out[run_id]["generations"] = n
+    for run_id, n in conn.execute(
+        select(translations.c.run_id, func.count()).where(translations.c.run_id.in_(run_ids))
+        .group_by(translations.c.run_id)
+    ):
+        out[run_id]["translations"] = n
+    for run_id, n, failed in conn.execute(
+        select(generations.c.run_id, func.count(), func.sum(case((checks.c.passed.is_(False), 1), else_=0)))
+        .join(generations, generations.c.id == checks.c.generation_id)
+        .where(generations.c.run_id.in_(run_ids))
+        .group_by(generations.c.run_id)
+    ):
+        out[run_id]["checks"] = n
+        out[run_id]["failed"] = int(failed or 0)
+    return out
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What the generations list is narrowed to; every field optional, all combined with AND."""
+
+    q: str | None = None  # text in the prompt or the response (NFC and NFD alike)
+    model: str | None = None  # part of the model spec
+    variant: str | None = None  # the variant id, exactly
+    check: str | None = None  # "passed" | "failed" | "unchecked"
+    run: int | None = None
+
+    CHECKS = ("passed", "failed", "unchecked")
+
+    def as_query(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if v not in (None, "")}
+
+
+def _text_forms(text: str) -> list[str]:
+    # Korean typed on macOS often arrives decomposed (NFD); stored text may be either form.
+    return list(dict.fromkeys(unicodedata.normalize(form, text) for form in ("NFC", "NFD")))
+
+
+def _like(text: str) -> str:
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _filtered(query, filters: Filters):
+    if filters.run is not None:
+        query = query.where(generations.c.run_id == filters.run)
+    if filters.model:
+        query = query.where(generations.c.model.ilike(_like(filters.model), escape="\\"))
+    if filters.variant:
+        query = query.where(generations.c.variant == filters.variant)
+    if filters.q:
+        query = query.where(or_(*(
+            col.ilike(_like(form), escape="\\")
+            for form in _text_forms(filters.q) for col in (generations.c.prompt, generations.c.response)
+        )))
+    if filters.check:
+        mine = checks.c.generation_id == generations.c.id
+        any_check = exists().where(mine)
+        failing = exists().where(and_(mine, checks.c.passed.is_(False)))
+        query = query.where({
+            "passed": and_(any_check, not_(failing)),
+            "failed": failing,
+            "unchecked": not_(any_check),
+        }[filters.check])
+    return query
+
+
+#: the columns of a generation shown in lists (not the templated prompt or the placement)
+LIST_COLUMNS = [
+    "id", "run_id", "model", "variant", "vars", "repeat_index", "response", "input_tokens", "output_tokens",
+    "ttft_s", "total_s", "tokens_per_s", "finish_reason", "error", "cached", "created_at",
+]
+
+
+def _list_columns():
+    names = LIST_COLUMNS + [c for c in ("cached_from_id", "cost") if c in generations.c]
+    return [generations.c[n] for n in names]
+
+
+def generations_page(
+    engine: Engine, filters: Filters = Filters(), *, limit: int = PAGE, before: int | None = None
+) -> dict:
+    """A page of generations, newest first, narrowed by ``filters``; keyset paging on the id."""
+    query = _filtered(_answers(select(*_list_columns())), filters).order_by(generations.c.id.desc()).limit(limit + 1)
+    if before is not None:
+        query = query.where(generations.c.id < before)
+    with reading(engine) as conn:
+        rows = [row_dict(r) for r in conn.execute(query).mappings()]
+        more = len(rows) > limit
+        rows = attach(conn, rows[:limit])
+    return {"generations": rows, "next": rows[-1]["id"] if more else None}
+
+
+def run_page(
+    engine: Engine, run_id: int, *, limit: int = 2 * PAGE, after: int | None = None, variant: str | None = None
+) -> dict:
+    """A run and one page of its generations in storage order (keyset on the id), with checks and translations."""
+    query = _answers(select(generations).where(generations.c.run_id == run_id))
+    if variant:
+        query = query.where(generations.c.variant == variant)
+    if after is not None:
+        query = query.where(generations.c.id > after)
+    query = query.order_by(generations.c.id).limit(limit + 1)
+    with reading(engine) as conn:
+        row = conn.execute(select(runs).where(runs.c.id == run_id)).mappings().first()
+        if row is None:
+            raise NotFoundError(f"no run with id {run_id}")
+        rows = [row_dict(r) for r in conn.execute(query).mappings()]
+        more = len(rows) > limit
+        rows = attach(conn, rows[:limit])
+        counts = _counts(conn, [run_id])[run_id]
+        found = _analyses_of(conn, run_id)
+        own = conn.execute(
+            select(analyses).where(analyses.c.run_id == run_id).order_by(analyses.c.id.desc()).limit(1)
+        ).mappings().first()
+        bench_available, bench = _bench_of(conn, run_id, limit=500)
+    return {
+        "run": dict(row_dict(row), **counts), "results": rows, "next": rows[-1]["id"] if more else None,
+        "analyses": found, "analysis": row_dict(own) if own else None,
+        "bench": bench, "bench_available": bench_available,
+    }
+
+
+def generation_detail(engine: Engine, gen_id: int) -> dict:
+    """One generation with every stored field, its checks and its translations (with scores)."""
+    with reading(engine) as conn:
+        row = conn.execute(select(generations).where(generations.c.id == gen_id)).mappings().first()
+        if row is None:
+            raise NotFoundError(f"no generation with id {gen_id}")
+        out = attach(conn, [row_dict(row)])[0]
+        run = conn.execute(select(runs.c.id, runs.c.name, runs.c.kind).where(runs.c.id == out["run_id"])).mappings().first()
+        out["run"] = row_dict(run) if run else None
+    return out

@@ -1,0 +1,209 @@
+"""Stored rows shaped for the pages: side-by-side grids, run summaries, comparisons, redaction.
+
+Pure functions over the dicts that ``report.data`` returns; no database, no HTML.
+"""
+from __future__ import annotations
+
+import json
+import re
+from statistics import fmean
+
+from hanprompt.hangul import hangul_share
+
+#: keys whose values are never shown (an API key in a model's options, a password in a URL)
+_SECRET_KEY = re.compile(
+    r"(^|[_-])(api[_-]?key|apikey|secret|password|passwd|authorization|auth|bearer|access[_-]?token|"
+    r"auth[_-]?token|refresh[_-]?token|credentials?)($|[_-])",
+    re.IGNORECASE,
+)
+_URL_PASSWORD = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]+):(?P<pw>[^@/\s]+)@", re.IGNORECASE)
+HIDDEN = "(hidden)"
+
+
+def redact(value):
+    """A copy of ``value`` with secret-named keys hidden and passwords cut out of URLs."""
+    if isinstance(value, dict):
+        return {k: HIDDEN if isinstance(k, str) and _SECRET_KEY.search(k) else redact(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact(v) for v in value]
+    if isinstance(value, str):
+        return _URL_PASSWORD.sub(lambda m: f"{m['scheme']}{m['user']}:***@", value)
+    return value
+
+
+def is_cached(row: dict) -> bool:
+    """Whether a result was served from the cache rather than generated (and measured) here."""
+    return bool(row.get("cached")) or row.get("cached_from_id") is not None
+
+
+def _mean(values) -> float | None:
+    values = [v for v in values if v is not None]
+    return fmean(values) if values else None
+
+
+def vars_label(values: dict | None) -> str:
+    if not values:
+        return ""
+    return ", ".join(f"{k}={v}" for k, v in values.items())
+
+
+def stats(rows: list[dict]) -> dict:
+    """Counts, pass rate and means of a group of results; speeds only from measured ones."""
+    measured = [r for r in rows if not is_cached(r) and not r.get("error")]
+    checked = [r for r in rows if r.get("checks")]
+    passed = sum(all(c["passed"] for c in r["checks"]) for r in checked)
+    scores = [c.get("score") for r in rows for c in r.get("checks") or []]
+    return {
+        "n": len(rows),
+        "cached": sum(is_cached(r) for r in rows),
+        "errors": sum(bool(r.get("error")) for r in rows),
+        "checked": len(checked),
+        "passed": passed,
+        "pass_rate": passed / len(checked) if checked else None,
+        "mean_score": _mean(scores),
+        "output_tokens": _mean(r.get("output_tokens") for r in rows),
+        "chars": _mean(len(r.get("response") or "") for r in rows),
+        "tokens_per_s": _mean(r.get("tokens_per_s") for r in measured),
+        "ttft_s": _mean(r.get("ttft_s") for r in measured),
+        "cost": sum(r["cost"] for r in rows if r.get("cost") is not None) if any(
+            r.get("cost") is not None for r in rows) else None,
+    }
+
+
+def _ordered(values) -> list:
+    return list(dict.fromkeys(values))
+
+
+def grid(results: list[dict]) -> dict:
+    """Variants x vars as rows, models as columns, repeats of a cell together.
+
+    Returns ``{"models": [...], "rows": [{"variant", "style", "vars", "cells": {model: [results]}}],
+    "stats": {(variant, model): stats}}``.
+    """
+    models = _ordered(r["model"] for r in results)
+    rows: dict[tuple, dict] = {}
+    for r in results:
+        key = (r.get("variant"), json.dumps(r.get("vars") or {}, sort_keys=True, ensure_ascii=False))
+        row = rows.setdefault(key, {
+            "variant": r.get("variant"), "style": r.get("style"), "vars": r.get("vars") or {},
+            "label": vars_label(r.get("vars")), "cells": {},
+            "messages": r.get("messages") or [], "prompt": r.get("prompt"),
+        })
+        row["cells"].setdefault(r["model"], []).append(r)
+    for row in rows.values():
+        for cell in row["cells"].values():
+            cell.sort(key=lambda r: (r.get("repeat_index") or 0, r["id"]))
+        row["stats"] = {m: stats(cell) for m, cell in row["cells"].items()}
+    per_variant_model = {}
+    for v in _ordered(r.get("variant") for r in results):
+        for m in models:
+            group = [r for r in results if r.get("variant") == v and r["model"] == m]
+            if group:
+                per_variant_model[(v, m)] = stats(group)
+    return {"models": models, "rows": list(rows.values()), "stats": per_variant_model,
+            "variants": _ordered(r.get("variant") for r in results)}
+
+
+def models_used(results: list[dict]) -> list[dict]:
+    """Each model of a run once: backend, placement, precision and parameters of its first answer."""
+    seen: dict[str, dict] = {}
+    for r in results:
+        if r["model"] not in seen:
+            seen[r["model"]] = {k: r.get(k) for k in ("model", "backend", "device", "dtype", "placement", "params")}
+            seen[r["model"]]["params"] = redact(r.get("params"))
+    return list(seen.values())
+
+
+def run_meta(run: dict, results: list[dict]) -> dict:
+    """What a run was: experiment file, description, parameters, models with their placement."""
+    spec = redact(run.get("spec") or {})
+    experiment = spec.get("spec") if isinstance(spec.get("spec"), dict) else {}
+    return {
+        "id": run["id"], "name": run["name"], "kind": run["kind"], "status": run["status"],
+        "created_at": run.get("created_at"), "finished_at": run.get("finished_at"), "error": run.get("error"),
+        "file": spec.get("file"), "description": experiment.get("description"),
+        "params": experiment.get("params"), "repeat": experiment.get("repeat"),
+        "spec": spec, "models": models_used(results), "totals": stats(results),
+    }
+
+
+def translation_line(t: dict) -> dict:
+    """A translation with the figures shown beneath its response."""
+    return dict(t, hangul_share=hangul_share(t.get("translation") or ""))
+
+
+def comparable(bundles: list) -> list:
+    """The runs that hold answers to compare (experiments and asks, not translate or words runs)."""
+    return [b for b in bundles if b.run["kind"] in ("experiment", "ask") and b.results]
+
+
+def compare(bundles: list) -> dict:
+    """Several runs variant by variant: each run's stats, and each later run minus the first."""
+    variants = _ordered(r.get("variant") for b in bundles for r in b.results)
+    table = []
+    for v in variants:
+        cells = [stats([r for r in b.results if r.get("variant") == v]) for b in bundles]
+        base = cells[0]
+        deltas = [
+            {k: (c[k] - base[k]) if c[k] is not None and base[k] is not None and c["n"] and base["n"] else None
+             for k in ("pass_rate", "output_tokens", "tokens_per_s")}
+            for c in cells
+        ]
+        table.append({"variant": v, "cells": cells, "deltas": deltas})
+    models = [sorted({r["model"] for r in b.results}) for b in bundles]
+    names = [b.run["name"] for b in bundles]
+    warnings = []
+    if len(set(map(tuple, models))) > 1:
+        warnings.append("the runs asked different models; differences may come from the models, not the prompts")
+    if len(set(names)) > 1:
+        warnings.append("the runs come from different experiments: " + ", ".join(dict.fromkeys(names)))
+    return {"runs": [b.run for b in bundles], "variants": table, "warnings": warnings}
+
+
+def bench_rows(rows: list[dict]) -> list[dict]:
+    """Benchmark rows with their configuration redacted and the headline figures picked out.
+
+    Adds ``label`` and ``decode``/``prefill`` (tokens/s), ``ttft`` (s), ``mbu`` (percent) and
+    ``cost`` (per million output tokens) from ``metrics``, None where a row lacks one.
+    """
+    out = []
+    for r in rows:
+        m = r.get("metrics") or {}
+        row = dict(r, config=redact(r.get("config") or {}), metrics=m)
+        row.update(
+            label=bench_label(row),
+            decode=metric(m, "decode_tokens_per_s", "tg_tokens_per_s", "decode_tps"),
+            prefill=metric(m, "prefill_tokens_per_s", "pp_tokens_per_s", "prefill_tps"),
+            ttft=metric(m, "ttft_s"),
+            mbu=percent(metric(m, "mbu", "mbu_percent")),
+            cost=metric(m, "cost_per_million", "cost_per_million_tokens", "cost_per_mtok"),
+        )
+        out.append(row)
+    return out
+
+
+def metric(m: dict, *names: str):
+    """The first of ``names`` that a benchmark's metrics hold (names differ between versions)."""
+    for name in names:
+        value = m.get(name)
+        if isinstance(value, dict):  # {"mean": ..., "stdev": ...}
+            value = value.get("mean")
+        if value is not None:
+            return value
+    return None
+
+
+def percent(value):
+    if value is None:
+        return None
+    return value * 100 if value <= 1.5 else value  # stored as a fraction or already in percent
+
+
+def bench_label(row: dict) -> str:
+    """A benchmark row's configuration in a few words: model, backend, device, precision, layers."""
+    config = row.get("config") or {}
+    parts = [row.get("model") or config.get("model") or "?"]
+    for key in ("device", "devices", "dtype", "gpu_layers", "batch"):
+        if config.get(key) not in (None, ""):
+            parts.append(f"{key}={config[key]}" if key in ("gpu_layers", "batch") else str(config[key]))
+    return " · ".join(str(p) for p in parts)

@@ -1,0 +1,249 @@
+"""The report's HTML without a browser: content, escaping, policy, offline, secrets, bad input."""
+from __future__ import annotations
+
+import base64
+import io
+import re
+from html.parser import HTMLParser
+
+import pytest
+from markupsafe import escape
+from report_sample import HOSTILE, HOSTILE_TEXT, KO_ANSWER, SECRET
+
+
+class _Page(HTMLParser):
+    """Tags with their attributes, and the text of every <style> and <script>."""
+
+    def __init__(self, text: str):
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, dict]] = []
+        self.inline: dict[str, list[str]] = {"style": [], "script": []}
+        self._open: str | None = None
+        self.feed(text)
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+        if tag in self.inline:
+            self._open = tag
+            self.inline[tag].append("")
+
+    def handle_endtag(self, tag):
+        if tag == self._open:
+            self._open = None
+
+    def handle_data(self, data):
+        if self._open:
+            self.inline[self._open][-1] += data
+
+    def all(self, tag: str) -> list[dict]:
+        return [attrs for t, attrs in self.tags if t == tag]
+
+
+@pytest.fixture
+def report(cli, sample_log, tmp_path):
+    """report(*run_ids) -> (html text, parsed page) of `hanprompt report` over the sample log."""
+
+    def make(*run_ids):
+        out = tmp_path / "report.html"
+        code, _, err = cli("report", *run_ids, "-o", out)
+        assert code == 0, err
+        text = out.read_text(encoding="utf-8")
+        return text, _Page(text)
+
+    return make
+
+
+def test_side_by_side_holds_every_cell_with_checks_translations_and_cache_marks(report, sample_log):
+    text, page = report(sample_log.experiment)
+    # rows: one-line, five-line x (서울, 부산), xss; columns: the two models
+    assert text.count('class="grid-row"') == 4
+    assert "city=서울" in text and "city=부산" in text
+    assert text.count('data-model="hf:tiny-a"') == 4 and text.count('data-model="hf:tiny-b"') == 4
+    # repeats of a cell together, each answer numbered
+    assert "repeat 2" in text and "2 answers" in text
+    # the cache hit says so and shows no speed of its own
+    cached = text[text.index(f"#{sample_log.cached_generation} ·"):][:400]
+    assert "cached" in cached and "tok/s" not in cached
+    # every check generically: type, pass/fail, reason
+    assert '<span class="mono">icontains</span>' in text and "lacks &#39;python&#39; (any case)" in text
+    assert '<span class="badge fail">fail</span>' in text and '<span class="badge pass">pass</span>' in text
+    # a translation beneath its answer, with translator and Hangul share
+    assert "mt:tiny-marian" in text and "한국의 수도는 서울이다." in text and "Hangul 100%" in text
+    # full text on demand
+    assert "<details class=\"full\"><summary>full text (90 characters)</summary>" in text
+    assert str(escape(KO_ANSWER)) in text
+
+
+def test_metadata_charts_and_word_analysis(report, sample_log):
+    text, page = report(sample_log.experiment)
+    for what in ("examples/prompt-styles.yaml", "한 줄 대 다섯 줄 프롬프트", "float32", "&#34;max_new_tokens&#34;: 64"):
+        assert what in text
+    captions = re.findall(r"<figcaption>(.*?)</figcaption>", text)
+    assert captions == ["Tokens/s per model", "Response length per variant", "Pass rate per variant × model",
+                        "Top words (nouns, responses)"]
+    assert "analysis" in text and "per variant" in text
+    for img in page.all("img"):
+        assert img["src"].startswith("data:image/svg+xml;base64,") and img["alt"]
+        svg = base64.b64decode(img["src"].split(",", 1)[1]).decode("utf-8")
+        # letters are drawn as paths: no <text> that would need a Korean font on the reader's machine
+        assert svg.lstrip().startswith("<?xml") and "<path" in svg and "<text" not in svg
+        assert "<script" not in svg
+
+
+def test_word_chart_missing_says_which_command_makes_one(report, sample_log):
+    text, _ = report(sample_log.previous)
+    assert "No word analysis is stored for this run" in text
+    assert f"hanprompt words --run {sample_log.previous} --by variant" in text
+
+
+def test_model_text_is_text_everywhere(report, sample_log):
+    text, page = report(sample_log.experiment)
+    for payload in HOSTILE.values():
+        assert payload not in text
+    shown = str(escape(HOSTILE_TEXT))
+    assert text.count(shown) == 4  # the prompt, the answers of both models, a translation
+    assert text.count(f'<pre class="text">{shown}</pre>') == 1  # the prompt
+    # only our own two inline blocks, and no element carries an event handler or a javascript: URL
+    assert [len(page.inline["style"]), len(page.inline["script"])] == [1, 1]
+    for tag, attrs in page.tags:
+        assert not any(name.startswith("on") for name in attrs), (tag, attrs)
+        assert not any((v or "").strip().lower().startswith("javascript:") for v in attrs.values()), (tag, attrs)
+    assert {t for t, _ in page.tags} <= {
+        "html", "head", "meta", "title", "style", "body", "header", "span", "main", "h1", "h2", "h3", "section",
+        "dl", "dt", "dd", "div", "table", "thead", "tbody", "tr", "th", "td", "details", "summary", "pre", "p",
+        "ul", "li", "input", "button", "figure", "figcaption", "img", "footer", "script", "code",
+    }
+
+
+def test_policy_allows_exactly_the_inline_style_and_script_by_hash(report, sample_log):
+    from hanprompt.report.render import sha256_source
+
+    text, page = report(sample_log.experiment, sample_log.previous)
+    (meta,) = [m for m in page.all("meta") if m.get("http-equiv") == "Content-Security-Policy"]
+    policy = dict(part.strip().split(" ", 1) for part in meta["content"].split(";"))
+    assert policy["default-src"] == "'none'"
+    assert policy["style-src"] == sha256_source(page.inline["style"][0])
+    assert policy["script-src"] == sha256_source(page.inline["script"][0])
+    assert policy["img-src"] == "data:" and policy["font-src"] == "data:"
+    assert "unsafe-inline" not in meta["content"] and "http" not in meta["content"]
+    assert text.index("Content-Security-Policy") < text.index("<style>")
+
+
+def test_nothing_is_fetched_from_elsewhere(report, sample_log):
+    _, page = report(sample_log.experiment, sample_log.translate, sample_log.words)
+    for tag, attrs in page.tags:
+        for name in ("src", "href", "action", "srcset", "poster", "data"):
+            value = attrs.get(name)
+            if value is not None:
+                assert value.startswith(("data:", "#")), (tag, name, value[:80])
+        assert not (tag == "link"), attrs
+    assert "@import" not in page.inline["style"][0]
+    assert "url(" not in page.inline["style"][0].replace('url("data:font/woff;base64,', "")
+
+
+def test_embedded_font_holds_the_hangul_shown(report, sample_log):
+    from fontTools.ttLib import TTFont
+
+    _, page = report(sample_log.experiment)
+    css = page.inline["style"][0]
+    assert 'font-family: "hanprompt-ko"' in css and "unicode-range: U+1100-11FF" in css
+    data = base64.b64decode(re.search(r'data:font/woff;base64,([A-Za-z0-9+/=]+)', css).group(1))
+    cmap = TTFont(io.BytesIO(data)).getBestCmap()
+    for ch in "서울경복궁자갈치프롬트":
+        assert ord(ch) in cmap, ch
+    assert ord("A") not in cmap  # Latin keeps the reader's own font
+    for family in ("Noto Sans KR", "NanumGothic", "Malgun Gothic", "Apple SD Gothic Neo"):
+        assert f'"{family}"' in css
+
+
+def test_no_secret_is_written(report, sample_log, db):
+    from hanprompt.store import open_engine
+    from hanprompt.store.runs import create_run, finish_run
+
+    engine = open_engine(db)
+    run_id = create_run(engine, name="secrets", kind="experiment", spec={
+        "models": [{"spec": "openai:gpt", "base_url": "https://user:hunter2@example.invalid/v1",
+                    "headers": {"Authorization": "Bearer hunter3"}, "OPENAI_API_KEY": "hunter4"}],
+    })
+    finish_run(engine, run_id)
+    text, _ = report(sample_log.experiment, run_id)
+    for secret in (SECRET, "hunter2", "hunter3", "hunter4"):
+        assert secret not in text
+    assert "https://user:***@example.invalid/v1" in text
+    assert "max_new_tokens" in text  # a key holding "token" is not a secret
+
+
+def test_several_runs_are_compared_per_variant(report, sample_log):
+    text, _ = report(sample_log.previous, sample_log.experiment)
+    section = text[text.index('<section id="compare">'):text.index("</section>")]
+    assert f"run {sample_log.previous}: prompt-styles" in section and f"run {sample_log.experiment}: prompt-styles" in section
+    assert "(+100 pt)" in section  # five-line: 0% -> 100%
+    assert "not in this run" in section  # xss is new in the second run
+    assert text.count('<section id="run-') == 2
+
+
+def test_translate_and_words_runs(report, sample_log):
+    text, _ = report(sample_log.translate, sample_log.words)
+    assert '<section id="compare">' not in text  # nothing to compare: neither run holds answers
+    assert "Translation scores" in text and "41.5" in text and "tok:ko-mecab" in text
+    assert "박물관은 월요일에 문을 닫습니다." in text
+    assert "Word counts" in text and text.count("<figure") == 1
+
+
+def test_default_is_the_newest_run(cli, sample_log, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, _, err = cli("report")
+    assert code == 0, err
+    assert f"report of run {sample_log.words} written to report.html" in err
+    assert f'<section id="run-{sample_log.words}">' in (tmp_path / "report.html").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("case", ["unknown run", "empty log", "missing folder", "folder"])
+def test_bad_input_is_one_line_and_writes_nothing(cli, db, tmp_path, case):
+    from hanprompt.store import open_engine
+
+    open_engine(db)  # an empty log
+    out = tmp_path / "out.html"
+    args = {"unknown run": ["999", "-o", out], "empty log": ["-o", out],
+            "missing folder": ["-o", tmp_path / "nope" / "r.html"], "folder": ["-o", tmp_path]}[case]
+    code, stdout, err = cli("report", *args)
+    assert code == 2 and stdout == ""
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    expected = {"unknown run": "no run with id 999; list them with `hanprompt runs`",
+                "empty log": "the log holds no runs yet", "missing folder": "does not exist; create it",
+                "folder": "is a folder; pass a file name"}[case]
+    assert expected in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["home"]
+
+
+def test_checks_show_a_score_where_they_have_one():
+    from hanprompt.report.render import environment
+
+    macros = environment().get_template("_macros.html").module
+    out = str(macros.check_list([
+        {"name": "llm-rubric", "passed": True, "score": 0.8125, "reason": "names three <b>resources</b>"},
+        {"name": "similar", "passed": False, "score": 0.4, "reason": "cosine 0.40 (needs 0.80)"},
+        {"name": "regex", "passed": True, "reason": "matches"},
+    ]))
+    assert "llm-rubric</span> · score 0.81" in out and "similar</span> · score 0.40" in out
+    assert "regex</span> · <span" in out and "&lt;b&gt;resources&lt;/b&gt;" in out
+
+
+def test_bench_rows_show_speeds_mbu_and_cost():
+    from hanprompt.report import charts, shape
+    from hanprompt.report.render import environment
+
+    rows = shape.bench_rows([
+        {"id": 1, "model": "gguf:tiny.gguf", "backend": "gguf", "status": "ok", "reason": None,
+         "config": {"device": "cpu", "gpu_layers": 0}, "metrics": {
+             "decode_tokens_per_s": {"mean": 43.6, "stdev": 1.0}, "prefill_tokens_per_s": 510.0, "mbu": 0.94,
+             "cost_per_million": 0.12, "ttft_s": 0.031}},
+        {"id": 2, "model": "hf:tiny", "backend": "hf", "status": "skipped", "reason": "no CUDA device",
+         "config": {"device": "cuda", "api_key": SECRET}, "metrics": {}},
+    ])
+    assert [r["label"] for r in rows] == ["gguf:tiny.gguf · cpu · gpu_layers=0", "hf:tiny · cuda"]
+    assert (rows[0]["decode"], rows[0]["prefill"], rows[0]["mbu"], rows[0]["cost"]) == (43.6, 510.0, 94.0, 0.12)
+    out = str(environment().get_template("_macros.html").module.bench_table(rows))
+    assert "43.6" in out and "94%" in out and "0.12" in out and "no CUDA device" in out and SECRET not in out
+    assert [c.title for c in charts.bench(rows)] == [
+        "Decode and prefill tokens/s", "Memory-bandwidth utilisation (MBU)", "Cost per million output tokens"]
