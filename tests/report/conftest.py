@@ -24,9 +24,10 @@ def db(hanprompt_home) -> str:
     return settings.db_url()
 
 
-@pytest.fixture
-def sample_log(db) -> SampleLog:
-    return write_sample_log(db)
+@pytest.fixture(scope="module")
+def sample_log(tmp_path_factory) -> SampleLog:
+    """The sample log, written once per test module; tests only read it (pass --db sample_log.url)."""
+    return write_sample_log(f"sqlite:///{tmp_path_factory.mktemp('log') / 'hanprompt.db'}")
 
 
 # --- the browser ------------------------------------------------------------------------------

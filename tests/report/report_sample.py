@@ -33,6 +33,8 @@ class SampleLog:
     previous: int  # an earlier run of the same experiment
     translate: int  # a translate run with reference scores
     words: int  # the words run made from the experiment
+    bench: int  # a bench run: one ok row, one skipped
+    experiment_first: int  # the first answer of the experiment, which the cache hit reuses
     xss_generation: int  # the generation whose prompt and response carry HOSTILE_TEXT
     cached_generation: int
     korean_generation: int
@@ -54,8 +56,12 @@ def _gen(model: str, variant: str, response: str, **extra) -> dict:
 
 def write_sample_log(url: str) -> SampleLog:
     """Write the sample log through the store's own functions; return the ids tests refer to."""
+    from sqlalchemy import insert
+
     from hanprompt.analysis.service import WordOptions, analyse_store
     from hanprompt.store import open_engine
+    from hanprompt.store.db import now
+    from hanprompt.store.schema import bench_results
     from hanprompt.store.experiments import add_checks
     from hanprompt.store.runs import add_generation, create_run, finish_run
     from hanprompt.store.translations import add_scores, add_translations
@@ -79,8 +85,13 @@ def write_sample_log(url: str) -> SampleLog:
         finish_run(engine, run_id)
         return run_id, ids
 
-    ok = {"name": "language", "spec": {"language": "ko"}, "passed": True, "reason": "Hangul share 90% (needs 50%)"}
-    bad = {"name": "icontains", "spec": {"icontains": "python"}, "passed": False, "reason": "lacks 'python' (any case)"}
+    # Every check dict carries the same keys: an executemany takes its columns from the first row.
+    ok = {"name": "language", "spec": {"language": "ko"}, "passed": True, "score": None,
+          "reason": "Hangul share 90% (needs 50%)"}
+    similar = {"name": "similar", "spec": {"similar": "서울 여행"}, "passed": True, "score": 0.8125,
+               "reason": "cosine 0.81 (needs 0.80)"}
+    bad = {"name": "icontains", "spec": {"icontains": "python"}, "passed": False, "score": None,
+           "reason": "lacks 'python' (any case)"}
     previous, _ = experiment([
         (_gen(m, v, KO_SHORT, tokens_per_s=10.0), [ok, bad]) for v in ("one-line", "five-line") for m in models
     ])
@@ -89,15 +100,20 @@ def write_sample_log(url: str) -> SampleLog:
         rows.append((_gen(m, "one-line", KO_SHORT), [ok, bad]))
         for city in ("서울", "부산"):
             for rep in range(2):
-                rows.append((_gen(m, "five-line", KO_ANSWER, vars={"city": city}, repeat_index=rep,
-                                  tokens_per_s=25.0 if m == models[0] else 31.0), [ok]))
+                rows.append((_gen(m, "five-line", KO_ANSWER, vars={"city": city}, repeat_index=rep, cost=0.00025,
+                                  tokens_per_s=25.0 if m == models[0] else 31.0), [ok, similar]))
         rows.append((_gen(m, "xss", HOSTILE_TEXT, prompt=HOSTILE_TEXT,
                           messages=[{"role": "user", "content": HOSTILE_TEXT}]),
                      [dict(bad, reason=HOSTILE["script"])]))
-    rows.append((_gen(models[0], "one-line", KO_SHORT, cached=True, repeat_index=1), [ok, bad]))
     run_id, ids = experiment(rows)
     xss = ids[5]  # model a's xss answer
-    cached = ids[-1]
+    with engine.begin() as conn:
+        cached = add_generation(conn, run_id, _gen(models[0], "one-line", KO_SHORT, cached=True, cached_from_id=ids[0],
+                                                   repeat_index=1))
+        add_checks(conn, cached, [ok, bad])
+        # a judge's verdict on an answer: stored as a generation, shown only as the check it gave
+        add_generation(conn, run_id, _gen("hf:judge-model", "one-line", '{"pass": true}', role="judge",
+                                          judged_generation_id=ids[0]))
     with engine.begin() as conn:
         add_translations(conn, run_id, [
             {"generation_id": ids[0], "translator": "mt:tiny-marian", "source_lang": "en", "target_lang": "ko",
@@ -123,4 +139,16 @@ def write_sample_log(url: str) -> SampleLog:
         ])
     finish_run(engine, translate)
     words = analyse_store(WordOptions(by="variant", top=8), db=url, run_id=run_id)
-    return SampleLog(url, run_id, previous, translate, words.run_id, xss, cached, ids[2])
+    bench = create_run(engine, name="bench tiny", kind="bench", spec={"price_per_hour": 0.5})
+    with engine.begin() as conn:
+        conn.execute(insert(bench_results), [
+            {"run_id": bench, "model": "gguf:/models/tiny.gguf", "backend": "gguf", "status": "ok", "reason": None,
+             "config": {"device": "cpu", "gpu_layers": 0, "dtype": "f32"}, "created_at": now(),
+             "metrics": {"decode_tokens_per_s": {"mean": 43.6, "stdev": 0.4}, "prefill_tokens_per_s": 512.5,
+                         "ttft_s": 0.031, "mbu": 0.94, "cost_per_million": 3.19}},
+            {"run_id": bench, "model": "hf:/models/tiny", "backend": "hf", "status": "skipped",
+             "reason": "CUDA is not available on this machine", "config": {"device": "cuda"}, "metrics": None,
+             "created_at": now()},
+        ])
+    finish_run(engine, bench)
+    return SampleLog(url, run_id, previous, translate, words.run_id, bench, ids[0], xss, cached, ids[2])

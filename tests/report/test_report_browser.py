@@ -8,7 +8,7 @@ from report_sample import KO_SHORT
 @pytest.fixture
 def report_file(cli, sample_log, tmp_path):
     out = tmp_path / "report.html"
-    code, _, err = cli("report", sample_log.previous, sample_log.experiment, "-o", out)
+    code, _, err = cli("report", sample_log.previous, sample_log.experiment, "-o", out, "--db", sample_log.url)
     assert code == 0, err
     return out
 

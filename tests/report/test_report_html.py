@@ -45,7 +45,7 @@ def report(cli, sample_log, tmp_path):
 
     def make(*run_ids):
         out = tmp_path / "report.html"
-        code, _, err = cli("report", *run_ids, "-o", out)
+        code, _, err = cli("report", *run_ids, "-o", out, "--db", sample_log.url)
         assert code == 0, err
         text = out.read_text(encoding="utf-8")
         return text, _Page(text)
@@ -61,11 +61,15 @@ def test_side_by_side_holds_every_cell_with_checks_translations_and_cache_marks(
     assert text.count('data-model="hf:tiny-a"') == 4 and text.count('data-model="hf:tiny-b"') == 4
     # repeats of a cell together, each answer numbered
     assert "repeat 2" in text and "2 answers" in text
-    # the cache hit says so and shows no speed of its own
+    # the cache hit says so, names the answer it reuses, and shows no speed of its own
     cached = text[text.index(f"#{sample_log.cached_generation} ·"):][:400]
-    assert "cached" in cached and "tok/s" not in cached
-    # every check generically: type, pass/fail, reason
-    assert '<span class="mono">icontains</span>' in text and "lacks &#39;python&#39; (any case)" in text
+    assert f'<span class="badge cached">cached from #{sample_log.experiment_first}</span>' in cached
+    assert "tok/s" not in cached
+    # a judge's verdict is not an answer: no column, no row of its own
+    assert "hf:judge-model" not in text and '{&#34;pass&#34;: true}' not in text
+    # every check generically: type, pass/fail, score where it has one, reason
+    assert '<span class="mono">icontains</span> · <span class="reason">lacks &#39;python&#39; (any case)' in text
+    assert '<span class="mono">similar</span> · score 0.81 · <span class="reason">cosine 0.81 (needs 0.80)' in text
     assert '<span class="badge fail">fail</span>' in text and '<span class="badge pass">pass</span>' in text
     # a translation beneath its answer, with translator and Hangul share
     assert "mt:tiny-marian" in text and "한국의 수도는 서울이다." in text and "Hangul 100%" in text
@@ -76,7 +80,8 @@ def test_side_by_side_holds_every_cell_with_checks_translations_and_cache_marks(
 
 def test_metadata_charts_and_word_analysis(report, sample_log):
     text, page = report(sample_log.experiment)
-    for what in ("examples/prompt-styles.yaml", "한 줄 대 다섯 줄 프롬프트", "float32", "&#34;max_new_tokens&#34;: 64"):
+    for what in ("examples/prompt-styles.yaml", "한 줄 대 다섯 줄 프롬프트", "float32", "&#34;max_new_tokens&#34;: 64",
+                 "13 answers (1 from the cache)", "cost 0.002"):
         assert what in text
     captions = re.findall(r"<figcaption>(.*?)</figcaption>", text)
     assert captions == ["Tokens/s per model", "Response length per variant", "Pass rate per variant × model",
@@ -156,21 +161,25 @@ def test_embedded_font_holds_the_hangul_shown(report, sample_log):
         assert f'"{family}"' in css
 
 
-def test_no_secret_is_written(report, sample_log, db):
+def test_no_secret_is_written(report, sample_log, cli, db, tmp_path):
     from hanprompt.store import open_engine
     from hanprompt.store.runs import create_run, finish_run
 
+    text, _ = report(sample_log.experiment)
+    assert SECRET not in text  # an api_key among a model's parameters
     engine = open_engine(db)
     run_id = create_run(engine, name="secrets", kind="experiment", spec={
         "models": [{"spec": "openai:gpt", "base_url": "https://user:hunter2@example.invalid/v1",
                     "headers": {"Authorization": "Bearer hunter3"}, "OPENAI_API_KEY": "hunter4"}],
     })
     finish_run(engine, run_id)
-    text, _ = report(sample_log.experiment, run_id)
-    for secret in (SECRET, "hunter2", "hunter3", "hunter4"):
+    code, _, err = cli("report", run_id, "-o", tmp_path / "secrets.html")
+    assert code == 0, err
+    text = (tmp_path / "secrets.html").read_text(encoding="utf-8")
+    for secret in ("hunter2", "hunter3", "hunter4"):
         assert secret not in text
     assert "https://user:***@example.invalid/v1" in text
-    assert "max_new_tokens" in text  # a key holding "token" is not a secret
+    assert "OPENAI_API_KEY" in text and "Authorization" in text  # the keys show, their values do not
 
 
 def test_several_runs_are_compared_per_variant(report, sample_log):
@@ -192,10 +201,10 @@ def test_translate_and_words_runs(report, sample_log):
 
 def test_default_is_the_newest_run(cli, sample_log, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    code, _, err = cli("report")
+    code, _, err = cli("report", "--db", sample_log.url)
     assert code == 0, err
-    assert f"report of run {sample_log.words} written to report.html" in err
-    assert f'<section id="run-{sample_log.words}">' in (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert f"report of run {sample_log.bench} written to report.html" in err
+    assert f"<section id=\"run-{sample_log.bench}\">" in (tmp_path / "report.html").read_text(encoding="utf-8")
 
 
 @pytest.mark.parametrize("case", ["unknown run", "empty log", "missing folder", "folder"])
@@ -216,34 +225,13 @@ def test_bad_input_is_one_line_and_writes_nothing(cli, db, tmp_path, case):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["home"]
 
 
-def test_checks_show_a_score_where_they_have_one():
-    from hanprompt.report.render import environment
-
-    macros = environment().get_template("_macros.html").module
-    out = str(macros.check_list([
-        {"name": "llm-rubric", "passed": True, "score": 0.8125, "reason": "names three <b>resources</b>"},
-        {"name": "similar", "passed": False, "score": 0.4, "reason": "cosine 0.40 (needs 0.80)"},
-        {"name": "regex", "passed": True, "reason": "matches"},
-    ]))
-    assert "llm-rubric</span> · score 0.81" in out and "similar</span> · score 0.40" in out
-    assert "regex</span> · <span" in out and "&lt;b&gt;resources&lt;/b&gt;" in out
-
-
-def test_bench_rows_show_speeds_mbu_and_cost():
-    from hanprompt.report import charts, shape
-    from hanprompt.report.render import environment
-
-    rows = shape.bench_rows([
-        {"id": 1, "model": "gguf:tiny.gguf", "backend": "gguf", "status": "ok", "reason": None,
-         "config": {"device": "cpu", "gpu_layers": 0}, "metrics": {
-             "decode_tokens_per_s": {"mean": 43.6, "stdev": 1.0}, "prefill_tokens_per_s": 510.0, "mbu": 0.94,
-             "cost_per_million": 0.12, "ttft_s": 0.031}},
-        {"id": 2, "model": "hf:tiny", "backend": "hf", "status": "skipped", "reason": "no CUDA device",
-         "config": {"device": "cuda", "api_key": SECRET}, "metrics": {}},
-    ])
-    assert [r["label"] for r in rows] == ["gguf:tiny.gguf · cpu · gpu_layers=0", "hf:tiny · cuda"]
-    assert (rows[0]["decode"], rows[0]["prefill"], rows[0]["mbu"], rows[0]["cost"]) == (43.6, 510.0, 94.0, 0.12)
-    out = str(environment().get_template("_macros.html").module.bench_table(rows))
-    assert "43.6" in out and "94%" in out and "0.12" in out and "no CUDA device" in out and SECRET not in out
-    assert [c.title for c in charts.bench(rows)] == [
+def test_bench_run_shows_speeds_mbu_cost_and_skipped_rows(report, sample_log):
+    text, _ = report(sample_log.bench)
+    table = text[text.index("<h3>Benchmark</h3>"):]
+    row = table[table.index("gguf:/models/tiny.gguf · cpu · f32 · gpu_layers=0"):][:600]
+    for figure in ("43.6", "512.5", "31 ms", "94%", "3.19"):
+        assert f'<td class="num">{figure}</td>' in row, figure
+    assert "skipped" in table and "CUDA is not available on this machine" in table
+    assert re.findall(r"<figcaption>(.*?)</figcaption>", table) == [
         "Decode and prefill tokens/s", "Memory-bandwidth utilisation (MBU)", "Cost per million output tokens"]
+    assert "Korean words" not in text  # a bench run holds no answers to count

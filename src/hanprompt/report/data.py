@@ -2,8 +2,7 @@
 
 Nothing here writes. Lists are fetched a page at a time (LIMIT, keyset on ids); the only
 queries without a LIMIT are those keyed by a primary key or by the ids of a page already
-fetched. Columns and tables that later schema revisions add (``generations.role``,
-``generations.cost``, ``checks.score``, ``bench_results``, ...) are read when present.
+fetched. Judge verdicts (``generations.role = 'judge'``) are not answers: they show as checks.
 """
 from __future__ import annotations
 
@@ -16,7 +15,15 @@ from sqlalchemy import Connection, Engine, and_, case, exists, func, not_, or_, 
 
 from hanprompt.errors import NotFoundError
 from hanprompt.store.db import reading, row_dict
-from hanprompt.store.schema import analyses, checks, generations, metadata, runs, translation_scores, translations
+from hanprompt.store.schema import (
+    analyses,
+    bench_results,
+    checks,
+    generations,
+    runs,
+    translation_scores,
+    translations,
+)
 
 #: most ids sent in one IN (...) list
 _CHUNK = 500
@@ -26,18 +33,12 @@ PAGE = 50
 
 def _answers(query):
     """Only answers of the model under test: judge verdicts (role 'judge') are shown as checks."""
-    if "role" in generations.c:
-        query = query.where(generations.c.role.is_(None))
-    return query
+    return query.where(generations.c.role.is_(None))
 
 
 def _chunks(ids: list[int]) -> Iterable[list[int]]:
     for i in range(0, len(ids), _CHUNK):
         yield ids[i:i + _CHUNK]
-
-
-def _bench_table():
-    return metadata.tables.get("bench_results")
 
 
 # --- which runs ------------------------------------------------------------------------------
@@ -120,7 +121,6 @@ class RunBundle:
     analyses: list[dict] = field(default_factory=list)  # word analyses of this run's texts, newest first
     analysis: dict | None = None  # for a run of kind words: its own analysis
     bench: list[dict] = field(default_factory=list)
-    bench_available: bool = False  # whether this log has a bench_results table at all
 
 
 def load_run(engine: Engine, run_id: int) -> RunBundle:
@@ -146,7 +146,7 @@ def load_run(engine: Engine, run_id: int) -> RunBundle:
             select(analyses).where(analyses.c.run_id == run_id).order_by(analyses.c.id.desc()).limit(1)
         ).mappings().first()
         bundle.analysis = row_dict(own) if own else None
-        bundle.bench_available, bundle.bench = _bench_of(conn, run_id)
+        bundle.bench = _bench_of(conn, run_id)
     return bundle
 
 
@@ -163,15 +163,12 @@ def _analyses_of(conn: Connection, run_id: int, limit: int = 20) -> list[dict]:
     return list(newest.values())
 
 
-def _bench_of(conn: Connection, run_id: int, limit: int | None = None) -> tuple[bool, list[dict]]:
-    """(whether the log has benchmark rows at all, this run's rows)."""
-    table = _bench_table()
-    if table is None or not conn.dialect.has_table(conn, table.name):
-        return False, []
-    query = select(table).where(table.c.run_id == run_id).order_by(table.c.id)
+def _bench_of(conn: Connection, run_id: int, limit: int | None = None) -> list[dict]:
+    """A run's benchmark rows (one per configuration) in the order they were measured."""
+    query = select(bench_results).where(bench_results.c.run_id == run_id).order_by(bench_results.c.id)
     if limit is not None:
         query = query.limit(limit)
-    return True, [row_dict(r) for r in conn.execute(query).mappings()]
+    return [row_dict(r) for r in conn.execute(query).mappings()]
 
 
 # --- pages (the viewer) ---------------------------------------------------------------------
@@ -273,20 +270,16 @@ def _filtered(query, filters: Filters):
 #: the columns of a generation shown in lists (not the templated prompt or the placement)
 LIST_COLUMNS = [
     "id", "run_id", "model", "variant", "vars", "repeat_index", "response", "input_tokens", "output_tokens",
-    "ttft_s", "total_s", "tokens_per_s", "finish_reason", "error", "cached", "created_at",
+    "ttft_s", "total_s", "tokens_per_s", "finish_reason", "error", "cached", "cached_from_id", "cost",
+    "created_at",
 ]
-
-
-def _list_columns():
-    names = LIST_COLUMNS + [c for c in ("cached_from_id", "cost") if c in generations.c]
-    return [generations.c[n] for n in names]
 
 
 def generations_page(
     engine: Engine, filters: Filters = Filters(), *, limit: int = PAGE, before: int | None = None
 ) -> dict:
     """A page of generations, newest first, narrowed by ``filters``; keyset paging on the id."""
-    query = _filtered(_answers(select(*_list_columns())), filters).order_by(generations.c.id.desc()).limit(limit + 1)
+    query = _filtered(_answers(select(*(generations.c[n] for n in LIST_COLUMNS))), filters).order_by(generations.c.id.desc()).limit(limit + 1)
     if before is not None:
         query = query.where(generations.c.id < before)
     with reading(engine) as conn:
@@ -318,11 +311,11 @@ def run_page(
         own = conn.execute(
             select(analyses).where(analyses.c.run_id == run_id).order_by(analyses.c.id.desc()).limit(1)
         ).mappings().first()
-        bench_available, bench = _bench_of(conn, run_id, limit=500)
+        bench = _bench_of(conn, run_id, limit=500)
     return {
         "run": dict(row_dict(row), **counts), "results": rows, "next": rows[-1]["id"] if more else None,
         "analyses": found, "analysis": row_dict(own) if own else None,
-        "bench": bench, "bench_available": bench_available,
+        "bench": bench,
     }
 
 
