@@ -143,9 +143,16 @@ def write_sample_log(url: str) -> SampleLog:
     with engine.begin() as conn:
         conn.execute(insert(bench_results), [
             {"run_id": bench, "model": "gguf:/models/tiny.gguf", "backend": "gguf", "status": "ok", "reason": None,
-             "config": {"device": "cpu", "gpu_layers": 0, "dtype": "f32"}, "created_at": now(),
-             "metrics": {"decode_tokens_per_s": {"mean": 43.6, "stdev": 0.4}, "prefill_tokens_per_s": 512.5,
-                         "ttft_s": 0.031, "mbu": 0.94, "cost_per_million": 3.19}},
+             "config": {"gpu_layers": 0}, "created_at": now(),
+             # the layout hanprompt.bench.service stores
+             "metrics": {"load_s": 0.4, "prompt_tokens": 512, "gen_tokens": 128.0,
+                         "prefill_tok_s": {"mean": 512.5, "stdev": 3.0, "p50": 512.0, "p90": 515.0},
+                         "decode_tok_s": {"mean": 43.6, "stdev": 0.4, "p50": 43.6, "p90": 44.0},
+                         "ttft_s": {"mean": 0.031, "stdev": 0.001}, "e2e_s": {"mean": 2.97, "stdev": 0.02},
+                         "peak_rss_bytes": 700_000_000, "peak_vram_bytes": None, "placement": {"cpu": "all"},
+                         "roofline": {"ceiling_tok_s": 46.4, "mbu": 0.94, "bytes_per_token": 538_000_000},
+                         "cost": {"price_per_hour": 0.5, "per_million_output": 3.19, "batch_per_million_output": None},
+                         "batch": {"size": 8, "decode_tok_s": 180.2}, "warnings": []}},
             {"run_id": bench, "model": "hf:/models/tiny", "backend": "hf", "status": "skipped",
              "reason": "CUDA is not available on this machine", "config": {"device": "cuda"}, "metrics": None,
              "created_at": now()},

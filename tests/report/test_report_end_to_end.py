@@ -2,6 +2,7 @@
 report is written and opened in Chromium."""
 from __future__ import annotations
 
+import re
 import textwrap
 
 import pytest
@@ -47,3 +48,22 @@ def test_experiment_with_translation_and_words_opens_in_the_browser(cli, tiny_mo
     assert page.locator("#run1-rows > tr").count() == 3
     assert page.locator(".translation").count() == 3
     assert page.locator("figure.chart img").count() >= 3
+
+
+def test_a_measured_bench_run_in_the_report(cli, tiny_model, tmp_path):
+    code, _, err = cli("bench", "-m", tiny_model, "--devices", "cpu,cuda", "--prompt-tokens", "16",
+                       "--gen-tokens", "8", "--repeat", "2", "--warmup", "0", "--bandwidth", "25",
+                       "--price-per-hour", "0.5")
+    assert code == 0, err
+    out = tmp_path / "bench.html"
+    code, _, err = cli("report", "-o", out)
+    assert code == 0, err
+    text = out.read_text(encoding="utf-8")
+    table = text[text.index("<h3>Benchmark</h3>"):]
+    ok_row = table[table.index(f"{tiny_model} · cpu"):].split("</tr>")[0]
+    cells = re.findall(r'<td class="num">(.*?)</td>', ok_row)
+    # prefill, decode, roofline, MBU, TTFT, batch, cost: all measured but the batch (no --batch)
+    assert len(cells) == 7 and cells[5] == "–" and "–" not in cells[:5] + cells[6:], cells
+    assert cells[3].endswith("%") and cells[4].endswith(" ms")
+    assert "skipped" in table and "cuda" in table
+    assert "Decode and prefill tokens/s" in table and "Memory-bandwidth utilisation (MBU)" in table

@@ -228,8 +228,8 @@ def test_bad_input_is_one_line_and_writes_nothing(cli, db, tmp_path, case):
 def test_bench_run_shows_speeds_mbu_cost_and_skipped_rows(report, sample_log):
     text, _ = report(sample_log.bench)
     table = text[text.index("<h3>Benchmark</h3>"):]
-    row = table[table.index("gguf:/models/tiny.gguf · cpu · f32 · gpu_layers=0"):][:600]
-    for figure in ("43.6", "512.5", "31 ms", "94%", "3.19"):
+    row = table[table.index("gguf:/models/tiny.gguf · ngl 0"):][:900]
+    for figure in ("512.5", "43.6", "46.4", "94%", "31 ms", "180.2", "3.19"):
         assert f'<td class="num">{figure}</td>' in row, figure
     assert "skipped" in table and "CUDA is not available on this machine" in table
     assert re.findall(r"<figcaption>(.*?)</figcaption>", table) == [

@@ -190,17 +190,18 @@ def words(analysis: dict) -> Chart | None:
 def bench(rows: list[dict]) -> list[Chart]:
     """Decode and prefill tokens/s, MBU and cost per million tokens of each configuration.
 
-    ``rows`` are ``shape.bench_rows`` output (label, decode, prefill, mbu, cost, status).
+    ``rows`` are ``shape.bench_rows`` output (label, prefill, decode, ceiling, mbu, cost, status).
     """
-    ok = [r for r in rows if r.get("status") in (None, "ok")]
+    ok = [r for r in rows if r.get("status") == "ok"]
     if not ok:
         return []
     labels = [r["label"] for r in ok]
     charts = []
     series = [
         ("Decode and prefill tokens/s", "tokens/s", [
-            ("decode", [r["decode"] for r in ok]),
             ("prefill", [r["prefill"] for r in ok]),
+            ("decode", [r["decode"] for r in ok]),
+            ("decode roofline", [r["ceiling"] for r in ok]),
         ], ".1f"),
         ("Memory-bandwidth utilisation (MBU)", "MBU (% of the decode roofline)", [
             ("MBU", [r["mbu"] for r in ok]),

@@ -160,50 +160,40 @@ def compare(bundles: list) -> dict:
     return {"runs": [b.run for b in bundles], "variants": table, "warnings": warnings}
 
 
-def bench_rows(rows: list[dict]) -> list[dict]:
-    """Benchmark rows with their configuration redacted and the headline figures picked out.
+def _mean(entry) -> float | None:
+    """A figure stored either as a number or as a summary ``{"mean", "stdev", "p50", ...}``."""
+    return entry.get("mean") if isinstance(entry, dict) else entry
 
-    Adds ``label`` and ``decode``/``prefill`` (tokens/s), ``ttft`` (s), ``mbu`` (percent) and
-    ``cost`` (per million output tokens) from ``metrics``, None where a row lacks one.
+
+def bench_rows(rows: list[dict]) -> list[dict]:
+    """Benchmark rows (``hanprompt bench``) with their headline figures picked out of ``metrics``.
+
+    Adds ``label``; ``decode``/``prefill`` (mean tokens/s), ``ttft`` (mean seconds), ``ceiling``
+    (decode roofline, tokens/s), ``mbu`` (percent of that ceiling), ``cost`` (per million output
+    tokens at batch 1), ``batch_decode`` (aggregate tokens/s at ``--batch N``); None where a row
+    lacks one (skipped, out of memory, failed).
     """
     out = []
     for r in rows:
         m = r.get("metrics") or {}
-        row = dict(r, config=redact(r.get("config") or {}), metrics=m)
+        roof = m.get("roofline") or {}
+        mbu = roof.get("mbu")
+        row = dict(r, config=redact(r.get("config") or {}), metrics=redact(m))
         row.update(
             label=bench_label(row),
-            decode=metric(m, "decode_tokens_per_s", "tg_tokens_per_s", "decode_tps"),
-            prefill=metric(m, "prefill_tokens_per_s", "pp_tokens_per_s", "prefill_tps"),
-            ttft=metric(m, "ttft_s"),
-            mbu=percent(metric(m, "mbu", "mbu_percent")),
-            cost=metric(m, "cost_per_million", "cost_per_million_tokens", "cost_per_mtok"),
+            decode=_mean(m.get("decode_tok_s")), prefill=_mean(m.get("prefill_tok_s")), ttft=_mean(m.get("ttft_s")),
+            ceiling=roof.get("ceiling_tok_s"), mbu=mbu * 100 if mbu is not None else None,
+            cost=(m.get("cost") or {}).get("per_million_output"),
+            batch_decode=(m.get("batch") or {}).get("decode_tok_s"),
         )
         out.append(row)
     return out
 
 
-def metric(m: dict, *names: str):
-    """The first of ``names`` that a benchmark's metrics hold (names differ between versions)."""
-    for name in names:
-        value = m.get(name)
-        if isinstance(value, dict):  # {"mean": ..., "stdev": ...}
-            value = value.get("mean")
-        if value is not None:
-            return value
-    return None
-
-
-def percent(value):
-    if value is None:
-        return None
-    return value * 100 if value <= 1.5 else value  # stored as a fraction or already in percent
-
-
 def bench_label(row: dict) -> str:
-    """A benchmark row's configuration in a few words: model, backend, device, precision, layers."""
-    config = row.get("config") or {}
-    parts = [row.get("model") or config.get("model") or "?"]
-    for key in ("device", "devices", "dtype", "gpu_layers", "batch"):
-        if config.get(key) not in (None, ""):
-            parts.append(f"{key}={config[key]}" if key in ("gpu_layers", "batch") else str(config[key]))
-    return " · ".join(str(p) for p in parts)
+    """A configuration in a few words: model, then device, precision and GPU layers (``ngl``)."""
+    c = row.get("config") or {}
+    parts = [str(row.get("model") or "?")] + [str(c[k]) for k in ("device", "dtype") if c.get(k) not in (None, "")]
+    if c.get("gpu_layers") is not None:
+        parts.append(f"ngl {c['gpu_layers']}")
+    return " · ".join(parts)
