@@ -41,8 +41,10 @@ def section(bundle: data.RunBundle, *, draw: bool = True) -> dict:
     out["segment_translators"], out["segment_rows"] = translators, list(rows.values())
     out["bench"] = shape.bench_rows(bundle.bench)
     if draw:
-        out["charts"] = [c for c in (charts.tokens_per_s(results), charts.response_length(results),
-                                     charts.pass_rate(grid)) if c is not None]
+        out["charts"] = [c for c in (
+            charts.tokens_per_s(shape.model_speeds(results)), charts.response_length(results),
+            charts.pass_rate(grid["variants"], grid["models"], grid["stats"]),
+        ) if c is not None]
         out["word_charts"] = [c for c in (charts.words(a) for a in bundle.analyses) if c is not None]
         if bundle.analysis:
             out["own_word_charts"] = [c for c in [charts.words(bundle.analysis)] if c is not None]
@@ -59,7 +61,10 @@ def build_report(engine: Engine, run_ids: list[int] | None = None, *, now: dt.da
     bundles = [data.load_run(engine, i) for i in ids]
     sections = [section(b) for b in bundles]
     answered = shape.comparable(bundles)
-    comparison = shape.compare(answered) if len(answered) > 1 else None
+    comparison = shape.compare(
+        [b.run for b in answered], [shape.by_variant(b.results) for b in answered],
+        [sorted({r["model"] for r in b.results}) for b in answered],
+    ) if len(answered) > 1 else None
     face = render.embedded_font_face(render.hangul_in([sections, comparison]))
     return render.render_page(
         "report.html", font_face_css=face, sections=sections, comparison=comparison,

@@ -72,16 +72,11 @@ def _barh(ax, labels: list[str], values: list[float], fmt: str, color: str = _CO
     _tidy(ax)
 
 
-def tokens_per_s(results: list[dict]) -> Chart | None:
-    """Mean decode tokens/s per model over the answers measured in the run (cache hits left out)."""
-    per_model: dict[str, list[float]] = {}
-    for r in results:
-        if r.get("tokens_per_s") is not None and not shape.is_cached(r) and not r.get("error"):
-            per_model.setdefault(r["model"], []).append(r["tokens_per_s"])
-    if not per_model:
+def tokens_per_s(speeds: dict[str, float]) -> Chart | None:
+    """Mean decode tokens/s per model (``shape.model_speeds``: measured answers only)."""
+    if not speeds:
         return None
-    labels = list(per_model)
-    means = [sum(v) / len(v) for v in per_model.values()]
+    labels, means = list(speeds), list(speeds.values())
     with _context():
         fig = _figure(7, 0.9 + 0.45 * len(labels))
         ax = fig.add_subplot()
@@ -128,12 +123,13 @@ def response_length(results: list[dict]) -> Chart | None:
                        f"for {len(models)} model(s), in characters")
 
 
-def pass_rate(grid: dict) -> Chart | None:
-    """A heat map of the pass rate (answers passing every check) per variant x model."""
-    stats = grid["stats"]
+def pass_rate(variants: list, models: list[str], stats: dict) -> Chart | None:
+    """A heat map of the pass rate (answers passing every check) per variant x model.
+
+    ``stats`` maps (variant, model) to ``shape.stats`` (``passed``, ``checked``, ``pass_rate``).
+    """
     if not any(s["checked"] for s in stats.values()):
         return None
-    variants, models = grid["variants"], grid["models"]
     import numpy as np
 
     values = np.full((len(variants), len(models)), np.nan)

@@ -319,6 +319,15 @@ def run_page(
     }
 
 
+def run_info(engine: Engine, run_id: int) -> dict:
+    """One run with its counts. Raises NotFoundError for an unknown id."""
+    with reading(engine) as conn:
+        row = conn.execute(select(runs).where(runs.c.id == run_id)).mappings().first()
+        if row is None:
+            raise NotFoundError(f"no run with id {run_id}")
+        return dict(row_dict(row), **_counts(conn, [run_id])[run_id])
+
+
 def generation_detail(engine: Engine, gen_id: int) -> dict:
     """One generation with every stored field, its checks and its translations (with scores)."""
     with reading(engine) as conn:
@@ -329,3 +338,89 @@ def generation_detail(engine: Engine, gen_id: int) -> dict:
         run = conn.execute(select(runs.c.id, runs.c.name, runs.c.kind).where(runs.c.id == out["run_id"])).mappings().first()
         out["run"] = row_dict(run) if run else None
     return out
+
+
+def run_summary(engine: Engine, run_id: int, *, limit: int = 500) -> dict:
+    """Per (variant, model) figures of a run, aggregated in the database (no rows fetched).
+
+    Returns ``{"variants", "models", "stats": {(variant, model): stats}, "speeds": {model: tok/s},
+    "by_variant": {variant: stats}}`` with the keys of ``shape.stats``; speeds count only answers
+    measured in the run (no cache hits, no errors). At most ``limit`` (variant, model) groups.
+    """
+    g = generations.c
+    measured = and_(g.cached.isnot(True), g.cached_from_id.is_(None), g.error.is_(None), g.tokens_per_s.isnot(None))
+    per_gen = (
+        select(checks.c.generation_id.label("gid"), func.count().label("n"),
+               func.sum(case((checks.c.passed.is_(False), 1), else_=0)).label("failed"),
+               func.avg(checks.c.score).label("score"))
+        .join(generations, g.id == checks.c.generation_id)
+        .where(g.run_id == run_id)
+        .group_by(checks.c.generation_id)
+        .subquery()
+    )
+    query = _answers(
+        select(
+            g.variant, g.model, func.count().label("n"),
+            func.sum(case((or_(g.cached.is_(True), g.cached_from_id.isnot(None)), 1), else_=0)).label("cached"),
+            func.sum(case((g.error.isnot(None), 1), else_=0)).label("errors"),
+            func.count(per_gen.c.gid).label("checked"),
+            func.sum(case((per_gen.c.failed == 0, 1), else_=0)).label("passed"),
+            func.avg(per_gen.c.score).label("mean_score"),
+            func.avg(g.output_tokens).label("output_tokens"),
+            func.avg(func.length(g.response)).label("chars"),
+            func.sum(case((measured, g.tokens_per_s), else_=0)).label("tps_sum"),
+            func.sum(case((measured, 1), else_=0)).label("tps_n"),
+            func.sum(case((and_(measured, g.ttft_s.isnot(None)), g.ttft_s), else_=0)).label("ttft_sum"),
+            func.sum(case((and_(measured, g.ttft_s.isnot(None)), 1), else_=0)).label("ttft_n"),
+            func.sum(g.cost).label("cost"),
+            func.min(g.id).label("first"),
+        )
+        .outerjoin(per_gen, per_gen.c.gid == g.id)
+        .where(g.run_id == run_id)
+    ).group_by(g.variant, g.model).order_by(func.min(g.id)).limit(limit)
+    with reading(engine) as conn:
+        rows = conn.execute(query).mappings().all()
+    out: dict[tuple, dict] = {}
+    for r in rows:
+        out[(r["variant"], r["model"])] = _stats_of(r)
+    variants = list(dict.fromkeys(v for v, _ in out))
+    models = list(dict.fromkeys(m for _, m in out))
+    speeds, by_variant = {}, {}
+    for m in models:
+        group = [r for r in rows if r["model"] == m]
+        n = sum(r["tps_n"] or 0 for r in group)
+        if n:
+            speeds[m] = sum(r["tps_sum"] or 0 for r in group) / n
+    for v in variants:
+        by_variant[v] = _stats_of(_combined([r for r in rows if r["variant"] == v]))
+    return {"variants": variants, "models": models, "stats": out, "speeds": speeds, "by_variant": by_variant}
+
+
+def _combined(rows) -> dict:
+    """Aggregate rows of several models added up into one (means weighted by their counts)."""
+    total = {k: sum((r[k] or 0) for r in rows) for k in ("n", "cached", "errors", "checked", "passed",
+                                                          "tps_sum", "tps_n", "ttft_sum", "ttft_n")}
+    n = total["n"] or 1
+    scored = [r for r in rows if r["mean_score"] is not None]
+    total.update(
+        output_tokens=sum((r["output_tokens"] or 0) * r["n"] for r in rows) / n if rows else None,
+        chars=sum((r["chars"] or 0) * r["n"] for r in rows) / n if rows else None,
+        mean_score=sum(r["mean_score"] for r in scored) / len(scored) if scored else None,
+        cost=sum(r["cost"] for r in rows if r["cost"] is not None) if any(r["cost"] is not None for r in rows) else None,
+    )
+    return total
+
+
+def _stats_of(r) -> dict:
+    """An aggregate row as ``shape.stats`` would have computed it from the rows themselves."""
+    checked, passed, tps_n, ttft_n = r["checked"] or 0, r["passed"] or 0, r["tps_n"] or 0, r["ttft_n"] or 0
+    return {
+        "n": r["n"], "cached": r["cached"] or 0, "errors": r["errors"] or 0, "checked": checked, "passed": passed,
+        "pass_rate": passed / checked if checked else None,
+        "mean_score": float(r["mean_score"]) if r["mean_score"] is not None else None,
+        "output_tokens": float(r["output_tokens"]) if r["output_tokens"] is not None else None,
+        "chars": float(r["chars"]) if r["chars"] is not None else None,
+        "tokens_per_s": r["tps_sum"] / tps_n if tps_n else None,
+        "ttft_s": r["ttft_sum"] / ttft_n if ttft_n else None,
+        "cost": r["cost"],
+    }

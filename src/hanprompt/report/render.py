@@ -157,12 +157,34 @@ def subset_font(text: str) -> bytes | None:
     options = subset.Options()
     options.flavor = "woff"
     options.name_IDs = []  # the subset is no longer NanumGothic: drop its names, it gets ours in CSS
-    options.drop_tables += ["TSI0", "TSI1", "TSI2", "TSI3", "TSI5"]  # VTT sources fontTools cannot subset
+    options.drop_tables += list(_VTT_TABLES)
     buf = io.BytesIO()
     with TTFont(str(korean_font_path()), lazy=True) as font:
         subsetter = subset.Subsetter(options)
         subsetter.populate(text=text)
         subsetter.subset(font)
+        font.flavor = "woff"
+        font.save(buf)
+    return buf.getvalue()
+
+
+#: VTT source tables NanumGothic carries; fontTools cannot subset them and Chromium's font
+#: sanitizer (OTS) rejects the file for TSI3's zero length, so they are dropped either way
+_VTT_TABLES = ("TSI0", "TSI1", "TSI2", "TSI3", "TSI5")
+
+
+@functools.lru_cache(maxsize=1)
+def whole_font() -> bytes:
+    """The bundled NanumGothic as WOFF without the tables browsers reject (for the viewer)."""
+    from fontTools.ttLib import TTFont
+
+    from hanprompt.analysis.fonts import korean_font_path
+
+    buf = io.BytesIO()
+    with TTFont(str(korean_font_path())) as font:
+        for tag in _VTT_TABLES:
+            if tag in font:
+                del font[tag]
         font.flavor = "woff"
         font.save(buf)
     return buf.getvalue()
@@ -176,10 +198,17 @@ def embedded_font_face(text: str) -> str:
     return font_face(f'url("data:font/woff;base64,{base64.b64encode(data).decode("ascii")}") format("woff")')
 
 
-def render_page(template: str, *, font_face_css: str = "", csp_options: dict | None = None, **context) -> str:
-    """Render a page template with the shared CSS and JS inlined and a policy that allows only them."""
+def render(template: str, *, font_face_css: str = "", csp_options: dict | None = None,
+           **context) -> tuple[str, str]:
+    """(HTML, policy) of a page template, the shared CSS and JS inlined and allowed by hash."""
     css, js = page_css(font_face_css), page_js()
     policy = content_security_policy([css], [js], **(csp_options or {}))
-    return environment().get_template(template).render(
+    html = environment().get_template(template).render(
         page_style=Markup(css), page_script=Markup(js), csp=policy, **context
     )
+    return html, policy
+
+
+def render_page(template: str, **options) -> str:
+    """The HTML of ``render``."""
+    return render(template, **options)[0]

@@ -137,12 +137,32 @@ def comparable(bundles: list) -> list:
     return [b for b in bundles if b.run["kind"] in ("experiment", "ask") and b.results]
 
 
-def compare(bundles: list) -> dict:
-    """Several runs variant by variant: each run's stats, and each later run minus the first."""
-    variants = _ordered(r.get("variant") for b in bundles for r in b.results)
+def by_variant(results: list[dict]) -> dict:
+    """Stats of a run's answers per variant, in the order the variants first appear."""
+    variants = _ordered(r.get("variant") for r in results)
+    return {v: stats([r for r in results if r.get("variant") == v]) for v in variants}
+
+
+def model_speeds(results: list[dict]) -> dict[str, float]:
+    """Mean decode tokens/s per model over the answers measured in the run (cache hits left out)."""
+    out = {}
+    for model in _ordered(r["model"] for r in results):
+        mean = stats([r for r in results if r["model"] == model])["tokens_per_s"]
+        if mean is not None:
+            out[model] = mean
+    return out
+
+
+def compare(runs: list[dict], per_run: list[dict], models: list[list[str]]) -> dict:
+    """Several runs variant by variant: each run's stats, and each later run minus the first.
+
+    ``per_run[i]`` maps variant -> ``stats`` of run i; ``models[i]`` lists the models run i asked.
+    """
+    variants = _ordered(v for stats_of in per_run for v in stats_of)
+    empty = stats([])
     table = []
     for v in variants:
-        cells = [stats([r for r in b.results if r.get("variant") == v]) for b in bundles]
+        cells = [stats_of.get(v, empty) for stats_of in per_run]
         base = cells[0]
         deltas = [
             {k: (c[k] - base[k]) if c[k] is not None and base[k] is not None and c["n"] and base["n"] else None
@@ -150,17 +170,16 @@ def compare(bundles: list) -> dict:
             for c in cells
         ]
         table.append({"variant": v, "cells": cells, "deltas": deltas})
-    models = [sorted({r["model"] for r in b.results}) for b in bundles]
-    names = [b.run["name"] for b in bundles]
+    names = [r["name"] for r in runs]
     warnings = []
-    if len(set(map(tuple, models))) > 1:
+    if len({tuple(sorted(m)) for m in models}) > 1:
         warnings.append("the runs asked different models; differences may come from the models, not the prompts")
     if len(set(names)) > 1:
         warnings.append("the runs come from different experiments: " + ", ".join(dict.fromkeys(names)))
-    return {"runs": [b.run for b in bundles], "variants": table, "warnings": warnings}
+    return {"runs": runs, "variants": table, "warnings": warnings}
 
 
-def _mean(entry) -> float | None:
+def _summary_mean(entry) -> float | None:
     """A figure stored either as a number or as a summary ``{"mean", "stdev", "p50", ...}``."""
     return entry.get("mean") if isinstance(entry, dict) else entry
 
@@ -181,7 +200,8 @@ def bench_rows(rows: list[dict]) -> list[dict]:
         row = dict(r, config=redact(r.get("config") or {}), metrics=redact(m))
         row.update(
             label=bench_label(row),
-            decode=_mean(m.get("decode_tok_s")), prefill=_mean(m.get("prefill_tok_s")), ttft=_mean(m.get("ttft_s")),
+            decode=_summary_mean(m.get("decode_tok_s")), prefill=_summary_mean(m.get("prefill_tok_s")),
+            ttft=_summary_mean(m.get("ttft_s")),
             ceiling=roof.get("ceiling_tok_s"), mbu=mbu * 100 if mbu is not None else None,
             cost=(m.get("cost") or {}).get("per_million_output"),
             batch_decode=(m.get("batch") or {}).get("decode_tok_s"),
