@@ -64,13 +64,17 @@ def ask(
     log: bool = True,
     on_text: OnText | None = None,
     on_loaded=None,
+    truncate: str | None = None,
 ) -> Answer:
     """Generate one answer with ``model`` and log it as a run of kind ``ask``.
 
-    Inputs, the database and the model are all checked before anything is written.
+    Inputs, the database and the model are all checked before anything is written; a prompt
+    that does not fit the model's context with ``params.max_new_tokens`` raises UsageError, or
+    with ``truncate`` ("left" or "right") is cut to fit (see ``backends.context.fit``).
     """
     from hanprompt import settings
     from hanprompt.backends import registry
+    from hanprompt.backends.context import fit
 
     messages = messages_for(prompt, system)
     params = params or GenParams()
@@ -83,10 +87,12 @@ def ask(
     backend = registry.load(spec, **(load_options or {}))
     if on_loaded is not None:
         on_loaded(backend)
+    messages = fit(backend, messages, params, truncate)
     run = {
         "name": prompt.strip().splitlines()[0][:80],
         "kind": "ask",
-        "spec": {"model": str(spec), "system": system, "params": params.model_dump(), "load": load_options or {}},
+        "spec": {"model": str(spec), "system": system, "params": params.model_dump(), "load": load_options or {},
+                 **({"truncate": truncate} if truncate else {})},
     }
     try:
         completion = backend.generate(messages, params, on_text=on_text)

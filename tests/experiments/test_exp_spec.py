@@ -85,8 +85,8 @@ def test_bad_file_is_one_line_exit_2_nothing_written(cli, spec_file, tiny_model,
 
 
 @pytest.mark.parametrize("args, expected", [
-    (["--repeat", "0"], "--repeat must be 1 or more"),
-    (["--max-concurrency", "0"], "--max-concurrency must be 1 or more"),
+    (["--repeat", "0"], "--repeat must be from 1 to 10,000"),
+    (["--max-concurrency", "0"], "--max-concurrency must be from 1 to 1,024"),
     (["--resume", "999"], "no run with id 999"),
     (["--dtype", "float32"], "apply to --model"),
 ])

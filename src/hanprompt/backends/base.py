@@ -5,8 +5,9 @@ import abc
 from dataclasses import dataclass, field
 from typing import Callable, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, model_serializer
+from pydantic import BaseModel, ConfigDict, model_serializer
 
+from hanprompt import limits
 from hanprompt.errors import UsageError
 
 Messages = list[dict]  # [{"role": "system" | "user" | "assistant", "content": str}, ...]
@@ -18,10 +19,10 @@ class GenParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    max_new_tokens: int = Field(256, ge=1)
-    temperature: float = Field(0.0, ge=0.0)
-    top_p: float = Field(1.0, gt=0.0, le=1.0)
-    seed: int | None = None
+    max_new_tokens: limits.MaxNewTokens = 256
+    temperature: limits.Temperature = 0.0
+    top_p: limits.TopP = 1.0
+    seed: limits.Seed | None = None
     #: generate exactly max_new_tokens, never stopping at EOS (benchmarks, like llama.cpp's
     #: --ignore-eos); left out of dumps while False, so cache keys and logs stay as they were
     ignore_eos: bool = False
@@ -45,6 +46,8 @@ class GenParams(BaseModel):
             err = e.errors()[0]
             key = ".".join(str(p) for p in err["loc"]) or "params"
             flag = "--" + key.replace("_", "-")
+            if key in limits.RANGES:
+                raise UsageError(f"{flag} must be {limits.RANGES[key]}, not {err.get('input')!r}") from e
             raise UsageError(f"{flag}: {err['msg'].lower()} (got {err.get('input')!r})") from e
 
     @property
@@ -99,6 +102,21 @@ class Backend(abc.ABC):
     def fingerprint(self) -> str:
         """Identifies the weights (a revision, or file sizes and times) for the result cache."""
         return self.spec
+
+    @property
+    def context_length(self) -> int:
+        """Most tokens the model attends to, prompt and answer together.
+
+        From the model's own configuration (``max_position_embeddings``, GGUF ``context_length``,
+        a server's ``max_model_len``); ``limits.DEFAULT_CONTEXT_LENGTH`` (1,000,000) where it
+        does not say.
+        """
+        return limits.DEFAULT_CONTEXT_LENGTH
+
+    def count_tokens(self, prompt: str) -> int | None:
+        """Tokens in ``prompt`` (a ``render`` result) as the model will read it; None where a backend
+        cannot count before sending (then only the server can refuse a prompt that is too long)."""
+        return None
 
     @abc.abstractmethod
     def render(self, messages: Messages) -> str:

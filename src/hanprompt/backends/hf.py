@@ -15,7 +15,9 @@ from typing import Literal
 from jinja2 import TemplateError
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
+from hanprompt import limits
 from hanprompt.backends.base import Backend, Completion, GenParams, LoadInfo, Messages, OnText
+from hanprompt.backends.context import overflow_error
 from hanprompt.backends.hub import from_pretrained, looks_like_path, resolve_device
 from hanprompt.errors import BackendError, DeviceError, ModelNotFound, UsageError
 
@@ -98,6 +100,11 @@ def _placement(model) -> tuple[str, dict]:
         name = f"cuda:{where}" if isinstance(where, int) else str(where)
         counts[name] = counts.get(name, 0) + 1
     return "+".join(counts), counts
+
+
+#: config attributes that hold the context length, by model family
+_CONTEXT_KEYS = ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length", "n_ctx",
+                 "max_seq_len")
 
 
 class _StepClock:
@@ -305,6 +312,22 @@ class HFBackend(Backend):
             self._fingerprint = h.hexdigest()[:16]
         return self._fingerprint
 
+    @property
+    def context_length(self) -> int:
+        """Positions the model was built for (``max_position_embeddings`` and its aliases)."""
+        config = self.model.config
+        config = config.get_text_config() if hasattr(config, "get_text_config") else config
+        for key in _CONTEXT_KEYS:
+            value = getattr(config, key, None)
+            if isinstance(value, int) and value > 0:
+                return value
+        value = getattr(self.tokenizer, "model_max_length", None)  # huge sentinel when unset
+        return value if isinstance(value, int) and 0 < value < limits.DEFAULT_CONTEXT_LENGTH else (
+            limits.DEFAULT_CONTEXT_LENGTH)
+
+    def count_tokens(self, prompt: str) -> int:
+        return len(self.tokenizer(prompt, add_special_tokens=self.info.template == "plain")["input_ids"])
+
     # ---- preprocess -------------------------------------------------------------------
     def render(self, messages: Messages) -> str:
         if self.info.template == "plain":
@@ -352,6 +375,8 @@ class HFBackend(Backend):
         clock = _StepClock(on_ids)  # time to first token counts tokenization too
         batch = self._encode(prompts)
         input_lengths = batch["attention_mask"].sum(dim=1).tolist()
+        if max(input_lengths) + params.max_new_tokens > self.context_length:  # never run past the positions
+            raise overflow_error(self, max(input_lengths), params.max_new_tokens)
         batch = {k: v.to(self.model.device) for k, v in batch.items()}
         if params.seed is not None:
             torch.manual_seed(params.seed)

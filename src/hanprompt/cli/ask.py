@@ -54,6 +54,7 @@ def run(args: argparse.Namespace) -> int:
         log=not args.no_log,
         on_text=on_text if streamed else None,
         on_loaded=on_loaded,
+        truncate=args.truncate,
     )
     if args.json:
         common.print_json(answer.as_dict())

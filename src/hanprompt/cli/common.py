@@ -35,6 +35,9 @@ def add_gen_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--temperature", type=float, metavar="T", help="0 is greedy (the default)")
     g.add_argument("--top-p", type=float, metavar="P", help="nucleus sampling mass (default: 1.0)")
     g.add_argument("--seed", type=int, metavar="N", help="seed for sampling")
+    g.add_argument("--truncate", choices=["left", "right"],
+                   help="cut a prompt too long for the model's context from the left (its start) or the right "
+                        "(its end) instead of refusing it")
 
 
 def load_options(args: argparse.Namespace) -> dict:

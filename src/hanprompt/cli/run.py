@@ -25,6 +25,8 @@ def register(sub) -> None:
     p.add_argument("--resume", type=int, metavar="RUN_ID", help="complete only what this run is missing")
     p.add_argument("--embedder", metavar="PATH_OR_ID",
                    help="the sentence-transformers model of similar checks (replaces the file's embedder:)")
+    p.add_argument("--truncate", choices=["left", "right"],
+                   help="cut prompts too long for a model's context from the left (start) or right (end)")
     p.add_argument("--encoding", metavar="ENC",
                    help="encoding of FILE when it has no byte-order mark (default UTF-8; e.g. cp949)")
     common.add_model_options(p)
@@ -93,6 +95,7 @@ def run(args: argparse.Namespace) -> int:
                 repeat=args.repeat, max_concurrency=args.max_concurrency, use_cache=not args.no_cache,
                 resume=args.resume, db=args.db, progress=progress, on_loaded=on_loaded, encoding=args.encoding,
                 embedder=args.embedder,
+                truncate=args.truncate,
             )
     except RunInterrupted as e:
         s = e.summary
@@ -234,7 +237,6 @@ def render_checks(data: dict, console) -> None:
 def render_verdicts(verdicts: list[dict], console, several_models: bool) -> None:
     """Each variant (B) against the baseline (A): differences with 95% intervals, and the verdict."""
     from rich.table import Table
-    from rich.text import Text
 
     table = Table(title=common.text(f"against {verdicts[0]['a']} (A): Δ B − A [95% interval]"), header_style="bold")
     for col in (["model"] if several_models else []) + ["B", "Δ pass rate", "Δ mean score", "verdict"]:

@@ -6,8 +6,9 @@ import itertools
 import json
 from dataclasses import dataclass, field
 
+from hanprompt import limits
 from hanprompt.backends.base import GenParams, validate_messages
-from hanprompt.errors import HanpromptError, UsageError
+from hanprompt.errors import HanpromptError
 from hanprompt.experiments.spec import Check, LoadedSpec, ModelEntry, Variant
 from hanprompt.prompts import Example, build_messages, render, template_variables
 from hanprompt.textio import nfc
@@ -83,7 +84,7 @@ def _params(loaded: LoadedSpec, variant: Variant, repeat_index: int) -> GenParam
     params = GenParams(**values)
     if not params.greedy and params.seed is not None:
         # Each repeat its own seed, so repeats of a sampled prompt differ yet stay reproducible.
-        params = params.model_copy(update={"seed": params.seed + repeat_index})
+        params = params.model_copy(update={"seed": (params.seed + repeat_index) % (limits.MAX_SEED + 1)})
     return params
 
 
@@ -94,8 +95,7 @@ def expand(loaded: LoadedSpec, models: list[ModelEntry] | None = None, repeat: i
     spec = loaded.spec
     models = models or list(spec.models) or [ModelEntry(spec=DEFAULT_MODEL)]
     repeat = spec.repeat if repeat is None else repeat
-    if repeat < 1:
-        raise UsageError(f"--repeat must be 1 or more, not {repeat}")
+    limits.check_range("--repeat", repeat, 1, limits.MAX_REPEAT)
     cells: list[Cell] = []
     for model in models:
         for i, variant in enumerate(spec.variants):

@@ -5,6 +5,8 @@ marks the run ``interrupted``; ``resume`` completes only the cells a run is miss
 """
 from __future__ import annotations
 
+import dataclasses
+import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +14,7 @@ from typing import Callable
 
 from pydantic import ValidationError
 
+from hanprompt import limits
 from hanprompt.backends import registry
 from hanprompt.backends.base import Backend, Completion
 from hanprompt.errors import HanpromptError, UsageError
@@ -161,15 +164,31 @@ def _completion(row: dict) -> Completion:
     )
 
 
-def _run_spec(loaded: LoadedSpec, models: list[ModelEntry] | None, repeat: int | None) -> dict:
+def _run_spec(loaded: LoadedSpec, models: list[ModelEntry] | None, repeat: int | None,
+              truncate: str | None = None) -> dict:
     return {
         "file": str(loaded.path),
         "spec": loaded.spec.model_dump(mode="json", by_alias=True, exclude_none=True),
         "overrides": {
             "models": [m.model_dump(exclude_none=True) for m in models] if models else None,
             "repeat": repeat,
+            **({"truncate": truncate} if truncate else {}),
         },
     }
+
+
+def _fitted(backend: Backend, cells: list[Cell], truncate: str | None) -> list[Cell]:
+    """``cells`` with messages that fit the model's context; UsageError (both numbers) for one that does not."""
+    from hanprompt.backends.context import fit
+
+    seen: dict[str, list[dict]] = {}  # repeats and models share prompts: count each once
+    out = []
+    for c in cells:
+        key = json.dumps([c.messages, c.params.max_new_tokens], ensure_ascii=False)
+        if key not in seen:
+            seen[key] = fit(backend, c.messages, c.params, truncate)
+        out.append(c if seen[key] is c.messages else dataclasses.replace(c, messages=seen[key]))
+    return out
 
 
 def _resume_target(engine, run_id: int) -> dict:
@@ -194,18 +213,20 @@ def run_experiment(
     progress: Progress | None = None,
     on_loaded: Callable[[Backend], None] | None = None,
     encoding: str | None = None,
+    truncate: str | None = None,
 ) -> RunSummary:
     """Run (or with ``resume``, complete) the experiment in ``path`` and store it as one run.
 
     ``encoding`` reads a file saved without a byte-order mark in something other than UTF-8;
     ``embedder`` replaces the file's ``embedder:`` (the model of ``similar`` checks).
+    A prompt too long for a model's context is refused (UsageError, with both numbers) or, with
+    ``truncate`` ("left" or "right"), cut to fit; see ``backends.context.fit``.
     """
     from hanprompt import settings
     from hanprompt.store import open_engine
     from hanprompt.store.runs import create_run, finish_run
 
-    if max_concurrency < 1:
-        raise UsageError(f"--max-concurrency must be 1 or more, not {max_concurrency}")
+    limits.check_range("--max-concurrency", max_concurrency, 1, limits.MAX_CONCURRENCY)
     loaded = load_spec(path, encoding)
     engine = open_engine(settings.db_url(db)) if resume is not None else None
     if resume is not None:
@@ -215,6 +236,7 @@ def run_experiment(
         if models is None and overrides.get("models"):
             models = [ModelEntry(**m) for m in overrides["models"]]
         repeat = overrides.get("repeat") if repeat is None else repeat
+        truncate = overrides.get("truncate") if truncate is None else truncate
         embedder = embedder or ((target["spec"] or {}).get("spec") or {}).get("embedder")
     if embedder:  # --embedder replaces the file's embedder: (and is stored with the run's spec)
         loaded.spec = loaded.spec.model_copy(update={"embedder": embedder})
@@ -236,17 +258,19 @@ def run_experiment(
     first = cells[0].model
     backend = registry.load(first.spec, **first.options)  # a bad model fails before anything is written
     prepare(loaded)  # so does a missing python: function or an embedder that cannot be had
+    fitted = {first.model_dump_json(): _fitted(backend, [c for c in by_model[first.model_dump_json()]
+                                                         if c.key not in done], truncate)}
     if engine is None:
         engine = open_engine(settings.db_url(db))
     if resume is None:
         run_id = create_run(engine, name=loaded.name, kind="experiment",
-                            spec=_run_spec(loaded, models, repeat), spec_hash=digest)
+                            spec=_run_spec(loaded, models, repeat, truncate), spec_hash=digest)
     else:
         run_id = resume
         reopen_run(engine, run_id)
     run = _Run(engine, run_id, loaded, use_cache, max_concurrency, progress, len(cells), len(done))
     try:
-        for model_cells in by_model.values():
+        for model_key, model_cells in by_model.items():
             pending = [c for c in model_cells if c.key not in done]
             if not pending:
                 continue
@@ -254,6 +278,7 @@ def run_experiment(
             backend = registry.load(entry.spec, **entry.options)  # cached by the registry
             if on_loaded is not None:
                 on_loaded(backend)
+            pending = fitted.pop(model_key, None) or _fitted(backend, pending, truncate)
             run.model(backend, pending)
     except KeyboardInterrupt:
         finish_run(engine, run_id, status="interrupted", error="interrupted (Ctrl-C)")

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from hanprompt import limits
 from hanprompt.analysis.speech_level import LEVELS
 from hanprompt.errors import InputError
 from hanprompt.experiments import yamlfile
@@ -68,10 +69,10 @@ class ModelEntry(_Strict):
 class ParamOverrides(_Strict):
     """Generation parameters; any left out come from the level above."""
 
-    max_new_tokens: int | None = Field(None, ge=1)
-    temperature: float | None = Field(None, ge=0.0)
-    top_p: float | None = Field(None, gt=0.0, le=1.0)
-    seed: int | None = None
+    max_new_tokens: limits.MaxNewTokens | None = None
+    temperature: limits.Temperature | None = None
+    top_p: limits.TopP | None = None
+    seed: limits.Seed | None = None
 
 
 CHECK_KEYS = (
@@ -276,7 +277,7 @@ class ExperimentSpec(_Strict):
     description: str | None = None
     models: list[ModelEntry] = []
     params: ParamOverrides = ParamOverrides()
-    repeat: int = Field(1, ge=1)
+    repeat: limits.Repeat = 1
     vars: dict[str, Scalar | list[Scalar]] = {}
     checks: list[Check] = []
     variants: list[Variant] = []

@@ -73,6 +73,9 @@ class LLMTranslator(Translator):
         for s in segments:
             # Korean takes about as many tokens as English; leave room for a preamble to strip.
             budget = self.max_new_tokens or min(1024, 3 * len(s) // 2 + 64)
-            requests.append((self.messages(s, source, target), GenParams(max_new_tokens=budget)))
+            messages = self.messages(s, source, target)
+            prompt_tokens = self.backend.count_tokens(self.backend.render(messages)) or 0
+            budget = max(1, min(budget, self.backend.context_length - prompt_tokens))  # within the context
+            requests.append((messages, GenParams(max_new_tokens=budget)))
         completions = self.backend.generate_batch(requests)
         return [clean_output(c.text, s) for c, s in zip(completions, segments)]
