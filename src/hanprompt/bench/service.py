@@ -24,6 +24,14 @@ Progress = Callable[[str], None]
 _ROW_FAILURES = (HanpromptError, RuntimeError, MemoryError, ValueError, OSError)
 
 
+def config_label(config: dict) -> str:
+    """A configuration in a few words: ``cpu float32``, ``ngl 8`` or ``server``."""
+    parts = [str(config[k]) for k in ("device", "dtype") if k in config]
+    if "gpu_layers" in config:
+        parts.append(f"ngl {config['gpu_layers']}")
+    return " ".join(parts) or "server"
+
+
 @dataclass
 class Config:
     """One configuration of one model: how to load it, what is stored, why it is skipped."""
@@ -35,8 +43,8 @@ class Config:
 
     @property
     def label(self) -> str:
-        shown = {k: v for k, v in self.config.items() if k in ("device", "dtype", "gpu_layers")}
-        return " ".join(f"{k}={v}" for k, v in shown.items()) or "server"
+        """``cpu float32``, ``ngl 8`` or ``server``."""
+        return config_label(self.config)
 
 
 @dataclass

@@ -99,12 +99,9 @@ def _pm(summary: dict | None, fmt: str = ",.1f") -> str:
 
 
 def _config(row: dict) -> str:
-    """``cpu float32``, ``ngl 8`` or ``server``."""
-    c = row["config"]
-    parts = [str(c[k]) for k in ("device", "dtype") if k in c]
-    if "gpu_layers" in c:
-        parts.append(f"ngl {c['gpu_layers']}")
-    return " ".join(parts) or "server"
+    from hanprompt.bench.service import config_label
+
+    return config_label(row["config"])
 
 
 def _table(title: str, columns: list[str]):
@@ -121,8 +118,9 @@ def speed_table(report):
     batch = s.get("batch")
     columns = ["model", "config", "status", "load s", "prefill tok/s", "decode tok/s", "TTFT s",
                "E2E s (p50 / p90)"] + ([f"batch {batch} tok/s"] if batch else [])
+    runs = f"{s['repeat']} run{'s' if s['repeat'] != 1 else ''}"
     table = _table(f"speed · prompt {s['prompt_tokens']} tokens, {s['gen_tokens']} generated, "
-                   f"{s['repeat']} runs after {s['warmup']} warm-up", columns)
+                   f"{runs} after {s['warmup']} warm-up", columns)
     for row in report.rows:
         m = row["metrics"]
         cells = [row["model"], _config(row), row["status"]]
@@ -186,16 +184,20 @@ def notes(report) -> list:
             lines.append(common.text(f"{row['status']}: {where}: {row['reason']}"))
         for warning in row["metrics"].get("warnings") or []:
             lines.append(common.text(f"warning: {where}: {warning}"))
+    used = {memory for row in report.rows
+            for memory in ((row["metrics"].get("roofline") or {}).get("bandwidth_gb_s") or {})}
     for memory, entry in report.bandwidth.items():
+        if entry["source"] != "measured" and memory not in used:
+            continue  # a --bandwidth figure no row read from
         lines.append(common.text(f"bandwidth {memory}: {_num(entry['gb_s'], '.1f', ' GB/s')} ({entry['source']})"))
     load = report.machine.get("load_average")
     if load:
         lines.append(common.text(f"machine: {report.machine['cpu_threads']} CPU threads, load average "
-                          f"{load[0]:.2f} at the start · run {report.run_id}"))
+                                 f"{load[0]:.2f} at the start · run {report.run_id}"))
     return lines
 
 
 def render(report) -> list:
     """Every renderable of the report, in order."""
-    return [speed_table(report), common.text(""), roofline_table(report), common.text(""), korean_table(report), common.text(""),
-            *notes(report)]
+    gap = common.text("")
+    return [speed_table(report), gap, roofline_table(report), gap, korean_table(report), gap, *notes(report)]
