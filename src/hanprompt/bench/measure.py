@@ -55,6 +55,8 @@ def run_config(
 ) -> Measured:
     """Load with ``load()`` and measure; the backend is returned in ``Measured.backend``.
 
+    Prompts are sized with the backend's ``count_tokens`` where it has one, else with ``count``.
+
     Exceptions from loading or generating propagate (the caller classifies them).
     """
     params = GenParams(max_new_tokens=gen_tokens, temperature=0.0, ignore_eos=True)
@@ -64,6 +66,8 @@ def run_config(
         load_s = time.perf_counter() - start
         if on_loaded is not None:
             on_loaded(backend)
+        if backend.count_tokens("x") is not None:  # the backend's own count of a rendered prompt
+            count = backend.count_tokens
         messages = filler_messages(count, backend.render, prompt_tokens)
         for _ in range(warmup):
             backend.generate(messages, params)

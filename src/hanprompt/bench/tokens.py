@@ -68,6 +68,8 @@ def korean_efficiency(count: Count) -> dict:
 def filler_messages(count: Count | None, render: Callable[[list[dict]], str], target: int) -> list[dict]:
     """Chat messages whose rendered prompt is as close to ``target`` tokens as fits, not over.
 
+    ``count`` counts a rendered prompt (``Backend.count_tokens``, or a tokenizer's count).
+
     The user turn repeats the Korean passage word by word; the longest prefix that keeps the
     templated prompt within ``target`` tokens is found by bisection. Without a tokenizer,
     one word per four target tokens (the server reports the real count).
