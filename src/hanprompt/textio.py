@@ -64,13 +64,13 @@ def check_encoding(encoding: str | None) -> str | None:
     return info.name
 
 
-def _sniff(head: bytes, encoding: str | None) -> tuple[str, int]:
-    """The codec for a stream starting with ``head`` and how many leading bytes to skip."""
+def _sniff(head: bytes, encoding: str | None) -> str:
+    """The codec for a stream starting with ``head``: its byte-order mark's, else ``encoding`` or UTF-8."""
     for bom, name in _BOMS:
         if head.startswith(bom):
             # A byte-order mark is unambiguous; utf-16/utf-32 read it themselves, utf-8-sig drops it.
-            return name, 0
-    return encoding or "utf-8", 0
+            return name
+    return encoding or "utf-8"
 
 
 def _shown(name: str | Path) -> str:
@@ -119,7 +119,7 @@ def iter_lines(name: str | Path, *, encoding: str | None = None, what: str = "fi
     closing = str(name) != "-"
     try:
         head = fh.read(_CHUNK)
-        codec, _ = _sniff(head, encoding)
+        codec = _sniff(head, encoding)
         decoder = codecs.getincrementaldecoder(codec)(errors="strict")
         pending = ""
         line_no = 0
@@ -165,7 +165,7 @@ def read_text(name: str | Path, *, encoding: str | None = None, what: str = "fil
     finally:
         if str(name) != "-":
             fh.close()
-    codec, _ = _sniff(data[:4], encoding)
+    codec = _sniff(data[:4], encoding)
     try:
         text = data.decode(codec)
     except UnicodeDecodeError as e:
