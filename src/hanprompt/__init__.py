@@ -16,6 +16,7 @@ _EXPORTS = {
     "load_model": "hanprompt.backends.registry",
     "run_experiment": "hanprompt.experiments.runner",
     "load_spec": "hanprompt.experiments.spec",
+    "ModelEntry": "hanprompt.experiments.spec",
     "compare_run": "hanprompt.experiments.compare",
     "compare_runs": "hanprompt.experiments.compare",
     "translate_texts": "hanprompt.translate.service",

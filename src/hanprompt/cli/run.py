@@ -83,6 +83,12 @@ def run(args: argparse.Namespace) -> int:
     options = common.load_options(args)
     if options and not args.model:
         raise UsageError("--device/--dtype/... apply to --model; pass --model too, or set them under models: in the file")
+    # the library names its arguments in errors; the command line names its flags
+    from hanprompt import limits
+
+    if args.repeat is not None:
+        limits.check_range("--repeat", args.repeat, 1, limits.MAX_REPEAT)
+    limits.check_range("--max-concurrency", args.max_concurrency, 1, limits.MAX_CONCURRENCY)
 
     def on_loaded(backend):
         for warning in backend.info.warnings:

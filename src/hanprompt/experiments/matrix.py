@@ -95,7 +95,7 @@ def expand(loaded: LoadedSpec, models: list[ModelEntry] | None = None, repeat: i
     spec = loaded.spec
     models = models or list(spec.models) or [ModelEntry(spec=DEFAULT_MODEL)]
     repeat = spec.repeat if repeat is None else repeat
-    limits.check_range("--repeat", repeat, 1, limits.MAX_REPEAT)
+    limits.check_range("repeat", repeat, 1, limits.MAX_REPEAT)
     cells: list[Cell] = []
     for model in models:
         for i, variant in enumerate(spec.variants):

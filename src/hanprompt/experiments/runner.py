@@ -10,7 +10,7 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 from pydantic import ValidationError
 
@@ -57,6 +57,33 @@ def model_entries(specs: list[str], options: dict | None = None) -> list[ModelEn
         except ValidationError as e:
             err = e.errors()[0]
             raise UsageError(f"--{err['loc'][-1]}: {err['msg']} (got {err.get('input')!r})") from None
+    return out
+
+
+def _model_entries(models: Sequence[str | Path | ModelEntry | dict] | None) -> list[ModelEntry] | None:
+    """The library's ``models=``: spec strings or paths, ``ModelEntry`` objects or their dicts, as entries.
+
+    Raises UsageError naming ``models[i]`` for a bad prefix or a bad loading option.
+    """
+    if models is None:
+        return None
+    if isinstance(models, (str, Path, ModelEntry)):
+        models = [models]
+    out = []
+    for i, m in enumerate(models):
+        m = str(m) if isinstance(m, Path) else m
+        try:
+            entry = m if isinstance(m, ModelEntry) else ModelEntry.model_validate(m)
+        except ValidationError as e:
+            err = e.errors()[0]
+            where = ".".join(str(x) for x in err["loc"])
+            raise UsageError(f"models[{i}]{'.' + where if where else ''}: {err['msg']} (got {err.get('input')!r}); "
+                             "give a spec string such as 'hf:/path/to/model' or a ModelEntry") from None
+        try:
+            registry.parse_spec(entry.spec)
+        except HanpromptError as e:
+            raise UsageError(f"models[{i}]: {e}") from None
+        out.append(entry)
     return out
 
 
@@ -203,7 +230,7 @@ def _resume_target(engine, run_id: int) -> dict:
 def run_experiment(
     path: str | Path,
     *,
-    models: list[ModelEntry] | None = None,
+    models: Sequence[str | Path | ModelEntry | dict] | None = None,
     repeat: int | None = None,
     embedder: str | None = None,
     max_concurrency: int = 16,
@@ -226,7 +253,8 @@ def run_experiment(
     from hanprompt.store import open_engine
     from hanprompt.store.runs import create_run, finish_run
 
-    limits.check_range("--max-concurrency", max_concurrency, 1, limits.MAX_CONCURRENCY)
+    limits.check_range("max_concurrency", max_concurrency, 1, limits.MAX_CONCURRENCY)
+    models = _model_entries(models)
     loaded = load_spec(path, encoding)
     engine = open_engine(settings.db_url(db)) if resume is not None else None
     if resume is not None:
