@@ -56,6 +56,8 @@ def db_url(cli_value: str | None = None) -> str:
 
     The home folder is created when the default is used (see ``home``).
     """
+    if cli_value is not None and not cli_value.strip():
+        raise UsageError("--db is empty; pass a URL such as sqlite:///PATH, or leave --db out for the default log")
     value = cli_value or os.environ.get("HANPROMPT_DB")
     if value:
         return value

@@ -10,7 +10,8 @@ import os
 from pathlib import Path
 
 from hanprompt.analysis.fonts import korean_font, korean_rc
-from hanprompt.errors import InputError, UsageError
+from hanprompt.errors import UsageError
+from hanprompt.outputs import writing
 
 _BAR_COLOR = "#3b6ea8"
 
@@ -34,12 +35,9 @@ def _draw_bars(ax, result: dict, title: str) -> None:
 
 
 def _save(fig, out: str | os.PathLike) -> Path:
-    path = Path(out)
-    try:
-        fig.savefig(path, format="png", dpi=150, bbox_inches="tight")
-    except OSError as e:
-        raise InputError(f"cannot write chart {path}: {e.strerror}; choose another output path") from None
-    return path
+    with writing(out, "--chart", binary=True) as fh:  # 0600, never half a file
+        fig.savefig(fh, format="png", dpi=150, bbox_inches="tight")
+    return Path(out)
 
 
 def bar_chart(result: dict, out: str | os.PathLike, *, title: str | None = None) -> Path:
@@ -88,12 +86,9 @@ def word_cloud(result: dict, out: str | os.PathLike) -> Path:
     cloud = WordCloud(
         font_path=str(font_path), width=1200, height=800, background_color="white", colormap="viridis"
     ).generate_from_frequencies(frequencies)
-    path = Path(out)
-    try:
-        cloud.to_file(str(path))
-    except OSError as e:
-        raise InputError(f"cannot write word cloud {path}: {e.strerror}; choose another output path") from None
-    return path
+    with writing(out, "--cloud", binary=True) as fh:
+        cloud.to_image().save(fh, format="PNG")
+    return Path(out)
 
 
 def _title(result: dict) -> str:

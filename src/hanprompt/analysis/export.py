@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Iterator
 
-from hanprompt.errors import InputError
+from hanprompt.outputs import writing
 from hanprompt.textio import csv_cell
 
 CSV_FIELDS = ["scope", "rank", "word", "tag", "count", "share"]
@@ -27,12 +27,8 @@ def csv_rows(result: dict) -> Iterator[dict]:
 
 def write_csv(result: dict, out: str | os.PathLike) -> Path:
     """Write the result's ranked words to ``out`` as UTF-8 CSV (with BOM, so Excel shows Hangul)."""
-    path = Path(out)
-    try:
-        with open(path, "w", encoding="utf-8-sig", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=CSV_FIELDS)
-            writer.writeheader()
-            writer.writerows(csv_rows(result))
-    except OSError as e:
-        raise InputError(f"cannot write {path}: {e.strerror}; choose another --csv path") from None
-    return path
+    with writing(out, "--csv", encoding="utf-8-sig", newline="") as fh:  # 0600, never half a file
+        writer = csv.DictWriter(fh, fieldnames=CSV_FIELDS)
+        writer.writeheader()
+        writer.writerows(csv_rows(result))
+    return Path(out)

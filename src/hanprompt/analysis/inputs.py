@@ -43,9 +43,8 @@ def iter_lines(name: str, encoding: str | None = None) -> Iterator[str]:
 
 
 def check_writable(out: str | None, flag: str) -> None:
-    """Fail before any work when an output file's folder does not exist."""
-    if out is None:
-        return
-    folder = Path(out).expanduser().resolve().parent
-    if not folder.is_dir():
-        raise InputError(f"cannot write {out}: folder {folder} does not exist; create it or change {flag}")
+    """Fail before any work when an output path is a folder or its folder does not exist."""
+    if out is not None:
+        from hanprompt.outputs import check_output
+
+        check_output(out, flag)

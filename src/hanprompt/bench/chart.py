@@ -9,18 +9,16 @@ import os
 from pathlib import Path
 
 from hanprompt.analysis.fonts import korean_rc
-from hanprompt.errors import InputError, UsageError
+from hanprompt.errors import UsageError
+from hanprompt.outputs import writing
 
 _PREFILL, _DECODE, _ROOF = "#7a9cc6", "#3b6ea8", "#c0392b"
 
 
 def _save(fig, out: str | os.PathLike) -> Path:
-    path = Path(out)
-    try:
-        fig.savefig(path, format="png", dpi=150, bbox_inches="tight")
-    except OSError as e:
-        raise InputError(f"cannot write chart {path}: {e.strerror}; choose another output path") from None
-    return path
+    with writing(out, "--chart", binary=True) as fh:  # 0600, never half a file
+        fig.savefig(fh, format="png", dpi=150, bbox_inches="tight")
+    return Path(out)
 
 
 def _label(row: dict) -> str:

@@ -45,11 +45,17 @@ def register(sub) -> None:
     r.set_defaults(handler=list_runs)
 
 
-def _engine(args):
+def _engine(args, run: int | None = None):
+    """The log's engine; with ``run``, that run must exist (NotFoundError, exit 2, otherwise)."""
     from hanprompt import settings
     from hanprompt.store import open_engine
 
-    return open_engine(settings.db_url(args.db))
+    engine = open_engine(settings.db_url(args.db))
+    if run is not None:
+        from hanprompt.store.runs import get_run
+
+        get_run(engine, run)
+    return engine
 
 
 def _check_limit(limit: int) -> None:
@@ -64,7 +70,7 @@ def list_logs(args: argparse.Namespace) -> int:
 
     _check_limit(args.limit)
     rows = list_generations(
-        _engine(args), limit=args.limit or None, search=args.search, model=args.model, run_id=args.run
+        _engine(args, run=args.run), limit=args.limit or None, search=args.search, model=args.model, run_id=args.run
     )
     if args.json:
         common.print_json(rows)
@@ -117,25 +123,19 @@ def show_log(args: argparse.Namespace) -> int:
 
 
 def export_logs(args: argparse.Namespace) -> int:
+    from hanprompt.outputs import check_output, writing
     from hanprompt.store.export import write_export
 
-    engine = _engine(args)
     if args.output:
-        from pathlib import Path
-
-        path = Path(args.output)
-        tmp = path.with_name(path.name + ".partial")
-        try:
-            with open(tmp, "w", encoding="utf-8", newline="") as fh:
-                n = write_export(engine, fh, args.format, search=args.search, model=args.model, run_id=args.run)
-        except OSError as e:
-            from hanprompt.errors import InputError
-
-            raise InputError(f"cannot write {args.output}: {e.strerror}; choose another -o FILE") from e
-        tmp.replace(path)
-        print(f"exported {n} generations to {common.visible(path, keep='')}", file=sys.stderr)
-    else:
-        write_export(engine, sys.stdout, args.format, search=args.search, model=args.model, run_id=args.run)
+        check_output(args.output, "-o")  # before the database is opened: a bad path costs nothing
+    engine = _engine(args, run=args.run)
+    filters = dict(search=args.search, model=args.model, run_id=args.run)
+    if not args.output:
+        write_export(engine, sys.stdout, args.format, **filters)
+        return 0
+    with writing(args.output, "-o", newline="") as fh:  # 0600, and never half a file
+        n = write_export(engine, fh, args.format, **filters)
+    print(f"exported {n} generations to {common.visible(args.output, keep='')}", file=sys.stderr)
     return 0
 
 

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import Engine
 
-from hanprompt.errors import InputError
+from hanprompt import outputs
 from hanprompt.report import charts, data, render, shape
 
 #: kinds of run whose answers can be word-counted
@@ -74,24 +73,13 @@ def build_report(engine: Engine, run_ids: list[int] | None = None, *, now: dt.da
 
 def check_output(out: str | os.PathLike) -> Path:
     """The output path, or InputError naming the fix when it is a folder or its folder is missing."""
-    path = Path(out).expanduser()
-    if path.is_dir():
-        raise InputError(f"{path} is a folder; pass a file name such as {path / 'report.html'}")
-    if not path.parent.is_dir():
-        raise InputError(f"folder {path.parent} does not exist; create it or pass -o in an existing folder")
-    return path
+    return outputs.check_output(out, "-o", example="report.html")
 
 
 def write_atomically(path: Path, text: str) -> Path:
-    """Write ``text`` to a temporary file beside ``path``, then rename it: never half a file."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except OSError as e:
-        Path(tmp).unlink(missing_ok=True)
-        raise InputError(f"cannot write {path}: {e.strerror}; choose another output path") from None
+    """Write ``text`` to a 0600 temporary file beside ``path``, then rename it: never half a file."""
+    with outputs.writing(path, "-o", newline="\n") as f:
+        f.write(text)
     return path
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import re
 import time
 from pathlib import Path
 from typing import Iterator
@@ -11,6 +12,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, exc
 from sqlalchemy.engine import make_url
 
 from hanprompt.errors import StoreError
+from hanprompt.outputs import private_file
 from hanprompt.store import migrations, search
 
 _FIX = "pass --db sqlite:///PATH or --db postgresql+psycopg://USER@HOST:PORT/DB"
@@ -33,11 +35,20 @@ def row_dict(mapping) -> dict:
     return out
 
 
+def _hide_password(url: str) -> str:
+    """``url`` with the password of ``scheme://user:password@host`` written as ***."""
+    return re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", url)
+
+
 def _normalise_url(url: str):
     try:
         parsed = make_url(url)
-    except exc.ArgumentError as e:
-        raise StoreError(f"invalid database URL {url!r}; {_FIX}") from e
+        port = parsed.port  # a port that is no number fails here, in SQLAlchemy's parser
+    except (exc.ArgumentError, ValueError) as e:
+        raise StoreError(f"invalid database URL {_hide_password(url)!r}: {str(e).splitlines()[0]}; {_FIX}") from e
+    if port is not None and not 0 < port < 65536:
+        raise StoreError(f"invalid database URL {_hide_password(url)!r}: port {port} is not from 1 to 65535; "
+                         f"{_FIX}")
     if parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")
     return parsed
@@ -98,6 +109,11 @@ def open_engine(url: str) -> Engine:
             raise StoreError(
                 f"cannot open database {shown}: folder {folder} does not exist; create it or {_FIX}"
             )
+        if not parsed.database.startswith("file:"):  # created 0600; SQLite gives -wal and -shm its mode
+            try:
+                private_file(Path(parsed.database).expanduser())
+            except OSError as e:
+                raise StoreError(f"cannot create database {shown}: {e.strerror}; {_FIX}") from e
     try:
         engine = create_engine(parsed, pool_pre_ping=True)
     except (exc.ArgumentError, exc.NoSuchModuleError, ImportError) as e:
