@@ -24,6 +24,8 @@ _EXPORTS = {
     "analyse_texts": "hanprompt.analysis.service",
     "analyse_store": "hanprompt.analysis.service",
     "WordOptions": "hanprompt.analysis.service",
+    "run_bench": "hanprompt.bench.service",
+    "BenchOptions": "hanprompt.bench.options",
     "open_engine": "hanprompt.store.db",
     "HanpromptError": "hanprompt.errors",
 }

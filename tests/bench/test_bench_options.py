@@ -41,12 +41,14 @@ def nothing_stored(home) -> bool:
         (["--gpu-layers", "0,eight"], ["--gpu-layers", "'eight'", "all"]),
         (["--gpu-layers", "-1"], ["--gpu-layers", "'-1'"]),
         (["--dtype", "float8"], ["--dtype", "float8"]),
-        (["--prompt-tokens", "0"], ["--prompt-tokens", "at least 1"]),
+        (["--prompt-tokens", "0"], ["--prompt-tokens", "from 1 to"]),
         (["--gen-tokens", "-5"], ["--gen-tokens"]),
-        (["--gen-tokens", "1"], ["--gen-tokens", "at least 2"]),
+        (["--gen-tokens", "1"], ["--gen-tokens", "from 2 to"]),
+        (["--gen-tokens", "9999999999"], ["--gen-tokens", "1,000,000"]),
         (["--repeat", "0"], ["--repeat"]),
+        (["--repeat", "100000"], ["--repeat", "10,000"]),
         (["--warmup", "-1"], ["--warmup"]),
-        (["--batch", "1"], ["--batch", "2 or more"]),
+        (["--batch", "1"], ["--batch", "batch 1 is always measured"]),
         (["--price-per-hour", "0"], ["--price-per-hour", "positive"]),
         (["--price-per-hour", "-2.5"], ["--price-per-hour", "positive"]),
         (["--price-per-hour", "cheap"], ["--price-per-hour", "'cheap'"]),
@@ -89,3 +91,14 @@ def test_parsers():
         o.parse_positive("inf", "--bandwidth")
     with pytest.raises(UsageError, match="no model"):
         o.BenchOptions(models=()).check()
+
+
+def test_library_errors_name_arguments():
+    with pytest.raises(UsageError, match=r"^prompt_tokens must be from 1"):
+        o.BenchOptions(models=("x",), prompt_tokens=0).check()
+    with pytest.raises(UsageError, match=r"^price_per_hour must be a positive number"):
+        o.BenchOptions(models=("x",), price_per_hour=-1).check()
+    with pytest.raises(UsageError, match=r"^gpu_layers: "):
+        o.BenchOptions(models=("x",), gpu_layers=(True,)).check()
+    with pytest.raises(UsageError, match=r"^max_memory caps the auto device"):
+        o.BenchOptions(models=("x",), max_memory="0=1GiB").check()

@@ -37,36 +37,52 @@ class BenchOptions:
     price_per_hour: float | None = None
     max_memory: str | None = None
 
-    def check(self) -> "BenchOptions":
-        """Raise UsageError for the first bad value; return self."""
+    def check(self, flags: bool = False) -> "BenchOptions":
+        """Raise UsageError for the first bad value; return self.
+
+        Messages name the argument (``prompt_tokens``), or the command-line flag
+        (``--prompt-tokens``) when ``flags`` is true.
+        """
+        from hanprompt import limits
+
+        def name(field: str) -> str:
+            return "--" + field.replace("_", "-") if flags else field
+
         if not self.models:
-            raise UsageError("no model to benchmark: pass --model SPEC (once per model)")
-        for flag, value, least in (
-            ("--prompt-tokens", self.prompt_tokens, 1), ("--gen-tokens", self.gen_tokens, 2),
-            ("--repeat", self.repeat, 1), ("--warmup", self.warmup, 0),
+            raise UsageError(f"no model to benchmark: pass {'--model SPEC (once per model)' if flags else 'models'}")
+        for field, least, most in (
+            ("prompt_tokens", 1, limits.MAX_NEW_TOKENS), ("gen_tokens", 2, limits.MAX_NEW_TOKENS),
+            ("repeat", 1, limits.MAX_REPEAT), ("warmup", 0, limits.MAX_REPEAT),
         ):
-            if not isinstance(value, int) or value < least:
-                raise UsageError(f"{flag} must be a whole number of at least {least}, not {value!r}")
-        if self.batch is not None and (not isinstance(self.batch, int) or self.batch < 2):
-            raise UsageError(f"--batch must be 2 or more (batch 1 is always measured), not {self.batch!r}")
+            value = getattr(self, field)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise UsageError(f"{name(field)} must be a whole number, not {value!r}")
+            limits.check_range(name(field), value, least, most)
+        if self.batch is not None:
+            if isinstance(self.batch, bool) or not isinstance(self.batch, int):
+                raise UsageError(f"{name('batch')} must be a whole number, not {self.batch!r}")
+            limits.check_range(f"{name('batch')} (batch 1 is always measured)", self.batch, 2, limits.MAX_CONCURRENCY)
         for device in self.devices:
             if device not in DEVICES:
-                raise UsageError(f"--devices: unknown device {device!r}; choose from {', '.join(DEVICES)}")
+                raise UsageError(f"{name('devices')}: unknown device {device!r}; choose from {', '.join(DEVICES)}")
         for dtype in self.dtypes:
             if dtype not in DTYPES:
-                raise UsageError(f"--dtype: unknown dtype {dtype!r}; choose from {', '.join(DTYPES)}")
+                raise UsageError(f"{name('dtypes') if not flags else '--dtype'}: unknown dtype {dtype!r}; "
+                                 f"choose from {', '.join(DTYPES)}")
         for layers in self.gpu_layers:
-            if layers != ALL_LAYERS and (not isinstance(layers, int) or layers < 0):
-                raise UsageError(f"--gpu-layers: {layers!r} is not a layer count; write numbers or 'all', e.g. 0,8,all")
-        for device, gbs in self.bandwidth.items():
-            _positive(gbs, f"--bandwidth {device}")
+            if layers != ALL_LAYERS and (isinstance(layers, bool) or not isinstance(layers, int) or layers < 0):
+                raise UsageError(f"{name('gpu_layers')}: {layers!r} is not a layer count; "
+                                 "give whole numbers or 'all', e.g. 0,8,all")
+        for memory, gbs in self.bandwidth.items():
+            _positive(gbs, f"{name('bandwidth')} {memory}")
         if self.price_per_hour is not None:
-            _positive(self.price_per_hour, "--price-per-hour")
+            _positive(self.price_per_hour, name("price_per_hour"))
         if self.max_memory is not None:
             from hanprompt.backends.hf import parse_max_memory
 
             if "auto" not in self.devices:
-                raise UsageError("--max-memory caps --devices auto; add auto to --devices or drop --max-memory")
+                raise UsageError(f"{name('max_memory')} caps the auto device; add auto to "
+                                 f"{name('devices')} or drop {name('max_memory')}")
             parse_max_memory(self.max_memory)
         return self
 

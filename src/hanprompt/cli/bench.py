@@ -52,7 +52,7 @@ def options_from(args: argparse.Namespace):
         price_per_hour=o.parse_positive(args.price_per_hour, "--price-per-hour")
         if args.price_per_hour is not None else None,
         max_memory=args.max_memory,
-    ).check()
+    ).check(flags=True)
 
 
 def bench(args: argparse.Namespace) -> int:
