@@ -344,7 +344,7 @@ def run_summary(engine: Engine, run_id: int, *, limit: int = 500) -> dict:
     """Per (variant, model) figures of a run, aggregated in the database (no rows fetched).
 
     Returns ``{"variants", "models", "stats": {(variant, model): stats}, "speeds": {model: tok/s},
-    "by_variant": {variant: stats}}`` with the keys of ``shape.stats``; speeds count only answers
+    "by_variant": {variant: stats}, "total": stats}`` with the keys of ``shape.stats``; speeds count only answers
     measured in the run (no cache hits, no errors). At most ``limit`` (variant, model) groups.
     """
     g = generations.c
@@ -393,7 +393,8 @@ def run_summary(engine: Engine, run_id: int, *, limit: int = 500) -> dict:
             speeds[m] = sum(r["tps_sum"] or 0 for r in group) / n
     for v in variants:
         by_variant[v] = _stats_of(_combined([r for r in rows if r["variant"] == v]))
-    return {"variants": variants, "models": models, "stats": out, "speeds": speeds, "by_variant": by_variant}
+    return {"variants": variants, "models": models, "stats": out, "speeds": speeds, "by_variant": by_variant,
+            "total": _stats_of(_combined(rows))}
 
 
 def _combined(rows) -> dict:
