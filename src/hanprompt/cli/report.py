@@ -28,6 +28,7 @@ def report(args: argparse.Namespace) -> int:
     check_output(args.output)  # before the database is opened: a bad path costs nothing
     written = write_report(open_engine(settings.db_url(args.db)), args.run_ids, args.output)
     runs = ", ".join(map(str, written.run_ids))
-    print(f"report of run{'s' if len(written.run_ids) > 1 else ''} {runs} written to {written.path} "
+    path = common.visible(written.path, keep="")
+    print(f"report of run{'s' if len(written.run_ids) > 1 else ''} {runs} written to {path} "
           f"({written.size / 1024:.0f} KiB)", file=sys.stderr)
     return 0

@@ -43,7 +43,7 @@ def view(args: argparse.Namespace) -> int:
     if not viewer.is_loopback(args.host):
         print(f"hanprompt: warning: listening on {args.host}: anyone who can reach this machine can read "
               "the log (prompts, answers, parameters)", file=sys.stderr)
-    print(f"hanprompt viewer at {address} over {where} (read-only; Ctrl-C stops it)", file=sys.stderr)
+    print(f"hanprompt viewer at {address} over {common.visible(where, keep='')} (read-only; Ctrl-C stops it)", file=sys.stderr)
 
     def ready() -> None:
         if args.open:
