@@ -144,4 +144,4 @@ def test_threshold_outside_0_1_and_misplaced_keys(cli, write, tiny_model):
         assert code == 2 and message in err and f"{path}:2" in err, err
     path = write("exp.yaml", 'variants:\n  - {id: a, prompt: hi, checks: [{contains: x, threshold: 0.5}]}\n')
     code, _, err = cli("run", path, "--model", tiny_model)
-    assert code == 2 and "threshold: goes with similar, python, not with contains" in err
+    assert code == 2 and "threshold: goes with llm-rubric, similar, python, not with contains" in err

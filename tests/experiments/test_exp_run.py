@@ -145,6 +145,7 @@ def test_prompt_styles_example_runs_then_comes_from_the_cache(cli, tiny_model, t
     assert len(second) >= 6 and all(r["cached"] for r in second)
     checks = {c["name"]: c for r in second for c in r["checks"]}
     assert "kinds of resource" in checks["python"]["reason"]  # examples/checks.py ran
+    assert checks["llm-rubric"]["passed"] is None and checks["llm-rubric"]["reason"].startswith("not judged")
     assert checks["similar"]["reason"].startswith("cosine similarity") and checks["similar"]["score"] is not None
 
 

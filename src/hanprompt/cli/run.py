@@ -27,6 +27,8 @@ def register(sub) -> None:
                    help="the sentence-transformers model of similar checks (replaces the file's embedder:)")
     p.add_argument("--truncate", choices=["left", "right"],
                    help="cut prompts too long for a model's context from the left (start) or right (end)")
+    p.add_argument("--judge", metavar="SPEC",
+                   help="the model that grades llm-rubric checks, any model spec (replaces the file's judge:)")
     p.add_argument("--encoding", metavar="ENC",
                    help="encoding of FILE when it has no byte-order mark (default UTF-8; e.g. cp949)")
     common.add_model_options(p)
@@ -100,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
                 args.file, models=model_entries(args.model, options) if args.model else None,
                 repeat=args.repeat, max_concurrency=args.max_concurrency, use_cache=not args.no_cache,
                 resume=args.resume, db=args.db, progress=progress, on_loaded=on_loaded, encoding=args.encoding,
-                embedder=args.embedder,
+                embedder=args.embedder, judge=args.judge,
                 truncate=args.truncate,
             )
     except RunInterrupted as e:
@@ -114,7 +116,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     render_side_by_side(data, common.stdout_console())
     print(f"run {summary.run_id}: {summary.generated} generated, {summary.cached} from cache"
-          f"{f', {summary.already_done} already done' if summary.already_done else ''} · "
+          f"{f', {summary.already_done} already done' if summary.already_done else ''}"
+          f"{f', {summary.judged} verdicts filled in' if summary.judged else ''} · "
           f"compare again with: hanprompt compare {summary.run_id}", file=sys.stderr)
     return 0
 

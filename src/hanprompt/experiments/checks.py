@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
@@ -17,9 +17,11 @@ from hanprompt.textio import nfc
 class CheckResult:
     name: str
     spec: dict
-    passed: bool
+    passed: bool | None  # None: not judged (an llm-rubric check without a judge)
     reason: str
     score: float | None = None  # 0..1 where the check measures a degree (speech-level share, ...)
+    #: the judge calls behind an llm-rubric verdict, stored as generations of their own
+    judge_attempts: tuple = field(default=(), compare=False, repr=False)
 
     def as_dict(self) -> dict:
         return {"name": self.name, "spec": self.spec, "passed": self.passed, "reason": self.reason,
@@ -102,12 +104,16 @@ class CheckEnv:
     ``base_dir`` is where ``python:`` files are looked up (the experiment file's folder).
     """
 
-    def __init__(self, base_dir: str | Path | None = None, embedder: str | None = None):
+    def __init__(self, base_dir: str | Path | None = None, embedder: str | None = None, judge: str | None = None,
+                 lookup=None):
         from hanprompt.experiments.similarity import DEFAULT_EMBEDDER
 
         self.base_dir = Path(base_dir) if base_dir is not None else Path.cwd()
         self.default_embedder = embedder or DEFAULT_EMBEDDER
+        self.default_judge = judge
+        self.lookup = lookup  # cache keys -> completions stored before (the run's result cache)
         self._functions: dict[str, Callable] = {}
+        self.verdicts: dict[tuple, object] = {}  # (judge, rubric, question, answer) -> judge.Outcome
 
     def function(self, ref: str) -> Callable:
         """The user's function for ``file://checks.py:fn`` (InputError when it cannot be had)."""
@@ -123,6 +129,34 @@ class CheckEnv:
 
         return load_embedder(check.embedder or self.default_embedder)
 
+    def judge_of(self, check: Check):
+        """The loaded judge backend of an llm-rubric check, or None when no judge is set."""
+        spec = check.judge or self.default_judge
+        if spec is None:
+            return None
+        from hanprompt.backends import registry
+
+        return registry.load(spec)  # loaded once per process
+
+    def judge_pending(self, items: Iterable[tuple[Iterable[Check], dict]]) -> None:
+        """Judge, in one batch per judge, every (rubric, answer) of these records not judged yet."""
+        from hanprompt.experiments.judge import run_judge
+
+        todo: dict[str, tuple[object, list[tuple]]] = {}
+        for checks, record in items:
+            for check in checks:
+                if check.llm_rubric is None:
+                    continue
+                judge = self.judge_of(check)
+                key = _verdict_key(judge, check, record) if judge is not None else None
+                if key is not None and key not in self.verdicts:
+                    keys = todo.setdefault(judge.spec, (judge, []))[1]
+                    if key not in keys:
+                        keys.append(key)
+        for judge, keys in todo.values():
+            for key, outcome in zip(keys, run_judge(judge, [k[1:] for k in keys], self.lookup)):
+                self.verdicts[key] = outcome
+
     def warm(self, items: Iterable[tuple[Iterable[Check], str]]) -> None:
         """Embed, in one batch per embedder, every text the ``similar`` checks of these responses compare."""
         texts: dict[str, list[str]] = {}
@@ -137,6 +171,15 @@ class CheckEnv:
             embedders[name].embed(batch)
 
 
+def _question(record: dict) -> str:
+    users = [m.get("content") or "" for m in record.get("messages") or [] if m.get("role") == "user"]
+    return nfc(users[-1]) if users else ""
+
+
+def _verdict_key(judge, check: Check, record: dict) -> tuple:
+    return (judge.spec, nfc(check.llm_rubric), _question(record), nfc(record.get("response") or ""))
+
+
 def all_checks(loaded: LoadedSpec) -> Iterable[tuple[Loc, Check]]:
     """Every check of an experiment file with its location (file level first, then each variant's)."""
     for j, check in enumerate(loaded.spec.checks):
@@ -147,18 +190,22 @@ def all_checks(loaded: LoadedSpec) -> Iterable[tuple[Loc, Check]]:
 
 
 def prepare(loaded: LoadedSpec) -> CheckEnv:
-    """Load what the file's checks need (functions, embedders) before anything is written.
+    """Load what the file's checks need (functions, embedders, judges) before anything is written.
 
-    Raises SpecError (file:line: key: problem; fix) for a missing file or function, or an
-    embedder that is absent or not a sentence-transformers model.
+    Raises SpecError (file:line: key: problem; fix) for a missing file or function, an
+    embedder that is absent or not a sentence-transformers model, or a judge that cannot load.
     """
-    env = CheckEnv(loaded.path.parent, loaded.spec.embedder)
+    env = CheckEnv(loaded.path.parent, loaded.spec.embedder, loaded.spec.judge)
     for loc, check in all_checks(loaded):
+        if check.llm_rubric is not None and check.judge is None and loaded.spec.judge is not None:
+            loc = ("judge",)  # the file's judge: its error belongs to its own line
         try:
             if check.python is not None:
                 env.function(check.python)
             elif check.similar is not None:
                 env.embedder(check)
+            elif check.llm_rubric is not None:
+                env.judge_of(check)
         except HanpromptError as e:
             raise loaded.error(loc, str(e)) from None
     return env
@@ -183,17 +230,41 @@ def _similar(check: Check, record: dict, env: CheckEnv) -> tuple[bool, str, floa
     return cosine >= limit, f"cosine similarity {cosine:.3f} (at least {limit:.2f}; {embedder.name})", max(0.0, cosine)
 
 
-_ENV_RULES: dict[str, Callable[[Check, dict, CheckEnv], tuple[bool, str, float | None]]] = {
+NOT_JUDGED = "not judged: set judge: (a model spec) in the experiment file or on this check, or pass --judge"
+
+
+def _rubric(check: Check, record: dict, env: CheckEnv) -> tuple:
+    judge = env.judge_of(check)
+    if judge is None:
+        return None, NOT_JUDGED, None
+    key = _verdict_key(judge, check, record)
+    if key not in env.verdicts:
+        env.judge_pending([((check,), record)])
+    outcome = env.verdicts[key]
+    attempts = tuple(outcome.attempts)
+    if outcome.verdict is None:
+        said = " ".join(outcome.attempts[-1].completion.text.split())[:80]
+        return False, f"no valid verdict from {judge.spec} after one retry ({outcome.error}); it said: {said!r}", \
+            None, attempts
+    v = outcome.verdict
+    passed = v.passed and (check.threshold is None or v.score >= check.threshold)
+    below = f", below the threshold {check.threshold:.2f}" if v.passed and not passed else ""
+    return passed, f"{v.reason} ({judge.spec}: {'pass' if v.passed else 'fail'}, score {v.score:.2f}{below})", \
+        v.score, attempts
+
+
+_ENV_RULES: dict[str, Callable[[Check, dict, CheckEnv], tuple]] = {
     "python": _python,
     "similar": _similar,
+    "llm-rubric": _rubric,
 }
 
 
 def run_checks(checks: tuple[Check, ...] | list[Check], record: dict, env: CheckEnv | None = None) -> list[CheckResult]:
     """Apply ``checks`` to a generation record (response, output_tokens, total_s, ...).
 
-    ``env`` holds what python and similar checks load; without one they load on first use,
-    ``python:`` files relative to the working directory. The response and the checks' texts
+    ``env`` holds what python, similar and llm-rubric checks load; without one they load on
+    first use, ``python:`` files relative to the working directory. The response and the checks' texts
     are compared in Unicode NFC, so a check typed with decomposed Hangul matches a composed
     answer (the stored response is left as generated).
     """
@@ -205,5 +276,5 @@ def run_checks(checks: tuple[Check, ...] | list[Check], record: dict, env: Check
             passed, reason, *score = _ENV_RULES[check.name](check, record, env)
         else:
             passed, reason, *score = _RULES[check.name](check, record)
-        out.append(CheckResult(check.name, check.as_dict(), bool(passed), reason, *score))
+        out.append(CheckResult(check.name, check.as_dict(), None if passed is None else bool(passed), reason, *score))
     return out

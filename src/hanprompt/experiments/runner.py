@@ -45,6 +45,7 @@ class RunSummary:
     generated: int = 0
     cached: int = 0
     already_done: int = 0
+    judged: int = 0  # verdicts a resume filled in
 
 
 def model_entries(specs: list[str], options: dict | None = None) -> list[ModelEntry]:
@@ -104,7 +105,8 @@ class _Run:
         self.engine, self.run_id, self.loaded = engine, run_id, loaded
         self.use_cache, self.max_concurrency = use_cache, max_concurrency
         self.progress = progress or (lambda *_: None)
-        self.check_env = CheckEnv(loaded.path.parent, loaded.spec.embedder)
+        self.check_env = CheckEnv(loaded.path.parent, loaded.spec.embedder, loaded.spec.judge,
+                                  lookup=self._cached if use_cache else None)
         self.summary = RunSummary(run_id, "running", total, already_done=done)
 
     @property
@@ -143,21 +145,59 @@ class _Run:
                 rows += [(c, keys[c.key], completion, i > 0) for i, c in enumerate(group)]
             self._store(backend, rows)
 
+    def complete_verdicts(self, cells: list[Cell]) -> int:
+        """Judge the llm-rubric checks the run stored without a verdict (it had no judge then)."""
+        from hanprompt.store.experiments import set_check_result, unjudged_checks
+
+        if not any(c.llm_rubric is not None for cell in cells for c in cell.checks):
+            return 0
+        by_cell = {cell.key: cell for cell in cells}
+        items = []
+        for row in unjudged_checks(self.engine, self.run_id):
+            cell = by_cell.get(row["cell_key"])
+            rubric = (row["spec"] or {}).get("llm-rubric")
+            check = next((c for c in cell.checks if c.llm_rubric == rubric), None) if cell else None
+            if check is not None and self.check_env.judge_of(check) is not None:
+                items.append((row, check))
+        if not items:
+            return 0
+        self.progress(self.done, self.summary.total, f"judging {len(items)} answers")
+        self.check_env.judge_pending(((check,), row) for row, check in items)
+        with self.engine.begin() as conn:
+            for row, check in items:
+                (result,) = run_checks([check], row, self.check_env)
+                set_check_result(conn, row["check_id"], result.as_dict())
+                store_verdicts(conn, self.run_id, row["generation_id"], [result])
+        return len(items)
+
+    def _cached(self, keys: list[str]) -> dict[str, Completion]:
+        from hanprompt.store.experiments import cached_generations
+
+        with self.engine.connect() as conn:
+            return {k: _completion(row) for k, row in cached_generations(conn, keys).items()}
+
     def _store(self, backend: Backend, rows: list[tuple[Cell, str, Completion, bool]]) -> None:
         from hanprompt.store.experiments import add_checks
         from hanprompt.store.runs import add_generation
 
         stored = []
-        self.check_env.warm((cell.checks, completion.text) for cell, _, completion, _ in rows)  # one batch
+        records = []
+        for cell, key, completion, cached in rows:
+            record = generation_record(backend, cell.messages, cell.params, completion)
+            record.update(
+                variant=cell.variant.id, style=cell.variant.style, vars=cell.vars,
+                repeat_index=cell.repeat_index, cell_key=cell.key, cache_key=key, cached=cached,
+            )
+            records.append(record)
+        # Embeddings and verdicts in batches, before the transaction: it holds the write lock.
+        self.check_env.warm((cell.checks, completion.text) for cell, _, completion, _ in rows)
+        self.check_env.judge_pending((row[0].checks, record) for row, record in zip(rows, records))
         with self.engine.begin() as conn:  # one transaction per chunk: all of it or none
-            for cell, key, completion, cached in rows:
-                record = generation_record(backend, cell.messages, cell.params, completion)
-                record.update(
-                    variant=cell.variant.id, style=cell.variant.style, vars=cell.vars,
-                    repeat_index=cell.repeat_index, cell_key=cell.key, cache_key=key, cached=cached,
-                )
+            for (cell, _, _, _), record in zip(rows, records):
                 gen_id = add_generation(conn, self.run_id, record)
-                add_checks(conn, gen_id, [r.as_dict() for r in run_checks(cell.checks, record, self.check_env)])
+                results = run_checks(cell.checks, record, self.check_env)
+                add_checks(conn, gen_id, [r.as_dict() for r in results])
+                store_verdicts(conn, self.run_id, gen_id, results)
                 stored.append({"id": gen_id, "response": record["response"]})
         for _, _, _, cached in rows:
             if cached:
@@ -181,6 +221,20 @@ class _Run:
             self.engine, run_id=self.run_id, generations=stored, translator=section.translator,
             source_lang=section.from_, target_lang=section.to,
         )
+
+
+def store_verdicts(conn, run_id: int, generation_id: int, results) -> None:
+    """Store the judge calls behind llm-rubric results as generations (role ``judge``) linked to the answer."""
+    from hanprompt.store.runs import add_generation
+
+    for result in results:
+        for a in result.judge_attempts:
+            record = generation_record(a.judge, a.messages, a.params, a.completion)
+            record.update(role="judge", judged_generation_id=generation_id, cache_key=a.cache_key,
+                          cached=a.cached or a.stored_id is not None, cached_from_id=a.stored_id)
+            stored = add_generation(conn, run_id, record)
+            if a.stored_id is None:  # later answers with the same verdict store copies of this one
+                a.stored_id = stored
 
 
 def _completion(row: dict) -> Completion:
@@ -233,6 +287,7 @@ def run_experiment(
     models: Sequence[str | Path | ModelEntry | dict] | None = None,
     repeat: int | None = None,
     embedder: str | None = None,
+    judge: str | None = None,
     max_concurrency: int = 16,
     use_cache: bool = True,
     resume: int | None = None,
@@ -245,7 +300,8 @@ def run_experiment(
     """Run (or with ``resume``, complete) the experiment in ``path`` and store it as one run.
 
     ``encoding`` reads a file saved without a byte-order mark in something other than UTF-8;
-    ``embedder`` replaces the file's ``embedder:`` (the model of ``similar`` checks).
+    ``embedder`` and ``judge`` replace the file's ``embedder:`` (the model of ``similar`` checks)
+    and ``judge:`` (the model spec that grades ``llm-rubric`` checks).
     A prompt too long for a model's context is refused (UsageError, with both numbers) or, with
     ``truncate`` ("left" or "right"), cut to fit; see ``backends.context.fit``.
     """
@@ -265,9 +321,11 @@ def run_experiment(
             models = [ModelEntry(**m) for m in overrides["models"]]
         repeat = overrides.get("repeat") if repeat is None else repeat
         truncate = overrides.get("truncate") if truncate is None else truncate
-        embedder = embedder or ((target["spec"] or {}).get("spec") or {}).get("embedder")
-    if embedder:  # --embedder replaces the file's embedder: (and is stored with the run's spec)
-        loaded.spec = loaded.spec.model_copy(update={"embedder": embedder})
+        stored = (target["spec"] or {}).get("spec") or {}
+        embedder, judge = embedder or stored.get("embedder"), judge or stored.get("judge")
+    # --embedder and --judge replace the file's embedder: and judge: (and are stored with the run's spec)
+    if embedder or judge:
+        loaded.spec = loaded.spec.model_copy(update={k: v for k, v in (("embedder", embedder), ("judge", judge)) if v})
     cells = expand(loaded, models, repeat)
     digest = matrix_hash(cells)
     by_model: dict[str, list[Cell]] = {}
@@ -285,7 +343,9 @@ def run_experiment(
         done = done_cells(engine, resume)
     first = cells[0].model
     backend = registry.load(first.spec, **first.options)  # a bad model fails before anything is written
-    prepare(loaded)  # so does a missing python: function or an embedder that cannot be had
+    if judge:
+        registry.load(judge)  # --judge: a bad spec fails on its own, before anything is written
+    prepare(loaded)  # so does a missing python: function, an embedder or a judge that cannot be had
     fitted = {first.model_dump_json(): _fitted(backend, [c for c in by_model[first.model_dump_json()]
                                                          if c.key not in done], truncate)}
     if engine is None:
@@ -308,6 +368,8 @@ def run_experiment(
                 on_loaded(backend)
             pending = fitted.pop(model_key, None) or _fitted(backend, pending, truncate)
             run.model(backend, pending)
+        if resume is not None:
+            run.summary.judged = run.complete_verdicts(cells)
     except KeyboardInterrupt:
         finish_run(engine, run_id, status="interrupted", error="interrupted (Ctrl-C)")
         run.summary.status = "interrupted"

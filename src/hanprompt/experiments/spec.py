@@ -78,10 +78,10 @@ class ParamOverrides(_Strict):
 CHECK_KEYS = (
     "contains", "icontains", "not-contains", "regex", "min-words", "max-words",
     "max-tokens", "is-json", "language", "max-latency-ms", "speech-level", "consistent-speech-level",
-    "similar", "python",
+    "llm-rubric", "similar", "python",
 )
 #: the checks that give a score and take a threshold on it
-SCORED_CHECKS = ("similar", "python")
+SCORED_CHECKS = ("llm-rubric", "similar", "python")
 
 
 class Check(_Strict):
@@ -100,17 +100,20 @@ class Check(_Strict):
     max_latency_ms: float | None = Field(None, alias="max-latency-ms", gt=0)
     speech_level: str | None = Field(None, alias="speech-level")
     consistent_speech_level: Literal[True] | None = Field(None, alias="consistent-speech-level")
+    llm_rubric: str | None = Field(None, alias="llm-rubric")
     similar: str | None = None
     python: str | None = None
     threshold: float | None = Field(None, ge=0.0, le=1.0)
     embedder: str | None = None
+    judge: str | None = None
 
-    _nonempty = _texts("contains", "icontains", "not_contains", "regex")
+    _nonempty = _texts("contains", "icontains", "not_contains", "regex", "embedder", "judge")
 
     @model_validator(mode="before")
     @classmethod
     def _from_string(cls, value: Any) -> Any:
         if isinstance(value, str):
+            _needs_value(value, value in SCORED_CHECKS)
             return {value: True}  # "- is-json"
         if isinstance(value, dict) and "type" in value:
             return _from_type(value)  # promptfoo's form: {type: contains, value: x}
@@ -135,12 +138,11 @@ class Check(_Strict):
         name = given[0]
         if self.threshold is not None and name not in SCORED_CHECKS:
             raise ValueError(f"threshold: goes with {', '.join(SCORED_CHECKS)}, not with {name}; remove it")
-        for key, owner in (("embedder", "similar"),):
+        for key, owner in (("embedder", "similar"), ("judge", "llm-rubric")):
             if getattr(self, key) is not None and name != owner:
                 raise ValueError(f"{key}: goes with {owner} checks, not with {name}; remove it")
-        if name in ("similar", "python") and not self.value_of(name).strip():
-            what = {"similar": "the reference answer", "python": "file://FILE.py:FUNCTION"}[name]
-            raise ValueError(f"{name} needs {what}; write it as the check's value")
+        if name in SCORED_CHECKS:
+            _needs_value(name, not self.value_of(name).strip())
         if self.regex is not None:
             import re
 
@@ -161,6 +163,14 @@ class Check(_Strict):
         return self.model_dump(by_alias=True, exclude_none=True, exclude_defaults=True) or {self.name: True}
 
 
+_WHAT = {"llm-rubric": "the rubric's text", "similar": "the reference answer", "python": "file://FILE.py:FUNCTION"}
+
+
+def _needs_value(kind: str, missing: bool) -> None:
+    if missing:
+        raise ValueError(f"{kind} needs {_WHAT[kind]}; write it as the check's value")
+
+
 def _from_type(value: dict) -> dict:
     """``{type: speech-level, value: formal, ...}`` as ``{speech-level: formal, ...}``."""
     rest = dict(value)
@@ -171,6 +181,7 @@ def _from_type(value: dict) -> dict:
         raise ValueError(f"unknown check type {kind!r}; {hint}valid types: {', '.join(CHECK_KEYS)}")
     if kind in rest:
         raise ValueError(f"give the check's value once: as value: or as {kind}:, not both")
+    _needs_value(kind, kind in SCORED_CHECKS and "value" not in rest)
     return {kind: rest.pop("value", True), **rest}
 
 
@@ -283,8 +294,9 @@ class ExperimentSpec(_Strict):
     variants: list[Variant] = []
     translate: TranslateSpec | None = None
     embedder: str | None = None  # the sentence-transformers model of similar checks
+    judge: str | None = None  # the model that grades llm-rubric checks: any model spec
 
-    _nonempty = _texts("name", "description")
+    _nonempty = _texts("name", "description", "embedder", "judge")
 
     @field_validator("vars")
     @classmethod

@@ -58,7 +58,8 @@ def _text_query(source: Source, by: str | None):
     if source.field == "response":
         text = generations.c.response
         query = select(generations.c.id, group, text).where(
-            text.is_not(None), generations.c.error.is_(None)
+            text.is_not(None), generations.c.error.is_(None),
+            generations.c.role.is_(None),  # a judge's verdicts are not the words of the model under test
         )
         if source.run_id is not None:
             query = query.where(generations.c.run_id == source.run_id)

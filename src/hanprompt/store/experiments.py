@@ -32,7 +32,8 @@ def done_cells(engine: Engine, run_id: int) -> set[str]:
     """The cell keys a run already holds a generation for."""
     with reading(engine) as conn:
         return set(
-            conn.execute(select(generations.c.cell_key).where(generations.c.run_id == run_id)).scalars()
+            conn.execute(select(generations.c.cell_key).where(
+                generations.c.run_id == run_id, generations.c.role.is_(None))).scalars()
         )
 
 
@@ -42,6 +43,26 @@ def add_checks(conn: Connection, generation_id: int, results: list[dict]) -> Non
         conn.execute(insert(checks), [dict(r, generation_id=generation_id) for r in results])
 
 
+def unjudged_checks(engine: Engine, run_id: int) -> list[dict]:
+    """The llm-rubric checks of a run's answers stored without a verdict, with what a judge needs."""
+    query = (
+        select(checks.c.id.label("check_id"), checks.c.generation_id, checks.c.spec, generations.c.cell_key,
+               generations.c.messages, generations.c.response)
+        .join(generations, generations.c.id == checks.c.generation_id)
+        .where(generations.c.run_id == run_id, generations.c.role.is_(None), checks.c.name == "llm-rubric",
+               checks.c.passed.is_(None))
+        .order_by(checks.c.id)
+    )
+    with reading(engine) as conn:
+        return [dict(r) for r in conn.execute(query).mappings()]
+
+
+def set_check_result(conn: Connection, check_id: int, result: dict) -> None:
+    """Fill in a stored check's verdict (passed, reason, score)."""
+    conn.execute(update(checks).where(checks.c.id == check_id).values(
+        passed=result["passed"], reason=result["reason"], score=result["score"]))
+
+
 def reopen_run(engine: Engine, run_id: int) -> None:
     """Mark a run as running again (a resume), clearing its end."""
     with engine.begin() as conn:
@@ -49,17 +70,18 @@ def reopen_run(engine: Engine, run_id: int) -> None:
 
 
 def run_results(engine: Engine, run_id: int) -> list[dict]:
-    """Every generation of a run in storage order, each with its list of checks."""
+    """Every answer of a run (judge verdicts left out) in storage order, each with its list of checks."""
     with reading(engine) as conn:
         rows = [row_dict(r) for r in conn.execute(
-            select(generations).where(generations.c.run_id == run_id).order_by(generations.c.id)
+            select(generations).where(generations.c.run_id == run_id, generations.c.role.is_(None))
+            .order_by(generations.c.id)
         ).mappings()]
         by_gen: dict[int, list[dict]] = {r["id"]: [] for r in rows}
         query = (
             select(checks.c.generation_id, checks.c.name, checks.c.spec, checks.c.passed, checks.c.reason,
                    checks.c.score)
             .join(generations, generations.c.id == checks.c.generation_id)
-            .where(generations.c.run_id == run_id)
+            .where(generations.c.run_id == run_id, generations.c.role.is_(None))
             .order_by(checks.c.id)
         )
         for c in conn.execute(query).mappings():

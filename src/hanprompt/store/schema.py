@@ -102,7 +102,7 @@ checks = Table(
     ),
     Column("name", String(40), nullable=False),
     Column("spec", JSON),
-    Column("passed", Boolean, nullable=False),
+    Column("passed", Boolean),  # NULL: not judged (an llm-rubric check without a judge)
     Column("reason", Text),
     Column("score", Float),  # 0..1 where the check has a score
 )

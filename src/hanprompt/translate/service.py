@@ -137,7 +137,8 @@ def translate_run(engine: Engine, run_id: int, *, translators: list[str], source
     from hanprompt.store.runs import get_run, list_generations
 
     get_run(engine, run_id)  # NotFoundError names the fix
-    generations = list(reversed(list_generations(engine, run_id=run_id, limit=None)))
+    # The answers only: a judge's verdicts (role "judge") are not translated.
+    generations = [g for g in reversed(list_generations(engine, run_id=run_id, limit=None)) if g.get("role") is None]
     if not generations:
         raise InputError(f"run {run_id} has no generations to translate; pick another with `hanprompt runs`")
     source, target = languages(source_lang, target_lang)

@@ -1,0 +1,187 @@
+"""The ``llm-rubric`` check: a judge model grades a response against a rubric written in words.
+
+The judge answers one JSON object ``{"pass": bool, "score": 0..1, "reason": str}``, constrained
+to that schema where its backend can (see ``VERDICT_SCHEMA``), parsed strictly, and asked once
+more when the first answer is not a valid verdict. A rubric written in Korean gets a Korean
+judge prompt. Every judge call is a generation of its own (role ``judge``), stored linked to the
+answer it grades.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Callable
+
+from hanprompt.backends.base import Backend, Completion, GenParams
+from hanprompt.hangul import has_hangul
+
+#: a reason long enough for one sentence, short enough that a constrained model closes its JSON
+REASON_MAX = 200
+VERDICT_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "pass": {"type": "boolean"},
+        "score": {"type": "number", "minimum": 0, "maximum": 1},
+        "reason": {"type": "string", "maxLength": REASON_MAX},
+    },
+    "required": ["pass", "score", "reason"],
+    "additionalProperties": False,
+}
+#: greedy, so that a verdict is reproducible and cached; room for the JSON and a long Korean reason
+JUDGE_PARAMS = GenParams(max_new_tokens=400, temperature=0.0)
+
+_PROMPTS = {
+    "en": {
+        "system": (
+            "You grade an answer written by an AI assistant against a rubric. Reply with one JSON object "
+            'and nothing else: {"pass": true or false, "score": a number from 0 to 1, "reason": "one short '
+            'sentence"}. "pass" is true when the answer meets the rubric; "score" says how well it does '
+            "(1 = fully)."
+        ),
+        "user": "Rubric: {rubric}\n\nQuestion:\n{question}\n\nAnswer:\n{answer}",
+        "retry": 'That was not a valid verdict ({error}). Reply with only the JSON object {{"pass": ..., '
+                 '"score": ..., "reason": ...}}.',
+    },
+    "ko": {
+        "system": (
+            "당신은 AI 어시스턴트가 쓴 답변을 평가 기준에 따라 채점합니다. 다른 말 없이 JSON 객체 하나로만 "
+            '답하세요: {"pass": true 또는 false, "score": 0에서 1 사이의 숫자, "reason": "짧은 한 문장"}. '
+            '답변이 기준을 충족하면 "pass"는 true이고, "score"는 얼마나 잘 충족하는지를 나타냅니다 '
+            '(1 = 완전히). "reason"은 한국어로 쓰세요.'
+        ),
+        "user": "평가 기준: {rubric}\n\n질문:\n{question}\n\n답변:\n{answer}",
+        "retry": '올바른 평가가 아닙니다 ({error}). JSON 객체 {{"pass": ..., "score": ..., "reason": ...}} '
+                 "하나로만 다시 답하세요.",
+    },
+}
+
+
+def language(rubric: str) -> str:
+    """``ko`` for a rubric written in Korean (any Hangul in it), else ``en``."""
+    return "ko" if has_hangul(rubric) else "en"
+
+
+def judge_messages(rubric: str, question: str, answer: str) -> list[dict]:
+    """The judge's chat: a system prompt in the rubric's language, then rubric, question and answer."""
+    p = _PROMPTS[language(rubric)]
+    return [{"role": "system", "content": p["system"]},
+            {"role": "user", "content": p["user"].format(rubric=rubric, question=question, answer=answer)}]
+
+
+def retry_messages(messages: list[dict], said: str, error: str, rubric: str) -> list[dict]:
+    """The same chat, the judge's invalid answer, and a request to answer again as JSON."""
+    return messages + [{"role": "assistant", "content": said},
+                       {"role": "user", "content": _PROMPTS[language(rubric)]["retry"].format(error=error)}]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    passed: bool
+    score: float
+    reason: str
+
+
+class VerdictError(ValueError):
+    """A judge's answer that is not a verdict; the message says what is wrong."""
+
+
+_FENCE = re.compile(r"\s*```(?:json)?\s*\n?(.*?)\n?```\s*", re.S)
+
+
+def parse_verdict(text: str) -> Verdict:
+    """A verdict from exactly ``{"pass": bool, "score": 0..1, "reason": str}`` (a ```json fence allowed).
+
+    Raises VerdictError naming the first problem: not JSON, not an object, a missing or extra
+    key, a key of the wrong type, a score outside 0..1.
+    """
+    fenced = _FENCE.fullmatch(text or "")
+    payload = (fenced.group(1) if fenced else text or "").strip()
+    try:
+        data = json.loads(payload)
+    except ValueError as e:
+        raise VerdictError(f"not JSON: {str(e).splitlines()[0]}") from None
+    if not isinstance(data, dict):
+        raise VerdictError(f"a JSON {type(data).__name__}, not an object")
+    missing = [k for k in ("pass", "score", "reason") if k not in data]
+    extra = sorted(set(data) - {"pass", "score", "reason"})
+    if missing or extra:
+        raise VerdictError(", ".join(([f"missing {', '.join(missing)}"] if missing else [])
+                                     + ([f"unknown {', '.join(extra)}"] if extra else [])))
+    if not isinstance(data["pass"], bool):
+        raise VerdictError(f"pass is {data['pass']!r}, not true or false")
+    score = data["score"]
+    if isinstance(score, bool) or not isinstance(score, (int, float)) or not 0 <= score <= 1:
+        raise VerdictError(f"score is {score!r}, not a number from 0 to 1")
+    if not isinstance(data["reason"], str):
+        raise VerdictError(f"reason is {data['reason']!r}, not text")
+    return Verdict(data["pass"], float(score), data["reason"].strip())
+
+
+@dataclass
+class Attempt:
+    """One judge call: what was sent, what came back, and whether it came from the cache."""
+
+    judge: Backend
+    messages: list[dict]
+    params: GenParams
+    completion: Completion
+    cache_key: str
+    cached: bool
+    stored_id: int | None = None  # the generation that first stored it in this run
+
+
+@dataclass
+class Outcome:
+    """A verdict (or why there is none) and the judge calls that led to it."""
+
+    judge: Backend
+    verdict: Verdict | None
+    error: str | None
+    attempts: list[Attempt] = field(default_factory=list)
+
+
+Lookup = Callable[[list[str]], dict[str, Completion]]  # cache keys -> completions stored before
+
+
+def params_for(judge: Backend) -> GenParams:
+    """The judge's parameters, with the verdict schema where the backend can constrain to it."""
+    if "json_schema" in GenParams.model_fields and getattr(judge, "supports_json_schema", False):
+        return JUDGE_PARAMS.model_copy(update={"json_schema": VERDICT_SCHEMA})
+    return JUDGE_PARAMS
+
+
+def run_judge(judge: Backend, items: list[tuple[str, str, str]], lookup: Lookup | None = None) -> list[Outcome]:
+    """Judge (rubric, question, answer) items in batches: one call each, then one retry for the invalid."""
+    from hanprompt.experiments.cache import cache_key
+
+    params = params_for(judge)
+    outcomes = [Outcome(judge, None, None) for _ in items]
+    chats = [judge_messages(*item) for item in items]
+    pending = list(range(len(items)))
+    for round_ in range(2):
+        attempts = _generate(judge, [chats[i] for i in pending], params, lookup, cache_key)
+        retry = []
+        for i, attempt in zip(pending, attempts):
+            outcomes[i].attempts.append(attempt)
+            try:
+                outcomes[i].verdict, outcomes[i].error = parse_verdict(attempt.completion.text), None
+            except VerdictError as e:
+                outcomes[i].error = str(e)
+                if round_ == 0:
+                    chats[i] = retry_messages(chats[i], attempt.completion.text, str(e), items[i][0])
+                    retry.append(i)
+        pending = retry
+        if not pending:
+            break
+    return outcomes
+
+
+def _generate(judge: Backend, chats: list[list[dict]], params: GenParams, lookup: Lookup | None,
+              cache_key) -> list[Attempt]:
+    keys = [cache_key(judge, chat, params) for chat in chats]
+    hits = lookup(keys) if lookup is not None else {}
+    todo = [i for i, k in enumerate(keys) if k not in hits]
+    made = dict(zip(todo, judge.generate_batch([(chats[i], params) for i in todo]))) if todo else {}
+    return [Attempt(judge, chat, params, hits[k] if k in hits else made[i], k, k in hits)
+            for i, (chat, k) in enumerate(zip(chats, keys))]
