@@ -17,3 +17,11 @@ def write(tmp_path):
         return path
 
     return put
+
+
+@pytest.fixture(scope="session")
+def tiny_judge(tmp_path_factory):
+    """A tiny random Llama with room for a judge's chat: 4,096 positions."""
+    from hanprompt.testing.models import build_tiny_llama
+
+    return build_tiny_llama(tmp_path_factory.mktemp("models") / "tiny-judge", max_position_embeddings=4096)

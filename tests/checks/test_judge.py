@@ -84,15 +84,16 @@ def test_without_a_judge_the_rubric_is_not_judged_and_not_a_failure(cli, write, 
     assert db_rows(hanprompt_home, "SELECT count(*) AS n FROM generations WHERE role = 'judge'")[0]["n"] == 0
 
 
-def test_a_judge_stores_its_calls_as_linked_generations_cached_and_excluded(cli, write, tiny_model, hanprompt_home):
+def test_a_judge_stores_its_calls_as_linked_generations_cached_and_excluded(cli, write, tiny_model, tiny_judge,
+                                                                           hanprompt_home):
     # A random-weight judge writes no JSON: the check fails, says so, and the run goes on.
-    path = write("exp.yaml", FILE.format(judge=f"judge: {tiny_model}", rubric="recommends one concrete book"))
+    path = write("exp.yaml", FILE.format(judge=f"judge: {tiny_judge}", rubric="recommends one concrete book"))
     results, _ = run(cli, path, "--model", tiny_model, "--repeat", "2")
     assert len(results) == 4  # two answers of a and of b: no judge rows among the results
     rubric = [r["checks"][0] for r in results if r["variant"] == "a"]
     for c in rubric:
         assert c["passed"] is False and c["score"] is None
-        assert c["reason"].startswith(f"no valid verdict from hf:{tiny_model} after one retry (")
+        assert c["reason"].startswith(f"no valid verdict from hf:{tiny_judge} after one retry (")
     judges = db_rows(hanprompt_home, "SELECT * FROM generations WHERE role = 'judge' ORDER BY id")
     answers = {r["id"] for r in results if r["variant"] == "a"}
     assert {j["judged_generation_id"] for j in judges} == answers
@@ -113,11 +114,11 @@ def test_a_judge_stores_its_calls_as_linked_generations_cached_and_excluded(cli,
     assert json.loads(out)["documents"] == 4  # the answers, not the judge's verdicts
 
 
-def test_resume_fills_in_missing_verdicts(cli, write, tiny_model, hanprompt_home):
+def test_resume_fills_in_missing_verdicts(cli, write, tiny_model, tiny_judge, hanprompt_home):
     path = write("exp.yaml", FILE.format(judge="", rubric="존댓말로 책 한 권을 추천한다"))
     run(cli, path, "--model", tiny_model)
     assert db_rows(hanprompt_home, "SELECT count(*) AS n FROM checks WHERE passed IS NULL")[0]["n"] == 1
-    code, out, err = cli("run", path, "--resume", "1", "--judge", tiny_model)
+    code, out, err = cli("run", path, "--resume", "1", "--judge", tiny_judge)
     assert code == 0, err
     assert "1 verdicts filled in" in err
     assert db_rows(hanprompt_home, "SELECT count(*) AS n FROM checks WHERE passed IS NULL")[0]["n"] == 0
@@ -125,8 +126,17 @@ def test_resume_fills_in_missing_verdicts(cli, write, tiny_model, hanprompt_home
     assert judges and "한국어로" in json.loads(judges[0]["messages"])[0]["content"]  # a Korean rubric
     (check,) = [c for c in db_rows(hanprompt_home, "SELECT * FROM checks") if c["name"] == "llm-rubric"]
     assert check["passed"] == 0 and check["reason"].startswith("no valid verdict")
-    code, _, err = cli("run", path, "--resume", "1", "--judge", tiny_model)
+    code, _, err = cli("run", path, "--resume", "1", "--judge", tiny_judge)
     assert code == 0 and "verdicts filled in" not in err  # nothing left to judge
+
+
+def test_a_chat_too_long_for_the_judge_fails_the_check_not_the_run(cli, write, tiny_model):
+    # The tiny model's 1,024 positions hold the first chat (the answer's end cut) but not the retry.
+    path = write("exp.yaml", FILE.format(judge=f"judge: {tiny_model}", rubric="recommends one concrete book"))
+    results, _ = run(cli, path, "--model", tiny_model)
+    rubric = next(r for r in results if r["variant"] == "a")["checks"][0]
+    assert rubric["passed"] is False
+    assert "(its chat with room for 400 new tokens does not fit the judge's 1,024-token context)" in rubric["reason"]
 
 
 @pytest.mark.parametrize("judge, where, message", [

@@ -242,9 +242,12 @@ def _rubric(check: Check, record: dict, env: CheckEnv) -> tuple:
         env.judge_pending([((check,), record)])
     outcome = env.verdicts[key]
     attempts = tuple(outcome.attempts)
+    if outcome.verdict is None and not outcome.attempts:
+        return False, f"no verdict from {judge.spec}: {outcome.error}", None, attempts
     if outcome.verdict is None:
         said = " ".join(outcome.attempts[-1].completion.text.split())[:80]
-        return False, f"no valid verdict from {judge.spec} after one retry ({outcome.error}); it said: {said!r}", \
+        tries = "after one retry " if len(outcome.attempts) > 1 else ""
+        return False, f"no valid verdict from {judge.spec} {tries}({outcome.error}); it said: {said!r}", \
             None, attempts
     v = outcome.verdict
     passed = v.passed and (check.threshold is None or v.score >= check.threshold)

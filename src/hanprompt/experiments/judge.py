@@ -69,9 +69,14 @@ def judge_messages(rubric: str, question: str, answer: str) -> list[dict]:
             {"role": "user", "content": p["user"].format(rubric=rubric, question=question, answer=answer)}]
 
 
+#: how much of an invalid answer goes back to the judge: a verdict is short, and a rambling
+#: answer must not push the retry out of the judge's context
+SAID_MAX = 300
+
+
 def retry_messages(messages: list[dict], said: str, error: str, rubric: str) -> list[dict]:
-    """The same chat, the judge's invalid answer, and a request to answer again as JSON."""
-    return messages + [{"role": "assistant", "content": said},
+    """The same chat, the judge's invalid answer (its start), and a request to answer again as JSON."""
+    return messages + [{"role": "assistant", "content": said[:SAID_MAX]},
                        {"role": "user", "content": _PROMPTS[language(rubric)]["retry"].format(error=error)}]
 
 
@@ -152,7 +157,14 @@ def params_for(judge: Backend) -> GenParams:
 
 
 def run_judge(judge: Backend, items: list[tuple[str, str, str]], lookup: Lookup | None = None) -> list[Outcome]:
-    """Judge (rubric, question, answer) items in batches: one call each, then one retry for the invalid."""
+    """Judge (rubric, question, answer) items in batches: one call each, then one retry for the invalid.
+
+    Never raises for one item's sake: a chat that cannot fit the judge's context (the answer's
+    end is cut first), a failed call or an invalid verdict leaves ``verdict`` None and says why
+    in ``error``.
+    """
+    from hanprompt.backends.context import fit
+    from hanprompt.errors import HanpromptError
     from hanprompt.experiments.cache import cache_key
 
     params = params_for(judge)
@@ -160,11 +172,26 @@ def run_judge(judge: Backend, items: list[tuple[str, str, str]], lookup: Lookup 
     chats = [judge_messages(*item) for item in items]
     pending = list(range(len(items)))
     for round_ in range(2):
-        attempts = _generate(judge, [chats[i] for i in pending], params, lookup, cache_key)
+        ready = []
+        for i in pending:
+            try:
+                chats[i] = fit(judge, chats[i], params, truncate="right")
+                ready.append(i)
+            except HanpromptError:
+                outcomes[i].error = (f"its chat with room for {params.max_new_tokens} new tokens does not fit "
+                                     f"the judge's {judge.context_length:,}-token context")
+        try:
+            attempts = _generate(judge, [chats[i] for i in ready], params, lookup, cache_key)
+        except HanpromptError as e:  # the judge itself failed (a server down, ...): these checks fail
+            for i in ready:
+                outcomes[i].error = str(e)
+            break
         retry = []
-        for i, attempt in zip(pending, attempts):
+        for i, attempt in zip(ready, attempts):
             outcomes[i].attempts.append(attempt)
             try:
+                if attempt.completion.error:
+                    raise VerdictError(attempt.completion.error)
                 outcomes[i].verdict, outcomes[i].error = parse_verdict(attempt.completion.text), None
             except VerdictError as e:
                 outcomes[i].error = str(e)
