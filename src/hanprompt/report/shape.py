@@ -50,8 +50,10 @@ def vars_label(values: dict | None) -> str:
 def stats(rows: list[dict]) -> dict:
     """Counts, pass rate and means of a group of results; speeds only from measured ones."""
     measured = [r for r in rows if not is_cached(r) and not r.get("error")]
-    checked = [r for r in rows if r.get("checks")]
-    passed = sum(all(c["passed"] for c in r["checks"]) for r in checked)
+    # A check with passed None was not judged (an llm-rubric without a judge): neither pass nor failure.
+    judged = [[c for c in r.get("checks") or [] if c.get("passed") is not None] for r in rows]
+    checked = [r for r, checks in zip(rows, judged) if checks]
+    passed = sum(all(c["passed"] for c in checks) for checks in judged if checks)
     scores = [c.get("score") for r in rows for c in r.get("checks") or []]
     return {
         "n": len(rows),
