@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hanprompt.errors import HanpromptError
+from hanprompt.errors import HanpromptError, UsageError
 from hanprompt.textio import nfc
 from hanprompt.backends.base import Backend, Completion, GenParams, Messages, OnText, validate_messages
 
@@ -36,6 +36,8 @@ def generation_record(
         "tokens_per_s": completion.tokens_per_s,
         "finish_reason": completion.finish_reason,
         "error": completion.error,
+        "usage_source": completion.usage_source,
+        "cost": completion.cost,
     }
 
 
@@ -97,7 +99,7 @@ def ask(
     try:
         completion = backend.generate(messages, params, on_text=on_text)
     except HanpromptError as e:  # a failure while generating (out of memory, say) is logged too
-        if engine is not None:
+        if engine is not None and not isinstance(e, UsageError):  # bad input (a prompt too long) is not
             failed = Completion("", backend.render(messages), 0, 0, 0.0, 0.0, "error", error=str(e))
             _store(engine, run, generation_record(backend, messages, params, failed))
         raise

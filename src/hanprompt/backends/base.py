@@ -61,12 +61,14 @@ class Completion:
 
     text: str
     prompt: str  # the exact text the model saw, after the chat template
-    input_tokens: int
+    input_tokens: int | None  # None: not known (a server that sends no usage, no tokenizer)
     output_tokens: int
     ttft_s: float
     total_s: float
     finish_reason: str  # "eos" | "length"
     error: str | None = None
+    usage_source: str = "tokenizer"  # where the counts come from: "tokenizer" | "server" | "chunks"
+    cost: float | None = None  # currency units, from the model's prices per million tokens
 
     @property
     def tokens_per_s(self) -> float:
@@ -94,6 +96,8 @@ class Backend(abc.ABC):
 
     name: ClassVar[str]
     supports_batching: ClassVar[bool] = False
+    #: --max-concurrency's default: rows per batch (hf), requests in flight (openai)
+    default_concurrency: ClassVar[int] = 16
 
     spec: str
     info: LoadInfo
@@ -140,3 +144,18 @@ def validate_messages(messages: Messages) -> Messages:
         if m.get("role") == "user" and not str(m.get("content", "")).strip():
             raise UsageError("the prompt is empty: give a question or instruction")
     return messages
+
+
+def build_options(model: type[BaseModel], backend: str, values: dict) -> BaseModel:
+    """Validate a backend's loading options; a bad or foreign one raises UsageError naming the flag."""
+    from pydantic import ValidationError
+
+    try:
+        return model(**{k: v for k, v in values.items() if v is not None})
+    except ValidationError as e:
+        err = e.errors()[0]
+        key = ".".join(str(p) for p in err["loc"])
+        flag = "--" + key.replace("_", "-")
+        if err["type"] == "extra_forbidden":
+            raise UsageError(f"{flag} does not apply to {backend}: models; drop it") from e
+        raise UsageError(f"{flag}: {err['msg'].lower()} (got {err.get('input')!r})") from e

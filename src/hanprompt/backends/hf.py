@@ -12,11 +12,11 @@ import time
 from pathlib import Path
 from typing import Literal
 
-from jinja2 import TemplateError
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, field_validator
 
 from hanprompt import limits
-from hanprompt.backends.base import Backend, Completion, GenParams, LoadInfo, Messages, OnText
+from hanprompt.backends import chat
+from hanprompt.backends.base import Backend, Completion, GenParams, LoadInfo, Messages, OnText, build_options
 from hanprompt.backends.context import overflow_error
 from hanprompt.backends.hub import from_pretrained, looks_like_path, resolve_device
 from hanprompt.errors import BackendError, DeviceError, ModelNotFound, UsageError
@@ -65,12 +65,7 @@ def parse_max_memory(text: str) -> dict[str | int, str]:
 
 
 def _options(**values) -> HFOptions:
-    try:
-        return HFOptions(**{k: v for k, v in values.items() if v is not None})
-    except ValidationError as e:
-        err = e.errors()[0]
-        key = ".".join(str(p) for p in err["loc"])
-        raise UsageError(f"--{key.replace('_', '-')}: {err['msg']} (got {err.get('input')!r})") from e
+    return build_options(HFOptions, "hf", values)  # type: ignore[return-value]
 
 
 def _resolve_dtype(requested: str, device: str, config_dtype):
@@ -251,10 +246,7 @@ class HFBackend(Backend):
         )
         if not getattr(tokenizer, "chat_template", None):
             info.template = "plain"
-            info.warnings.append(
-                f"{name} has no chat template: prompts are sent as plain text, which chat-tuned "
-                "models answer poorly"
-            )
+            info.warnings.append(chat.no_template_warning(name))
         source = Path(name).expanduser() if local else cls._snapshot_dir(name)
         return cls(f"hf:{name}", model, tokenizer, info, source)
 
@@ -331,18 +323,12 @@ class HFBackend(Backend):
     # ---- preprocess -------------------------------------------------------------------
     def render(self, messages: Messages) -> str:
         if self.info.template == "plain":
-            return "\n\n".join(m["content"] for m in messages)
-        try:
-            return self.tokenizer.apply_chat_template(
-                messages, tokenize=False, add_generation_prompt=True
-            )
-        except TemplateError as e:  # e.g. raise_exception("System role not supported")
-            if messages[0]["role"] != "system":
-                raise BackendError(f"the chat template of {self.spec} failed: {e}") from e
-            # Templates without a system role: fold it into the first user message.
-            system, rest = messages[0]["content"], list(messages[1:])
-            rest[0] = dict(rest[0], content=f"{system}\n\n{rest[0]['content']}")
-            return self.render(rest)
+            return chat.plain_text(messages)
+        return chat.apply_template(
+            lambda m: self.tokenizer.apply_chat_template(m, tokenize=False, add_generation_prompt=True),
+            messages,
+            self.spec,
+        )
 
     def _encode(self, prompts: list[str]):
         self.tokenizer.padding_side = "left"

@@ -1,4 +1,4 @@
-"""Model specs (``hf:…``, later ``gguf:…``, ``openai:…``) resolved to loaded backends.
+"""Model specs (``hf:…``, ``gguf:…``, ``openai:…``) resolved to loaded backends.
 
 A model is loaded once per process and reused for every call with the same spec and options.
 """
@@ -14,6 +14,8 @@ from hanprompt.errors import UsageError
 #: backend prefix -> "module:class", imported only when used (torch stays unimported until then)
 BACKENDS: dict[str, str] = {
     "hf": "hanprompt.backends.hf:HFBackend",
+    "gguf": "hanprompt.backends.gguf:GGUFBackend",
+    "openai": "hanprompt.backends.openai_compat:OpenAIBackend",
 }
 DEFAULT_BACKEND = "hf"
 
@@ -30,7 +32,7 @@ class ModelSpec:
 
 
 def parse_spec(spec: str) -> ModelSpec:
-    """``hf:path``, ``hf:org/name`` or a bare path / hub id (the hf backend)."""
+    """``hf:path``, ``hf:org/name``, ``gguf:file.gguf``, ``openai:model@url``, or a bare path / hub id (hf)."""
     spec = (spec or "").strip()
     if not spec:
         raise UsageError("empty model spec: pass --model hf:<hub id or path>")
@@ -42,6 +44,11 @@ def parse_spec(spec: str) -> ModelSpec:
             raise UsageError(f"unknown backend prefix {prefix + ':'!r} in {spec!r}; valid ones: {valid}")
         if not rest.strip():
             raise UsageError(f"model spec {spec!r} names no model: write {prefix}:<model>")
+        if prefix == "openai":  # a malformed server URL fails before anything loads or is stored
+            from hanprompt.backends.openai_compat import split_target
+
+            model, url = split_target(rest.strip())
+            return ModelSpec(prefix, f"{model}@{url}")
         return ModelSpec(prefix, rest.strip())
     return ModelSpec(DEFAULT_BACKEND, spec)
 

@@ -10,7 +10,8 @@ from hanprompt.cli import common
 def register(sub) -> None:
     p = sub.add_parser("ask", help="ask a model one question", description="Ask a model one question; the answer streams to stdout, its stats to stderr.")
     p.add_argument("prompt", help="the question or instruction")
-    p.add_argument("-m", "--model", metavar="SPEC", help="hf:<hub id or path>, or a bare path / hub id (default: Qwen2.5-0.5B-Instruct)")
+    p.add_argument("-m", "--model", metavar="SPEC", help="hf:<hub id or path> (or a bare one), gguf:<file.gguf>, or openai:<model>@<base_url> "
+                   "(default: Qwen2.5-0.5B-Instruct)")
     p.add_argument("-s", "--system", metavar="TEXT", help="a system message")
     p.add_argument("--no-log", action="store_true", help="do not store this generation")
     common.add_model_options(p)
@@ -23,7 +24,8 @@ def stats_line(record: dict, run_id, gen_id) -> str:
     logged = f" · run {run_id}, id {gen_id}" if gen_id else ""
     return (
         f"[{common.visible(record['model'], keep='')} · {record['device']} {record['dtype']}] "
-        f"{record['input_tokens']} in, {record['output_tokens']} out ({record['finish_reason']}) · "
+        f"{'?' if record['input_tokens'] is None else record['input_tokens']} in, "
+        f"{record['output_tokens']} out ({record['finish_reason']}) · "
         f"TTFT {record['ttft_s']:.2f} s · {record['tokens_per_s']:.1f} tok/s · "
         f"{record['total_s']:.2f} s (load {record['load_s']:.1f} s){logged}"
     )

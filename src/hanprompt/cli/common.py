@@ -27,6 +27,18 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--offload-folder", metavar="DIR", help="where --device auto may offload weights to disk")
     g.add_argument("--quantize", choices=["8bit", "4bit"], help="bitsandbytes quantization (CUDA only)")
     g.add_argument("--trust-remote-code", action="store_true", default=None, help="run the model repository's own code")
+    g = parser.add_argument_group("model loading (gguf backend: llama.cpp)")
+    g.add_argument("--gpu-layers", metavar="N|all", help="layers to offload to the GPU (default: 0)")
+    g.add_argument("--threads", type=int, metavar="N", help="CPU threads (default: llama-cpp-python's, half the CPUs)")
+    g.add_argument("--ctx-size", type=int, metavar="N",
+                   help="context in tokens (default: the model's trained context, at most 4096)")
+    g = parser.add_argument_group("model loading (openai backend: openai:<model>@<base_url>)")
+    g.add_argument("--api-key-env", metavar="VAR", help="environment variable holding the API key (default: OPENAI_API_KEY)")
+    g.add_argument("--timeout", type=float, metavar="S", help="seconds to wait for each read from the server (default: 600)")
+    g.add_argument("--max-retries", type=int, metavar="N", help="retries on 429, 5xx, timeouts and lost connections (default: 3)")
+    g.add_argument("--price-input", type=float, metavar="X", help="price per million input tokens (with --price-output: a cost)")
+    g.add_argument("--price-output", type=float, metavar="X", help="price per million output tokens")
+    g.add_argument("--tokenizer", metavar="ID|DIR", help="Hugging Face tokenizer to count tokens when the server sends no usage")
 
 
 def add_gen_options(parser: argparse.ArgumentParser) -> None:
@@ -40,9 +52,30 @@ def add_gen_options(parser: argparse.ArgumentParser) -> None:
                         "(its end) instead of refusing it")
 
 
+LOAD_KEYS = [
+    "device", "dtype", "max_memory", "offload_folder", "quantize", "trust_remote_code",  # hf
+    "gpu_layers", "threads", "ctx_size",  # gguf
+    "api_key_env", "timeout", "max_retries", "tokenizer",  # openai
+]
+
+
 def load_options(args: argparse.Namespace) -> dict:
-    keys = ["device", "dtype", "max_memory", "offload_folder", "quantize", "trust_remote_code"]
-    return {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
+    from hanprompt.errors import UsageError
+
+    options = {k: getattr(args, k) for k in LOAD_KEYS if getattr(args, k, None) is not None}
+    if "gpu_layers" in options:
+        from hanprompt.backends.gguf import parse_gpu_layers
+
+        options["gpu_layers"] = parse_gpu_layers(options["gpu_layers"])
+    prices = {k: getattr(args, f"price_{k}", None) for k in ("input", "output")}
+    if any(v is not None for v in prices.values()):
+        for k, v in prices.items():
+            if v is None:
+                raise UsageError(f"--price-{k} is missing: give both --price-input and --price-output")
+            if not 0 <= v < float("inf"):  # also NaN
+                raise UsageError(f"--price-{k}: a price per million tokens is a number, 0 or more (got {v})")
+        options["prices"] = prices
+    return options
 
 
 def gen_params(args: argparse.Namespace):

@@ -110,10 +110,13 @@ def show_log(args: argparse.Namespace) -> int:
     ]
     for m in row.get("messages") or []:
         lines += [f"--- {v(m.get('role'))}", v(m.get("content"))]
+    n_in = "?" if row["input_tokens"] is None else row["input_tokens"]
+    counted = f" (counts: {v(row['usage_source'])})" if row.get("usage_source") else ""
+    cost = f" · cost {row['cost']:.4g}" if row.get("cost") is not None else ""
     lines += [
         f"--- response ({row['output_tokens']} tokens, {v(row['finish_reason'])})", v(row["response"]),
-        f"--- {row['input_tokens']} in · TTFT {row['ttft_s'] or 0:.3f} s · {row['tokens_per_s'] or 0:.1f} tok/s"
-        f" · {row['total_s'] or 0:.3f} s · load {row['load_s'] or 0:.2f} s",
+        f"--- {n_in} in{counted} · TTFT {row['ttft_s'] or 0:.3f} s · {row['tokens_per_s'] or 0:.1f} tok/s"
+        f" · {row['total_s'] or 0:.3f} s · load {row['load_s'] or 0:.2f} s{cost}",
     ]
     lines += [f"check {v(c['name'])}: {'pass' if c['passed'] else 'FAIL'} {v(c['reason'] or '')}" for c in row["checks"]]
     if row.get("error"):

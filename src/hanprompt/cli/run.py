@@ -9,7 +9,8 @@ from hanprompt.cli import common
 
 RESULT_KEYS = [
     "id", "run_id", "variant", "style", "vars", "repeat_index", "model", "response", "input_tokens",
-    "output_tokens", "ttft_s", "total_s", "tokens_per_s", "finish_reason", "cached", "checks",
+    "output_tokens", "ttft_s", "total_s", "tokens_per_s", "finish_reason", "usage_source", "cost", "cached",
+    "checks",
 ]
 
 
@@ -20,7 +21,9 @@ def register(sub) -> None:
     p.add_argument("file", help="the experiment file (YAML); see examples/prompt-styles.yaml")
     p.add_argument("-m", "--model", action="append", metavar="SPEC", help="replace the file's models (repeatable)")
     p.add_argument("--repeat", type=int, metavar="N", help="answers per prompt (replaces the file's repeat)")
-    p.add_argument("--max-concurrency", type=int, default=16, metavar="N", help="prompts per batch (default 16)")
+    p.add_argument("--max-concurrency", type=int, metavar="N",
+                   help="hf: prompts per batch (default 16); openai: requests in flight (default 8); "
+                        "gguf: one prompt at a time")
     p.add_argument("--no-cache", action="store_true", help="generate even what the cache holds")
     p.add_argument("--resume", type=int, metavar="RUN_ID", help="complete only what this run is missing")
     p.add_argument("--embedder", metavar="PATH_OR_ID",
@@ -90,7 +93,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.repeat is not None:
         limits.check_range("--repeat", args.repeat, 1, limits.MAX_REPEAT)
-    limits.check_range("--max-concurrency", args.max_concurrency, 1, limits.MAX_CONCURRENCY)
+    if args.max_concurrency is not None:  # None: each backend's default
+        limits.check_range("--max-concurrency", args.max_concurrency, 1, limits.MAX_CONCURRENCY)
 
     def on_loaded(backend):
         for warning in backend.info.warnings:
@@ -202,10 +206,11 @@ def render_side_by_side(data: dict, console) -> None:
                 row.append(Text("–"))
             else:
                 cached = " · cached" if c["cached"] == c["n"] else ""
+                cost = f" · cost {c['cost']:.4g}" if c.get("cost") is not None else ""
                 row.append(Text.assemble(
                     common.excerpt(c["response"], 70),
                     (f"\n{_num(c['output_tokens'], '.0f')} tok · {_num(c['tokens_per_s'])} tok/s · "
-                     f"checks {c['passed']}/{c['checked']}{cached}", "dim"),
+                     f"checks {c['passed']}/{c['checked']}{cached}{cost}", "dim"),
                 ))
             rate_row.append(Text(_rate(c, interval=True) + (f"\nscore {_score(c)}" if c and c["scored"] else "")))
         table.add_row(*row)
@@ -265,18 +270,22 @@ def render_diff(data: dict, console) -> None:
 
     table = Table(title=Text(f"run {data['a']['id']} → run {data['b']['id']}"), header_style="bold")
     by_model = any(v["model"] for v in data["variants"])
+    costs = any((v[side] or {}).get("cost") is not None for v in data["variants"] for side in ("a", "b"))
     for col in ["variant"] + (["model"] if by_model else []) + [
-            "pass rate A → B", "Δ", "tokens A → B", "Δ", "tok/s A → B", "Δ"]:
+            "pass rate A → B", "Δ", "tokens A → B", "Δ", "tok/s A → B", "Δ"] + (["cost A → B", "Δ"] if costs else []):
         table.add_column(col, justify="left" if col in ("variant", "model") else "right")
     for v in data["variants"]:
         a, b, d = v["a"] or {}, v["b"] or {}, v["delta"]
         pct = d["pass_rate"] * 100 if d["pass_rate"] is not None else None
+        cost = [f"{_num(a.get('cost'), '.4g')} → {_num(b.get('cost'), '.4g')}",
+                _num(d.get("cost"), ".4g", sign=True)] if costs else []
         table.add_row(*map(common.text, (
             v["variant"], *([_short(v["model"])] if by_model else []),
             f"{_rate(v['a'])} → {_rate(v['b'])}", "–" if pct is None else f"{pct:+.0f} pt",
             f"{_num(a.get('output_tokens'), '.0f')} → {_num(b.get('output_tokens'), '.0f')}",
             _num(d["output_tokens"], ".0f", sign=True),
             f"{_num(a.get('tokens_per_s'))} → {_num(b.get('tokens_per_s'))}", _num(d["tokens_per_s"], sign=True),
+            *cost,
         )))
     console.print(table)
     render_diff_verdicts(data, console, by_model)

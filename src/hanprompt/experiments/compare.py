@@ -13,12 +13,18 @@ def _mean(values: list) -> float | None:
     return fmean(values) if values else None
 
 
+def _total(values: list) -> float | None:
+    values = [v for v in values if v is not None]
+    return sum(values) if values else None
+
+
 def _stats(rows: list[dict]) -> dict:
     return {
         "n": len(rows),
         "cached": sum(bool(r.get("cached")) for r in rows),
         "output_tokens": _mean([r["output_tokens"] for r in rows]),
         "tokens_per_s": _mean([r["tokens_per_s"] for r in rows]),
+        "cost": _total([r.get("cost") for r in rows]),  # the rows' total, from the model's prices
         # pass rate and mean score over independent results, with their intervals (see stats)
         **Sample.of(rows).summary(),
     }
@@ -106,7 +112,8 @@ def diff(results_a: list[dict], results_b: list[dict]) -> list[dict]:
                 continue
             a, b = _stats(side_a), _stats(side_b)
             row = {"variant": v, "model": m, "a": a if a["n"] else None, "b": b if b["n"] else None}
-            row["delta"] = {k: _delta(a[k], b[k]) for k in ("pass_rate", "mean_score", "output_tokens", "tokens_per_s")}
+            row["delta"] = {k: _delta(a[k], b[k])
+                            for k in ("pass_rate", "mean_score", "output_tokens", "tokens_per_s", "cost")}
             row["verdict"] = verdict(Sample.of(side_a), Sample.of(side_b))
             rows.append(row)
     return rows

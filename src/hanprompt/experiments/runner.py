@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from hanprompt import limits
 from hanprompt.backends import registry
 from hanprompt.backends.base import Backend, Completion
-from hanprompt.errors import HanpromptError, UsageError
+from hanprompt.errors import BackendError, HanpromptError, UsageError
 from hanprompt.experiments.cache import cache_key, deterministic
 from hanprompt.experiments.checks import CheckEnv, prepare, run_checks
 from hanprompt.experiments.matrix import Cell, expand, matrix_hash
@@ -100,7 +100,7 @@ def _chunks(groups: list[list[Cell]], size: int) -> list[list[list[Cell]]]:
 class _Run:
     """One execution of a run's missing cells."""
 
-    def __init__(self, engine, run_id: int, loaded: LoadedSpec, use_cache: bool, max_concurrency: int,
+    def __init__(self, engine, run_id: int, loaded: LoadedSpec, use_cache: bool, max_concurrency: int | None,
                  progress: Progress | None, total: int, done: int):
         self.engine, self.run_id, self.loaded = engine, run_id, loaded
         self.use_cache, self.max_concurrency = use_cache, max_concurrency
@@ -137,13 +137,18 @@ class _Run:
             share = self.use_cache and deterministic(c.params)
             groups.setdefault(keys[c.key] if share else c.key, []).append(c)
         ordered = sorted(groups.values(), key=lambda g: g[0].params.model_dump_json())  # one batch per params
-        for chunk in _chunks(ordered, self.max_concurrency):
+        for chunk in _chunks(ordered, self.max_concurrency or backend.default_concurrency):
             self.progress(self.done, self.summary.total, f"{backend.spec}: {len(chunk)} prompts")
             completions = backend.generate_batch([(g[0].messages, g[0].params) for g in chunk])
             rows = []
             for group, completion in zip(chunk, completions):
-                rows += [(c, keys[c.key], completion, i > 0) for i, c in enumerate(group)]
+                if completion.error is None:
+                    rows += [(c, keys[c.key], completion, i > 0) for i, c in enumerate(group)]
             self._store(backend, rows)
+            failed = [c.error for c in completions if c.error is not None]
+            if failed:  # the others are kept; a resume asks again for the failed ones only
+                more = f" ({len(failed) - 1} more requests of this chunk failed too)" if len(failed) > 1 else ""
+                raise BackendError(f"{failed[0]}{more}")
 
     def complete_verdicts(self, cells: list[Cell]) -> int:
         """Judge the llm-rubric checks the run stored without a verdict (it had no judge then)."""
@@ -241,7 +246,8 @@ def _completion(row: dict) -> Completion:
     return Completion(
         text=row["response"], prompt=row["prompt"], input_tokens=row["input_tokens"],
         output_tokens=row["output_tokens"], ttft_s=row["ttft_s"] or 0.0, total_s=row["total_s"] or 0.0,
-        finish_reason=row["finish_reason"],
+        finish_reason=row["finish_reason"], usage_source=row.get("usage_source") or "tokenizer",
+        cost=row.get("cost"),
     )
 
 
@@ -288,7 +294,7 @@ def run_experiment(
     repeat: int | None = None,
     embedder: str | None = None,
     judge: str | None = None,
-    max_concurrency: int = 16,
+    max_concurrency: int | None = None,
     use_cache: bool = True,
     resume: int | None = None,
     db: str | None = None,
@@ -304,12 +310,15 @@ def run_experiment(
     and ``judge:`` (the model spec that grades ``llm-rubric`` checks).
     A prompt too long for a model's context is refused (UsageError, with both numbers) or, with
     ``truncate`` ("left" or "right"), cut to fit; see ``backends.context.fit``.
+    ``max_concurrency``: prompts per batch (hf), requests in flight (openai); None takes each
+    backend's default.
     """
     from hanprompt import settings
     from hanprompt.store import open_engine
     from hanprompt.store.runs import create_run, finish_run
 
-    limits.check_range("max_concurrency", max_concurrency, 1, limits.MAX_CONCURRENCY)
+    if max_concurrency is not None:
+        limits.check_range("max_concurrency", max_concurrency, 1, limits.MAX_CONCURRENCY)
     models = _model_entries(models)
     loaded = load_spec(path, encoding)
     engine = open_engine(settings.db_url(db)) if resume is not None else None
@@ -341,6 +350,8 @@ def run_experiment(
                 "resume with the file and options that run used, or start a new run without --resume"
             )
         done = done_cells(engine, resume)
+    for entry in sorted({c.model.spec for c in cells}):
+        registry.parse_spec(entry)  # a malformed spec of any model fails before anything is written
     first = cells[0].model
     backend = registry.load(first.spec, **first.options)  # a bad model fails before anything is written
     if judge:

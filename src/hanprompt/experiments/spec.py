@@ -10,6 +10,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from hanprompt import limits
 from hanprompt.analysis.speech_level import LEVELS
+from hanprompt.backends.openai_compat import Prices
 from hanprompt.errors import InputError
 from hanprompt.experiments import yamlfile
 from hanprompt.prompts import STYLES, template_variables
@@ -44,6 +45,16 @@ class ModelEntry(_Strict):
     offload_folder: str | None = None
     quantize: Literal["8bit", "4bit"] | None = None
     trust_remote_code: bool | None = None
+    # gguf: (llama.cpp)
+    gpu_layers: Annotated[int, Field(ge=0)] | Literal["all"] | None = None
+    threads: int | None = Field(None, ge=1)
+    ctx_size: int | None = Field(None, ge=32)
+    # openai: (any OpenAI-compatible server)
+    api_key_env: str | None = None
+    timeout: float | None = Field(None, gt=0)
+    max_retries: int | None = Field(None, ge=0)
+    prices: Prices | None = None
+    tokenizer: str | None = None
 
     _nonempty = _texts("spec", "offload_folder")
 

@@ -11,7 +11,7 @@ from hanprompt.store.schema import checks, generations, runs
 #: the columns a cache hit copies from the generation that first produced the answer
 CACHED_FIELDS = [
     "prompt", "response", "input_tokens", "output_tokens", "ttft_s", "total_s",
-    "tokens_per_s", "finish_reason",
+    "tokens_per_s", "finish_reason", "usage_source", "cost",
 ]
 
 

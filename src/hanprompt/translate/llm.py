@@ -78,4 +78,9 @@ class LLMTranslator(Translator):
             budget = max(1, min(budget, self.backend.context_length - prompt_tokens))  # within the context
             requests.append((messages, GenParams(max_new_tokens=budget)))
         completions = self.backend.generate_batch(requests)
+        failed = next((c.error for c in completions if c.error is not None), None)
+        if failed is not None:  # a server request that failed: no translation to keep
+            from hanprompt.errors import BackendError
+
+            raise BackendError(failed)
         return [clean_output(c.text, s) for c, s in zip(completions, segments)]

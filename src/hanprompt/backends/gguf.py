@@ -1,0 +1,360 @@
+"""The GGUF backend: a llama.cpp model file through llama-cpp-python.
+
+``gguf:PATH.gguf`` (or ``gguf:ORG/REPO/FILE.gguf``, fetched from the Hugging Face hub), with
+``--gpu-layers N|all``, ``--threads N`` and ``--ctx-size N``. The chat template comes from the
+file's ``tokenizer.chat_template`` and is applied by the rules of ``hanprompt.backends.chat``,
+like the hf backend's; token counts come from the model's own vocabulary.
+
+Sampling is defined by the generation parameters alone: temperature 0 is greedy; otherwise
+temperature and top-p, with llama.cpp's other samplers (top-k, min-p, repeat penalty) off.
+"""
+from __future__ import annotations
+
+import codecs
+import hashlib
+import random
+import re
+import time
+import weakref
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from hanprompt.backends import chat
+from hanprompt.backends.base import Backend, Completion, GenParams, LoadInfo, Messages, OnText, build_options
+from hanprompt.backends.context import overflow_error
+from hanprompt.errors import BackendError, DeviceError, ModelNotFound, UsageError
+
+INSTALL = "pip install 'hanprompt[gguf]'"
+INSTALL_GPU = "CMAKE_ARGS=\"-DGGML_CUDA=on\" pip install --force-reinstall --no-cache-dir llama-cpp-python"
+#: the context used when neither --ctx-size nor a shorter trained context says otherwise: long
+#: trained contexts (32k, 128k) would reserve gigabytes of KV cache that a prompt lab rarely needs
+DEFAULT_MAX_CTX = 4096
+_HUB_FILE = re.compile(r"^(?P<repo>[\w.-]+/[\w.-]+)/(?P<file>[^\\]+\.gguf)$", re.I)
+
+
+class GGUFOptions(BaseModel):
+    """Loading options of the gguf backend; unknown keys are rejected."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    gpu_layers: int | Literal["all"] = Field(0, description="layers to offload to the GPU")
+    threads: int | None = Field(None, ge=1)
+    ctx_size: int | None = Field(None, ge=32)
+
+    @field_validator("gpu_layers")
+    @classmethod
+    def _not_negative(cls, value):
+        if isinstance(value, int) and value < 0:
+            raise ValueError("give 0 or more layers, or 'all'")
+        return value
+
+
+def parse_gpu_layers(text: str) -> int | str:
+    """``--gpu-layers`` as given on the command line: a count, or ``all``."""
+    if text.strip().lower() == "all":
+        return "all"
+    try:
+        value = int(text)
+    except ValueError:
+        raise UsageError(f"--gpu-layers: {text!r} is neither a number of layers nor 'all'") from None
+    if value < 0:
+        raise UsageError(f"--gpu-layers: {value} is negative; give 0 or more, or 'all'")
+    return value
+
+
+def import_llama_cpp():
+    """The ``llama_cpp`` module, or BackendError with the install line."""
+    try:
+        import llama_cpp
+    except ImportError as e:
+        raise BackendError(
+            f"the gguf: backend needs llama-cpp-python, which is not installed: {INSTALL} "
+            f"(for an NVIDIA GPU: {INSTALL_GPU})"
+        ) from e
+    return llama_cpp
+
+
+def resolve_file(name: str) -> tuple[Path, str | None]:
+    """The local GGUF file for ``name`` and, when it came from the hub, ``repo/file``.
+
+    Raises ModelNotFound when there is no such file (or no such hub file here).
+    """
+    path = Path(name).expanduser()
+    if path.is_dir():
+        found = sorted(p.name for p in path.glob("*.gguf"))
+        hint = f"; it holds {', '.join(found[:5])}" if found else "; it holds no .gguf file"
+        raise ModelNotFound(f"{name} is a folder, not a GGUF file: pass the .gguf file itself{hint}")
+    if path.is_file():
+        return path, None
+    hub = _HUB_FILE.match(name)
+    if hub and not name.startswith((".", "/", "~")):
+        return _download(hub["repo"], hub["file"]), name
+    raise ModelNotFound(
+        f"GGUF file {name} does not exist; pass gguf:PATH to a .gguf file, or gguf:ORG/REPO/FILE.gguf "
+        "for a file on the Hugging Face hub"
+    )
+
+
+def _download(repo: str, filename: str) -> Path:
+    import os
+
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
+
+    try:
+        try:  # the cache first: no network round trip for a file already downloaded
+            return Path(hf_hub_download(repo, filename, local_files_only=True))
+        except LocalEntryNotFoundError:
+            if os.environ.get("HF_HUB_OFFLINE") == "1":
+                raise
+            return Path(hf_hub_download(repo, filename))
+    except (OSError, HfHubHTTPError, ValueError) as e:
+        raise ModelNotFound(
+            f"{repo}/{filename} is neither in the Hugging Face cache nor downloadable here "
+            f"({str(e).splitlines()[0][:120]}); download it where there is network access and pass "
+            "gguf:PATH to the file"
+        ) from e
+
+
+def check_magic(path: Path) -> None:
+    """Raise ModelNotFound unless ``path`` starts with the GGUF magic bytes."""
+    try:
+        with path.open("rb") as f:
+            magic = f.read(4)
+    except OSError as e:
+        raise ModelNotFound(f"cannot read {path}: {e.strerror}; check the file's permissions") from e
+    if magic != b"GGUF":
+        raise ModelNotFound(
+            f"{path} is not a GGUF file (it does not start with the bytes 'GGUF'); convert the model "
+            "with llama.cpp's convert_hf_to_gguf.py, or use hf:PATH for a Hugging Face folder"
+        )
+
+
+class _Utf8Stream:
+    """Token bytes to text pieces; a character split over tokens (Hangul's 3 bytes) waits whole."""
+
+    def __init__(self, on_text: OnText | None):
+        self.on_text = on_text
+        self.decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self.parts: list[str] = []
+
+    def feed(self, data: bytes, final: bool = False) -> None:
+        piece = self.decoder.decode(data, final=final)
+        if piece:
+            self.parts.append(piece)
+            if self.on_text is not None:
+                self.on_text(piece)
+
+    @property
+    def text(self) -> str:
+        return "".join(self.parts)
+
+
+class GGUFBackend(Backend):
+    """A GGUF model loaded by llama.cpp; one sequence at a time."""
+
+    name = "gguf"
+    default_concurrency = 1
+
+    def __init__(self, spec: str, llm, info: LoadInfo, path: Path, template: str | None, tokens: dict,
+                 trained_context: int | None = None):
+        self.spec, self.llm, self.info, self.path = spec, llm, info, path
+        self.template, self.special_tokens = template, tokens
+        self.trained_context = trained_context  # from the file's metadata
+        self._fingerprint: str | None = None
+        # Free llama.cpp's memory with the backend, or at exit while ctypes can still do it
+        # (Llama.__del__ during interpreter teardown fails on half-unloaded modules).
+        weakref.finalize(self, llm.close)
+
+    # ---- loading ----------------------------------------------------------------------
+    @classmethod
+    def load(cls, name: str, **options) -> "GGUFBackend":
+        opts: GGUFOptions = build_options(GGUFOptions, "gguf", options)  # type: ignore[assignment]
+        path, hub = resolve_file(name)
+        check_magic(path)
+        llama_cpp = import_llama_cpp()
+        if opts.gpu_layers and not llama_cpp.llama_supports_gpu_offload():
+            raise DeviceError(
+                f"--gpu-layers {opts.gpu_layers}: this llama-cpp-python build has no GPU support (or no "
+                f"GPU is present); drop --gpu-layers, or on a machine with an NVIDIA GPU: {INSTALL_GPU}"
+            )
+        t0 = time.perf_counter()
+        meta = read_metadata(llama_cpp, path)  # first, to size the context
+        arch = meta.get("general.architecture", "")
+        trained = int(meta.get(f"{arch}.context_length", 0) or 0)
+        n_ctx = opts.ctx_size or min(trained or DEFAULT_MAX_CTX, DEFAULT_MAX_CTX)
+        n_layers = int(meta.get(f"{arch}.block_count", 0) or 0)
+        gpu = n_layers + 1 if opts.gpu_layers == "all" else min(int(opts.gpu_layers), n_layers + 1)
+        kwargs: dict = {"n_ctx": n_ctx, "n_gpu_layers": -1 if opts.gpu_layers == "all" else gpu}
+        if opts.threads:
+            kwargs.update(n_threads=opts.threads, n_threads_batch=opts.threads)
+        llm = cls._open(llama_cpp, path, **kwargs)
+        _warm_up(llm)
+        on_gpu = min(gpu, n_layers)  # the extra "layer" llama.cpp counts is the output matrix
+        placement = {"gpu": on_gpu, "cpu": n_layers - on_gpu} if on_gpu else {"cpu": n_layers}
+        device = "gpu" if on_gpu == n_layers and on_gpu else "gpu+cpu" if on_gpu else "cpu"
+        info = LoadInfo(
+            load_s=time.perf_counter() - t0, device=device, placement={k: v for k, v in placement.items() if v},
+            dtype=_file_type(llm),
+        )
+        template = llm.metadata.get("tokenizer.chat_template")
+        if not template:
+            info.template = "plain"
+            info.warnings.append(chat.no_template_warning(name))
+        if trained and n_ctx > trained:
+            info.warnings.append(
+                f"--ctx-size {n_ctx} is more than the {trained} tokens {name} was trained on; "
+                "answers past that length degrade"
+            )
+        tokens = {"bos_token": _token_text(llm, llm.token_bos()), "eos_token": _token_text(llm, llm.token_eos())}
+        return cls(f"gguf:{hub or name}", llm, info, path, template, tokens, trained or None)
+
+    @staticmethod
+    def _open(llama_cpp, path: Path, **kwargs):
+        try:
+            return llama_cpp.Llama(model_path=str(path), verbose=False, **kwargs)
+        except (ValueError, RuntimeError) as e:
+            raise BackendError(
+                f"llama.cpp cannot load {path} ({str(e).splitlines()[0]}); the file may be damaged, or "
+                "its architecture newer than this llama-cpp-python: pip install -U llama-cpp-python"
+            ) from e
+
+    @property
+    def context_length(self) -> int:
+        """Tokens the prompt and the answer share: the context llama.cpp was opened with (the file's
+        trained ``context_length`` up to 4096, or ``--ctx-size``; llama.cpp rounds it up to 256s)."""
+        return int(self.llm.n_ctx())
+
+    @property
+    def fingerprint(self) -> str:
+        """A digest of the spec and the file's size and modification time."""
+        if self._fingerprint is None:
+            st = self.path.stat()
+            text = f"{self.spec}:{self.path.name}:{st.st_size}:{st.st_mtime_ns}"
+            self._fingerprint = hashlib.sha256(text.encode()).hexdigest()[:16]
+        return self._fingerprint
+
+    # ---- preprocess -------------------------------------------------------------------
+    def render(self, messages: Messages) -> str:
+        if self.template is None:
+            return chat.plain_text(messages)
+        return chat.apply_template(
+            lambda m: chat.render_template(self.template, m, **self.special_tokens), messages, self.spec
+        )
+
+    def tokenize(self, prompt: str) -> list[int]:
+        # A chat template writes its own BOS; plain text gets the one the model asks for.
+        return self.llm.tokenize(prompt.encode("utf-8"), add_bos=self.template is None, special=True)
+
+    def count_tokens(self, prompt: str) -> int:
+        return len(self.tokenize(prompt))
+
+    # ---- forward and postprocess -------------------------------------------------------
+    def generate(self, messages: Messages, params: GenParams, on_text: OnText | None = None) -> Completion:
+        import llama_cpp
+
+        prompt = self.render(messages)
+        start = time.perf_counter()  # time to first token counts tokenization too
+        ids = self.tokenize(prompt)
+        room = self.context_length - len(ids)
+        if room < 1:  # ask and run check this first (backends.context.fit); a library caller may not
+            raise overflow_error(self, len(ids), params.max_new_tokens)
+        self.llm.set_seed(params.seed if params.seed is not None else random.getrandbits(31))
+        vocab = self.llm._model.vocab  # the model's end-of-generation set (EOS, <|im_end|>, <|eot_id|>, ...)
+        stream = _Utf8Stream(on_text)
+        out: list[int] = []
+        stamps: list[float] = []
+        finish = "length"
+        tokens = self.llm.generate(
+            ids, temp=params.temperature, top_p=params.top_p, top_k=0, min_p=0.0, repeat_penalty=1.0
+        )
+        try:
+            for token in tokens:
+                stamps.append(time.perf_counter())
+                out.append(token)
+                if llama_cpp.llama_vocab_is_eog(vocab, token) and not params.ignore_eos:
+                    finish = "eos"
+                    break
+                stream.feed(self.llm.detokenize([token]))  # bytes; a split character waits whole
+                if len(out) >= min(params.max_new_tokens, room):
+                    break
+        except RuntimeError as e:  # llama_decode failing: out of memory, most often
+            raise BackendError(f"llama.cpp failed while generating with {self.spec}: {e}") from e
+        finally:
+            tokens.close()
+        stream.feed(b"", final=True)
+        return Completion(
+            text=stream.text,
+            prompt=prompt,
+            input_tokens=len(ids),
+            output_tokens=len(out),
+            ttft_s=(stamps[0] - start) if stamps else 0.0,
+            total_s=(stamps[-1] - start) if stamps else time.perf_counter() - start,
+            finish_reason=finish,
+        )
+
+
+
+
+def read_metadata(llama_cpp, path: Path) -> dict[str, str]:
+    """The architecture, trained context and layer count from a GGUF's header, as strings.
+
+    Reads the header with llama.cpp itself (vocabulary only, no weights, no context).
+    Raises BackendError when llama.cpp cannot read the file.
+    """
+    import ctypes
+    import logging
+
+    logging.getLogger("llama-cpp-python").setLevel(logging.ERROR)  # llama.cpp's loading chatter
+    params = llama_cpp.llama_model_default_params()
+    params.vocab_only = True
+    model = llama_cpp.llama_model_load_from_file(str(path).encode(), params)
+    if not model:
+        raise BackendError(
+            f"llama.cpp cannot read {path}; the file may be damaged, or its architecture newer than "
+            "this llama-cpp-python: pip install -U llama-cpp-python"
+        )
+
+    def value(key: str) -> str | None:
+        buf = ctypes.create_string_buffer(256)
+        n = llama_cpp.llama_model_meta_val_str(model, key.encode(), buf, ctypes.sizeof(buf))
+        return buf.value.decode("utf-8", errors="replace") if n >= 0 else None
+
+    try:
+        out = {"general.architecture": value("general.architecture") or ""}
+        arch = out["general.architecture"]
+        for key in (f"{arch}.context_length", f"{arch}.block_count"):
+            found = value(key)
+            if found is not None:
+                out[key] = found
+        return out
+    finally:
+        llama_cpp.llama_model_free(model)
+
+
+def _warm_up(llm) -> None:
+    """One short decode before the first prompt, as llama.cpp's own tools do: the first call sets up
+    threads and buffers, which belongs to loading, not to the first answer's TTFT."""
+    llm.eval([max(llm.token_bos(), 0), max(llm.token_eos(), 0)])
+    llm.reset()
+
+
+def _token_text(llm, token: int) -> str:
+    if token < 0:
+        return ""
+    return llm.detokenize([token], special=True).decode("utf-8", errors="replace")
+
+
+def _file_type(llm) -> str:
+    """The weights' type from llama.cpp's model description, e.g. ``F32``, ``Q8_0``, ``Q4_K_M``."""
+    import ctypes
+
+    import llama_cpp
+
+    buf = ctypes.create_string_buffer(256)
+    llama_cpp.llama_model_desc(llm.model, buf, ctypes.sizeof(buf))
+    desc = buf.value.decode("utf-8", errors="replace")  # e.g. "llama 7B Q4_K - Medium"
+    kind = desc.split(" ", 2)[-1].removeprefix("all ").replace(" - Medium", "_M").replace(" - Small", "_S")
+    return kind.replace(" - Large", "_L")[:20]
