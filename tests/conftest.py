@@ -111,3 +111,35 @@ def pg_url():
         engine.dispose()
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def on_a_terminal():
+    """Run the CLI in a fresh process with stderr on a pseudo-terminal: (exit code, stdout, what it showed)."""
+    import pty
+    import select
+
+    def run(args: list[str], env: dict | None = None, timeout: float = 300) -> tuple[int, str, str]:
+        master, slave = pty.openpty()
+        proc = subprocess.Popen([sys.executable, "-m", "hanprompt", *map(str, args)], stdout=subprocess.PIPE,
+                                stderr=slave, env=dict(os.environ, COLUMNS="160", **(env or {})))
+        os.close(slave)
+        shown = b""
+        while True:
+            ready, _, _ = select.select([master], [], [], timeout)
+            if not ready:
+                proc.kill()
+                raise TimeoutError(args)
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # the child closed the terminal
+                break
+            if not chunk:
+                break
+            shown += chunk
+        with proc.stdout:
+            out = proc.stdout.read().decode()
+        os.close(master)
+        return proc.wait(), out, shown.decode(errors="replace")
+
+    return run

@@ -141,7 +141,7 @@ def write_sample_log(url: str) -> SampleLog:
     words = analyse_store(WordOptions(by="variant", top=8), db=url, run_id=run_id)
     bench = create_run(engine, name="bench tiny", kind="bench", spec={"price_per_hour": 0.5})
     with engine.begin() as conn:
-        conn.execute(insert(bench_results), [
+        conn.execute(insert(bench_results), [{c.name: r.get(c.name) for c in bench_results.columns if c.name != "id"} for r in [
             {"run_id": bench, "model": "gguf:/models/tiny.gguf", "backend": "gguf", "status": "ok", "reason": None,
              "config": {"gpu_layers": 0}, "created_at": now(),
              # the layout hanprompt.bench.service stores
@@ -156,6 +156,6 @@ def write_sample_log(url: str) -> SampleLog:
             {"run_id": bench, "model": "hf:/models/tiny", "backend": "hf", "status": "skipped",
              "reason": "CUDA is not available on this machine", "config": {"device": "cuda"}, "metrics": None,
              "created_at": now()},
-        ])
+        ]])  # every row carries every column: an executemany takes its columns from the first
     finish_run(engine, bench)
     return SampleLog(url, run_id, previous, translate, words.run_id, bench, ids[0], xss, cached, ids[2])

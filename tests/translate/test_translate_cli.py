@@ -126,3 +126,62 @@ def test_references_of_another_length_are_refused(cli, count_rows, tiny_marian, 
 
 def test_an_unknown_translator_prefix_is_refused(cli, count_rows):
     _assert_refused(cli, count_rows, ["translate", "Hello.", "-t", "google:x"], "mt:<model>", "llm:<model>")
+
+
+def test_references_are_shown_side_by_side_and_all_of_them_in_json(cli, tiny_marian, tmp_path):
+    src, ref = tmp_path / "s.en", tmp_path / "r.ko"
+    src.write_text("Hello there.\nThe museum is closed.\nSeoul is big.\n", encoding="utf-8")
+    ref.write_text("안녕하세요.\n박물관은 닫혔습니다.\n[red]서울은 크다[/red]\n", encoding="utf-8")
+    code, out, err = cli("translate", "--file", src, "--references", ref, "-t", f"mt:{tiny_marian}", "--show", "2")
+    assert code == 0, err
+    assert "2 of 3 segments" in out and "Hello there." in out and "박물관은 닫혔습니다." in out
+    assert "Seoul is big." not in out  # --show 2
+    code, out, err = cli("translate", "--file", src, "--references", ref, "-t", f"mt:{tiny_marian}", "--json",
+                         "--show", "1")
+    (score,) = json.loads(out)
+    segments = score["by_segment"]
+    assert [s["source"] for s in segments] == ["Hello there.", "The museum is closed.", "Seoul is big."]
+    assert segments[2]["reference"] == "[red]서울은 크다[/red]"  # stored text, printed whole, never markup
+    for s in segments:
+        assert s["chrf"] == pytest.approx(CHRF(word_order=2).sentence_score(s["translation"], [s["reference"]]).score)
+
+
+def test_run_translations_are_labelled_with_generation_variant_and_model(cli, tiny_model, tiny_marian, tmp_path):
+    import textwrap
+
+    exp = tmp_path / "exp.yaml"
+    exp.write_text(textwrap.dedent(f"""\
+        name: labelled
+        models: ["hf:{tiny_model}"]
+        params: {{max_new_tokens: 6, temperature: 0}}
+        variants:
+          - {{id: capital, prompt: "What is the capital of {{{{country}}}}?"}}
+        vars: {{country: [England, Korea]}}
+        """), encoding="utf-8")
+    code, out, err = cli("run", exp, "--json")
+    assert code == 0, err
+    results = json.loads(out)
+    run_id = results[0]["run_id"]
+    code, out, err = cli("translate", "--run", run_id, "-t", f"mt:{tiny_marian}")
+    assert code == 0, err
+    for r in results:
+        assert f"-- generation {r['id']} · variant capital · country={r['vars']['country']} · hf:{tiny_model}" in out
+    code, out, err = cli("run", exp, "--json")  # a second run (served from the cache) to translate again
+    results = json.loads(out)
+    code, out, err = cli("translate", "--run", results[0]["run_id"], "-t", f"mt:{tiny_marian}", "--json")
+    assert code == 0, err
+    rows = json.loads(out)
+    assert {(r["generation_id"], r["variant"], r["model"]) for r in rows} == {
+        (r["id"], "capital", f"hf:{tiny_model}") for r in results}
+
+
+def test_translators_report_progress_per_batch_through_the_library(tiny_marian, tmp_path):
+    from hanprompt.store import open_engine
+    from hanprompt.translate.service import translate_job
+
+    calls = []
+    texts = [f"Sentence number {i}." for i in range(5)]
+    translate_job(texts, translators=[f"mt:{tiny_marian}"], engine=open_engine(f"sqlite:///{tmp_path / 'l.db'}"),
+                  name="progress", options={"batch_size": 2}, progress=lambda *a: calls.append(a))
+    spec = f"mt:{tiny_marian}"
+    assert calls == [(0, 5, spec), (2, 5, spec), (4, 5, spec), (5, 5, spec)]

@@ -135,3 +135,17 @@ def test_postgresql_streams_and_reuses(words_json, store_run, ko, pg_url):
     assert counts(result)["한국"] == 120 and counts(result["groups"]["hf:b"])["한국"] == 60
     again, _ = words_json("--run", run_id, "--db", pg_url, "--by", "model", "--top", "5")
     assert again["reused"] is True and again["groups"] == result["groups"]
+
+
+def test_a_judge_verdict_in_the_run_is_not_counted_as_an_answer(words_json, store_run, ko, db):
+    from hanprompt.store import open_engine
+    from hanprompt.store.runs import add_generation
+
+    run_id = store_run(db, [ko["jeju"]])
+    with open_engine(db).begin() as conn:
+        answer = add_generation(conn, run_id, {"model": "hf:tiny", "backend": "hf", "response": ko["particles"]})
+        add_generation(conn, run_id, {"model": "hf:judge", "backend": "hf", "role": "judge",
+                                      "judged_generation_id": answer, "response": "판정: 통과 판정 판정"})
+    result, _ = words_json("--run", run_id, "--top", "50")
+    assert result["documents"] == 2  # the two answers; the verdict is not one
+    assert "판정" not in counts(result) and counts(result)["한국"] == 4

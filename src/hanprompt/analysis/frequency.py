@@ -5,7 +5,7 @@ import collections
 import heapq
 import string
 from collections import Counter
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from hanprompt.analysis.morphology import Analyzer, lemma
 from hanprompt.textio import nfc
@@ -32,14 +32,24 @@ class WordCounter:
         """Count every text of ``texts`` into ``group``."""
         self.feed_grouped((group, text) for text in texts)
 
-    def feed_grouped(self, items: Iterable[tuple[Group, str]]) -> None:
-        """Count (group, text) pairs; Kiwi analyses the texts on all its workers, in order."""
+    def feed_grouped(self, items: Iterable[tuple[Group, str]],
+                     progress: Callable[[int], None] | None = None, every: int = 100) -> None:
+        """Count (group, text) pairs; Kiwi analyses the texts on all its workers, in order.
+
+        ``progress(documents counted by this call)`` is called every ``every`` documents and at the end.
+        """
         pending: collections.deque[Group] = collections.deque()
         tags = self.analyzer.tags
         counts = self.counts
+        done = 0
         for tokens in self.analyzer.kiwi.tokenize(self._texts(items, pending)):
             # Kiwi returns results in input order, so the oldest pending group is this one's.
             counts[pending.popleft()].update([(t.form, t.tag) for t in tokens if t.tag in tags])
+            done += 1
+            if progress is not None and done % every == 0:
+                progress(done)
+        if progress is not None and done % every:
+            progress(done)
 
     def _texts(self, items: Iterable[tuple[Group, str]], pending: collections.deque) -> Iterator[str]:
         naive = self.naive

@@ -8,13 +8,13 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Callable, Iterable
 
 from hanprompt.analysis import frequency, inputs, morphology, stopwords
 from hanprompt.errors import UsageError
 
 #: bump when the counting itself changes, so stored analyses are not reused across versions
-ANALYSIS_VERSION = 1
+ANALYSIS_VERSION = 2  # 2: judge verdicts are no longer counted as answers
 
 
 @dataclass(frozen=True)
@@ -157,10 +157,14 @@ def analyse_store(
     experiment: str | None = None,
     field: str = "response",
     reuse: bool = True,
+    progress: Callable[[int, int, str], None] | None = None,
 ) -> WordsReport:
     """Count words over stored texts (one run, an experiment, or all), storing the analysis.
 
     The same analysis over the same data is returned from the log instead of recounted.
+    Answers of the model under test only: judge verdicts are not counted. ``progress(documents
+    done, documents in all, source label)`` is called as Kiwi counts (every 100 documents and at
+    the end), the same callback shape as ``run_experiment`` and the translators take.
     """
     from hanprompt import settings
     from hanprompt.store import analyses, open_engine
@@ -177,7 +181,11 @@ def analyse_store(
         return WordsReport(stored["result"], _note(stored["result"]), True, stored["id"], stored["run_id"],
                            stored["source_run_id"])
     counter = _counter(setup)
-    counter.feed_grouped(analyses.iter_texts(engine, source, options.by))
+    total = params["fingerprint"]["data"]["count"]
+    if progress is not None:
+        progress(0, total, source.label)
+    counter.feed_grouped(analyses.iter_texts(engine, source, options.by),
+                         None if progress is None else (lambda done: progress(done, total, source.label)))
     result = _summarise(counter, setup, sum(counter.documents.values()))
     note = _note(result)
     if result["documents"] == 0:  # nothing worth keeping

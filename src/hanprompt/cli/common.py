@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import re
 import sys
@@ -145,3 +146,71 @@ def excerpt(value: str | None, width: int = 60) -> str:
     """The first ``width`` characters of ``value`` on one line, whitespace runs as one space."""
     flat = visible(" ".join((value or "").split()), keep="")
     return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+def _tail(label: str, width: int) -> str:
+    """``label`` on one line, its start cut off when longer than ``width`` ("loading " kept)."""
+    flat = visible(" ".join(label.split()), keep="")
+    head = "loading " if flat.startswith("loading ") else ""
+    rest = flat[len(head):]
+    room = width - len(head)
+    return head + (rest if len(rest) <= room else "…" + rest[-(room - 1):])
+
+
+def stderr_is_terminal() -> bool:
+    """Whether stderr is a terminal (as rich sees it, so FORCE_TERMINAL-style settings count)."""
+    return stderr_console().is_terminal
+
+
+@contextlib.contextmanager
+def progress_bars(unit: str, *, per_label: bool = False):
+    """A library progress callback ``(done, total, label)`` drawn as bars on stderr, or None.
+
+    Only when stderr is a terminal; piped or redirected stderr gets nothing (the context yields
+    None, and the library then reports to no one). ``per_label``: one bar per label (a translator
+    each); otherwise one bar whose description is the latest label. A label starting with
+    ``loading `` shows while a model loads, without a bar's worth of progress. The ETA is the rate
+    measured since the first advance after the latest load (cells, segments or documents per
+    second of actual work), so it shows from the first finished batch on.
+    """
+    if not stderr_is_terminal():
+        yield None
+        return
+    import time
+
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn)
+
+    bar = Progress(TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(),
+                   TextColumn(unit), TimeElapsedColumn(), TextColumn("ETA {task.fields[eta]}", markup=False),
+                   console=stderr_console())
+    tasks: dict[str, Any] = {}
+    marks: dict[str, tuple[float, int] | None] = {}  # label -> (time, done) where the rate is measured from
+
+    def update(done: int, total: int, label: str) -> None:
+        key = label if per_label else ""
+        if not tasks:  # started late, so that a bad input prints its error line alone
+            bar.start()
+        description = _tail(label, 48)  # a model path's end names it
+        if key not in tasks:
+            tasks[key] = bar.add_task(description, total=total, eta="-:--")
+            marks[key] = None
+        loading = label.startswith("loading ")
+        now = time.perf_counter()
+        if loading:
+            marks[key] = None
+        elif marks[key] is None:
+            marks[key] = (now, done)
+        eta = "-:--"
+        mark = marks[key]
+        if mark is not None and done > mark[1] and total >= done:
+            left = (total - done) * (now - mark[0]) / (done - mark[1])
+            eta = f"{int(left // 60)}:{int(left % 60):02d}"
+        elif done >= total:
+            eta = "0:00"
+        bar.update(tasks[key], completed=done, total=total, description=description, eta=eta)
+
+    try:
+        yield update
+    finally:
+        if tasks:
+            bar.stop()

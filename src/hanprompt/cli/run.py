@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import sys
 
 from hanprompt.cli import common
@@ -49,30 +48,6 @@ def register(sub) -> None:
     c.set_defaults(handler=compare)
 
 
-@contextlib.contextmanager
-def _progress_bar():
-    """A progress callback drawing a bar with ETA on stderr, shown once the first chunk starts."""
-    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn,
-                               TimeRemainingColumn)
-
-    bar = Progress(TextColumn("{task.description}", markup=False), BarColumn(), MofNCompleteColumn(),
-                   TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=common.stderr_console())
-    task = None
-
-    def update(done: int, total: int, label: str) -> None:
-        nonlocal task
-        if task is None:  # started late, so that a bad input prints its error line alone
-            bar.start()
-            task = bar.add_task("", total=total)
-        bar.update(task, completed=done, total=total, description=common.excerpt(label, 40))
-
-    try:
-        yield update
-    finally:
-        if task is not None:
-            bar.stop()
-
-
 def _engine(db):
     from hanprompt import settings
     from hanprompt.store import open_engine
@@ -101,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"hanprompt: warning: {common.visible(warning, keep='')}", file=sys.stderr)
 
     try:
-        with _progress_bar() as progress:
+        with common.progress_bars("cells") as progress:
             summary = run_experiment(
                 args.file, models=model_entries(args.model, options) if args.model else None,
                 repeat=args.repeat, max_concurrency=args.max_concurrency, use_cache=not args.no_cache,

@@ -25,6 +25,9 @@ def register(sub) -> None:
                    help="encoding of --file and --references without a byte-order mark (default UTF-8; e.g. cp949)")
     p.add_argument("--device", choices=["cpu", "cuda", "mps"], help="where the models run (default: the best)")
     p.add_argument("--batch-size", type=int, metavar="N", help="sentences per batch (default: 16)")
+    p.add_argument("--show", type=int, default=10, metavar="N",
+                   help="with --references: segments shown side by side, per translator (default 10; 0 for none; "
+                        "--json holds all of them)")
     common.add_common(p)
     p.set_defaults(handler=run)
 
@@ -48,24 +51,37 @@ def run(args: argparse.Namespace) -> int:
     kw = dict(translators=args.translator or [DEFAULT_TRANSLATOR], source_lang=args.source,
               target_lang=args.to, options=options)
     service.languages(args.source, args.to)  # a bad code fails before the database is touched
+    if args.show < 0:
+        raise UsageError(f"--show must be 0 or more, not {args.show}")
     engine = open_engine(settings.db_url(args.db))
     if args.run is not None:
-        rows = service.translate_run(engine, args.run, **kw)
+        with common.progress_bars("segments", per_label=True) as progress:
+            rows = service.translate_run(engine, args.run, progress=progress, **kw)
         return _print_rows(args, rows, args.run)
     texts = service.read_lines(args.file, "--file", args.encoding) if args.file else [args.text]
     refs = service.read_lines(args.references, "--references", args.encoding) if args.references else None
     name = f"translate {args.file}" if args.file else args.text.strip().splitlines()[0][:80]
     spec = {"file": args.file, "references": args.references}
-    result = service.translate_job(texts, references=refs, engine=engine, name=name, spec=spec, **kw)
+    with common.progress_bars("segments", per_label=True) as progress:
+        result = service.translate_job(texts, references=refs, engine=engine, name=name, spec=spec,
+                                       progress=progress, **kw)
     if refs is None:
         return _print_rows(args, result["translations"], result["run_id"])
     if args.json:
-        common.print_json([dict(s, run_id=result["run_id"]) for s in result["scores"]])
+        segments = {}
+        for r in result["translations"]:
+            segments.setdefault(r["translator"], []).append(
+                {k: r[k] for k in ("source", "translation", "reference", "chrf", "seconds")})
+        common.print_json([dict(s, run_id=result["run_id"], by_segment=segments[s["translator"]])
+                           for s in result["scores"]])
     else:
         print(comparison_table(result["scores"]))
         for key, label in (("chrf_signature", "chrF++"), ("bleu_signature", "BLEU")):
             for sig in dict.fromkeys(s[key] for s in result["scores"]):
                 print(f"{label} signature: {sig}")
+        if args.show:
+            sys.stdout.flush()
+            render_side_by_side(result["translations"], args.show, common.stdout_console())
         print(f"stored as run {result['run_id']}", file=sys.stderr)
     return 0
 
@@ -81,6 +97,39 @@ def comparison_table(scores: list[dict]) -> str:
     return "\n".join([header, *rows])
 
 
+def render_side_by_side(rows: list[dict], show: int, console) -> None:
+    """The first ``show`` segments of each translator: source, hypothesis, reference and chrF++."""
+    from rich.table import Table
+
+    translators = list(dict.fromkeys(r["translator"] for r in rows))
+    for spec in translators:
+        mine = [r for r in rows if r["translator"] == spec]
+        table = Table(title=common.text(f"{common.whole(spec, 120)}: {min(show, len(mine))} of {len(mine)} segments"),
+                      show_lines=True, header_style="bold")
+        table.add_column("#", justify="right")
+        for col in ("source", "translation", "reference"):
+            table.add_column(col, overflow="fold", ratio=1)
+        table.add_column("chrF++", justify="right")
+        for i, r in enumerate(mine[:show], 1):
+            table.add_row(common.text(str(i)), common.text(r["source"]), common.text(r["translation"]),
+                          common.text(r["reference"]), common.text(f"{r['chrf']:.1f}"))
+        console.print(table)
+
+
+def _label(r: dict) -> str:
+    """Where a translated response comes from: generation id, variant, vars, repeat and model."""
+    parts = [f"generation {r['generation_id']}"]
+    if r.get("variant"):
+        parts.append(f"variant {r['variant']}")
+    if r.get("vars"):
+        parts.append(", ".join(f"{k}={v}" for k, v in r["vars"].items()))
+    if r.get("repeat_index"):
+        parts.append(f"repeat {r['repeat_index'] + 1}")
+    if r.get("model"):
+        parts.append(common.whole(r["model"], 60))
+    return " · ".join(parts)
+
+
 def _print_rows(args: argparse.Namespace, rows: list[dict], run_id: int) -> int:
     if args.json:
         common.print_json([dict(r, run_id=run_id) for r in rows])
@@ -91,6 +140,8 @@ def _print_rows(args: argparse.Namespace, rows: list[dict], run_id: int) -> int:
             print(f"== {common.visible(spec, keep='')}")
         for r in rows:
             if r["translator"] == spec:
+                if r.get("generation_id") is not None:  # a run's response: say which one
+                    print(f"-- {common.visible(_label(r), keep='')}")
                 print(common.visible(r["translation"]))
     seconds = sum(r["seconds"] for r in rows)
     print(f"{len(rows)} translations in {seconds:.2f} s · stored in run {run_id}", file=sys.stderr)

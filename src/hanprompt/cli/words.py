@@ -59,8 +59,9 @@ def words(args: argparse.Namespace) -> int:
         roots=args.roots, naive=args.compare_naive, by=args.by,
     )
     if stored:
-        report = service.analyse_store(options, db=args.db, run_id=args.run, experiment=args.experiment,
-                                       field=args.field)
+        with common.progress_bars("documents") as progress:
+            report = service.analyse_store(options, db=args.db, run_id=args.run, experiment=args.experiment,
+                                           field=args.field, progress=progress)
     else:
         report = service.analyse_files(args.files, options, encoding=args.encoding)
     written = _write_outputs(report.result, chart=args.chart, cloud=args.cloud, csv_path=args.csv)

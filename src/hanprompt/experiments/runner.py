@@ -24,7 +24,8 @@ from hanprompt.experiments.matrix import Cell, expand, matrix_hash
 from hanprompt.experiments.spec import LoadedSpec, ModelEntry, load_spec
 from hanprompt.generate import generation_record
 
-Progress = Callable[[int, int, str], None]  # (cells done, cells in all, what is running)
+#: (cells done, cells in all, what is running); the label is "loading SPEC" while a model loads
+Progress = Callable[[int, int, str], None]
 
 
 class RunInterrupted(KeyboardInterrupt):
@@ -353,6 +354,8 @@ def run_experiment(
     for entry in sorted({c.model.spec for c in cells}):
         registry.parse_spec(entry)  # a malformed spec of any model fails before anything is written
     first = cells[0].model
+    if progress is not None:
+        progress(len(done), len(cells), f"loading {first.spec}")
     backend = registry.load(first.spec, **first.options)  # a bad model fails before anything is written
     if judge:
         registry.load(judge)  # --judge: a bad spec fails on its own, before anything is written
@@ -374,6 +377,7 @@ def run_experiment(
             if not pending:
                 continue
             entry = model_cells[0].model
+            run.progress(run.done, run.summary.total, f"loading {entry.spec}")
             backend = registry.load(entry.spec, **entry.options)  # cached by the registry
             if on_loaded is not None:
                 on_loaded(backend)

@@ -70,6 +70,7 @@ def _text_query(source: Source, by: str | None):
     query = select(translations.c.id, group, text).select_from(
         translations.outerjoin(generations, generations.c.id == translations.c.generation_id)
     )
+    query = query.where(generations.c.role.is_(None))  # no translated verdicts (NULL for plain texts)
     if source.run_id is not None:
         query = query.where(
             or_(translations.c.run_id == source.run_id, generations.c.run_id == source.run_id)

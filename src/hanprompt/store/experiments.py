@@ -37,10 +37,17 @@ def done_cells(engine: Engine, run_id: int) -> set[str]:
         )
 
 
+#: what a check row stores; every row of one insert carries all of them, so that a first row
+#: without a score or reason cannot drop those columns from the rows after it
+CHECK_FIELDS = ("name", "spec", "passed", "reason", "score")
+
+
 def add_checks(conn: Connection, generation_id: int, results: list[dict]) -> None:
-    """Store check results (name, spec, passed, reason, score) of one generation."""
+    """Store check results (name, spec, passed, reason, score) of one generation; missing keys are NULL."""
     if results:
-        conn.execute(insert(checks), [dict(r, generation_id=generation_id) for r in results])
+        conn.execute(insert(checks), [
+            dict({k: r.get(k) for k in CHECK_FIELDS}, generation_id=generation_id) for r in results
+        ])
 
 
 def unjudged_checks(engine: Engine, run_id: int) -> list[dict]:

@@ -12,7 +12,7 @@ import importlib
 import json
 import time
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Callable, ClassVar
 
 from hanprompt.errors import UsageError
 from hanprompt.translate.languages import Language
@@ -28,6 +28,10 @@ TRANSLATORS: dict[str, str] = {
 DEFAULT_TRANSLATOR = "mt:Helsinki-NLP/opus-mt-tc-big-en-ko"
 
 _loaded: dict[tuple[str, str], "Translator"] = {}
+
+#: (segments done, segments in all, translator spec), called after each batch; the run's
+#: progress callback has the same shape
+Progress = Callable[[int, int, str], None]
 
 
 @dataclass
@@ -63,10 +67,13 @@ class Translator(abc.ABC):
     def translate_segments(self, segments: list[str], source: Language, target: Language) -> list[str]:
         """Translate one batch of sentences, in order."""
 
-    def translate(self, texts: list[str], source: Language, target: Language) -> list[Translation]:
+    def translate(self, texts: list[str], source: Language, target: Language,
+                  progress: Progress | None = None) -> list[Translation]:
         """Translate whole texts: split into sentences, translate them in batches, join back.
 
         Texts are translated in Unicode NFC (composed Hangul), the form tokenizers were trained on.
+        ``progress(segments done, segments in all, self.spec)`` is called before the first batch
+        and after each one.
         """
         self.check(source, target)
         texts = [nfc(text) for text in texts]
@@ -79,6 +86,9 @@ class Translator(abc.ABC):
             owner.extend([t] * len(segs))
         out = [""] * len(segments)
         seconds = [0.0] * len(texts)
+        finished = 0
+        if progress is not None:
+            progress(0, len(segments), self.spec)
         for idx in batches(segments, self.batch_size):
             start = time.perf_counter()
             done = self.translate_segments([segments[i] for i in idx], source, target)
@@ -87,6 +97,9 @@ class Translator(abc.ABC):
             for i, translation in zip(idx, done):
                 out[i] = translation
                 seconds[owner[i]] += spent * len(segments[i]) / total_chars
+            finished += len(idx)
+            if progress is not None:
+                progress(finished, len(segments), self.spec)
         results, pos = [], 0
         for t, (text, layout, n) in enumerate(zip(texts, layouts, counts)):
             results.append(Translation(text, layout.join(out[pos:pos + n]), seconds[t], n))

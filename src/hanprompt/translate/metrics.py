@@ -36,6 +36,13 @@ def chrf(hypotheses: list[str], references: list[str]) -> tuple[float, str]:
     return metric.corpus_score(hypotheses, [references]).score, str(metric.get_signature())
 
 
+def sentence_chrf(hypothesis: str, reference: str) -> float:
+    """chrF++ (0-100) of one segment against its reference: ``CHRF(word_order=2).sentence_score``."""
+    from sacrebleu.metrics import CHRF
+
+    return CHRF(word_order=2).sentence_score(nfc(hypothesis), [nfc(reference)]).score
+
+
 def bleu_tokenizer(target_lang: str) -> str:
     """The sacrebleu tokenizer for BLEU in ``target_lang``: ko-mecab for Korean (char without MeCab)."""
     if target_lang == "ko":

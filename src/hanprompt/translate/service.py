@@ -47,18 +47,22 @@ def read_lines(path: str | Path, what: str = "--file", encoding: str | None = No
 
 
 def translate_texts(texts: list[str], *, translator: str, source_lang: str = "en", target_lang: str = "ko",
-                    options: dict | None = None) -> list[dict]:
-    """Translate ``texts`` with one translator; nothing is stored. One dict per text."""
+                    options: dict | None = None, progress: base.Progress | None = None) -> list[dict]:
+    """Translate ``texts`` with one translator; nothing is stored. One dict per text.
+
+    ``progress(segments done, segments in all, translator spec)`` is called after each batch.
+    """
     source, target = languages(source_lang, target_lang)
     (t,) = load_translators([translator], source, target, options)
-    return _rows(t, texts, source, target)
+    return _rows(t, texts, source, target, progress)
 
 
-def _rows(t: base.Translator, texts: list[str], source: Language, target: Language) -> list[dict]:
+def _rows(t: base.Translator, texts: list[str], source: Language, target: Language,
+          progress: base.Progress | None = None) -> list[dict]:
     return [
         {"translator": t.spec, "source_lang": source.code, "target_lang": target.code,
          "source": r.source, "translation": r.translation, "seconds": r.seconds, "segments": r.segments}
-        for r in t.translate(texts, source, target)
+        for r in t.translate(texts, source, target, progress)
     ]
 
 
@@ -72,12 +76,25 @@ def score(translations: list[str], references: list[str], *, target_lang: str = 
     return out
 
 
+def segment_scores(rows: list[dict], references: list[str]) -> list[float]:
+    """Sentence-level chrF++ (0-100) of each row's ``translation`` against its reference, in order.
+
+    The same metric as the corpus score (sacrebleu ``CHRF(word_order=2)``), per segment.
+    """
+    from hanprompt.translate.metrics import sentence_chrf
+
+    return [sentence_chrf(r["translation"], ref) for r, ref in zip(rows, references)]
+
+
 def translate_job(texts: list[str], *, translators: list[str], source_lang: str = "en",
                   target_lang: str = "ko", references: list[str] | None = None, engine: Engine,
-                  name: str, spec: dict | None = None, options: dict | None = None) -> dict:
+                  name: str, spec: dict | None = None, options: dict | None = None,
+                  progress: base.Progress | None = None) -> dict:
     """Translate texts with each translator, score them when references are given, store a run.
 
-    Returns ``{"run_id", "translations": [...], "scores": [...]}``.
+    Returns ``{"run_id", "translations": [...], "scores": [...]}``; with references, each
+    translation row also holds its ``reference`` and sentence-level ``chrf`` (chrF++, 0-100).
+    ``progress(segments done, segments in all, translator spec)`` is called after each batch.
     """
     from hanprompt.store.translations import add_scores, add_translations
     from hanprompt.store.db import now
@@ -93,9 +110,11 @@ def translate_job(texts: list[str], *, translators: list[str], source_lang: str 
     loaded = load_translators(translators, source, target, options)
     rows, scores = [], []
     for t in loaded:
-        done = _rows(t, texts, source, target)
+        done = _rows(t, texts, source, target, progress)
         rows.extend(done)
         if references is not None:
+            for row, ref, segment_chrf in zip(done, references, segment_scores(done, references)):
+                row.update(reference=ref, chrf=segment_chrf)
             seconds = sum(r["seconds"] for r in done)
             scores.append(dict(score([r["translation"] for r in done], references,
                                      target_lang=target.code, seconds=seconds), translator=t.spec))
@@ -112,28 +131,35 @@ def translate_job(texts: list[str], *, translators: list[str], source_lang: str 
 
 
 def translate_generations(engine: Engine, *, run_id: int, generations: list[dict], translator: str,
-                          source_lang: str, target_lang: str) -> list[dict]:
+                          source_lang: str, target_lang: str, progress: base.Progress | None = None) -> list[dict]:
     """Translate each generation's ``response`` and store the rows linked to the run and generation."""
     source, target = languages(source_lang, target_lang)
     (t,) = load_translators([translator], source, target)
-    return _store_generations(engine, t, run_id, generations, source, target)
+    return _store_generations(engine, t, run_id, generations, source, target, progress)
 
 
 def _store_generations(engine: Engine, t: base.Translator, run_id: int, generations: list[dict],
-                       source: Language, target: Language) -> list[dict]:
+                       source: Language, target: Language, progress: base.Progress | None = None) -> list[dict]:
     from hanprompt.store.translations import add_translations
 
-    rows = _rows(t, [g.get("response") or "" for g in generations], source, target)
+    rows = _rows(t, [g.get("response") or "" for g in generations], source, target, progress)
     for row, g in zip(rows, generations):
         row["generation_id"] = g["id"]
+        row.update({k: g.get(k) for k in ("variant", "model", "vars", "repeat_index") if k in g})
     with engine.begin() as conn:
         add_translations(conn, run_id, rows)
     return rows
 
 
 def translate_run(engine: Engine, run_id: int, *, translators: list[str], source_lang: str = "en",
-                  target_lang: str = "ko", options: dict | None = None) -> list[dict]:
-    """Translate every response of a stored run with each translator, linked to its generations."""
+                  target_lang: str = "ko", options: dict | None = None,
+                  progress: base.Progress | None = None) -> list[dict]:
+    """Translate every response of a stored run with each translator, linked to its generations.
+
+    Each row carries the ``generation_id`` and the generation's ``variant``, ``model``, ``vars``
+    and ``repeat_index``. ``progress(segments done, segments in all, translator spec)`` is called
+    after each batch.
+    """
     from hanprompt.store.runs import get_run, list_generations
 
     get_run(engine, run_id)  # NotFoundError names the fix
@@ -145,5 +171,5 @@ def translate_run(engine: Engine, run_id: int, *, translators: list[str], source
     loaded = load_translators(translators, source, target, options)  # all checked before any is stored
     rows: list[dict] = []
     for t in loaded:
-        rows.extend(_store_generations(engine, t, run_id, generations, source, target))
+        rows.extend(_store_generations(engine, t, run_id, generations, source, target, progress))
     return rows
