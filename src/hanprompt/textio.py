@@ -15,6 +15,7 @@ word-count inputs, stopword lists, user dictionaries) goes through :func:`read_t
 from __future__ import annotations
 
 import codecs
+import re
 import sys
 import unicodedata
 from pathlib import Path
@@ -183,3 +184,19 @@ def csv_cell(value):
     if isinstance(value, str) and value.startswith(FORMULA_STARTS):
         return "'" + value
     return value
+
+
+#: C0 controls, DEL and C1 controls: what a terminal may act on instead of showing
+_CONTROLS = {keep: re.compile("[" + "".join(
+    re.escape(chr(c)) for c in [*range(0x20), *range(0x7F, 0xA0)] if chr(c) not in keep) + "]")
+    for keep in ("\n\t", "")}
+
+
+def visible(text: object, keep: str = "\n\t") -> str:
+    """``text`` with every control character but those in ``keep`` written out (ESC as ``\\x1b``).
+
+    For anything stored or user-supplied that goes to a terminal: escape sequences in a model's
+    answer are shown, never obeyed. ``keep=""`` also writes out newlines and tabs (one-line messages).
+    """
+    pattern = _CONTROLS[keep]
+    return pattern.sub(lambda m: ascii(m.group())[1:-1], "" if text is None else str(text))

@@ -7,7 +7,7 @@ import re
 from html.parser import HTMLParser
 
 import pytest
-from markupsafe import escape
+from markupsafe import Markup, escape
 from report_sample import HOSTILE, HOSTILE_TEXT, KO_ANSWER, SECRET
 
 
@@ -235,3 +235,12 @@ def test_bench_run_shows_speeds_mbu_cost_and_skipped_rows(report, sample_log):
     assert re.findall(r"<figcaption>(.*?)</figcaption>", table) == [
         "Decode and prefill tokens/s", "Memory-bandwidth utilisation (MBU)", "Cost per million output tokens"]
     assert "Korean words" not in text  # a bench run holds no answers to count
+
+
+def test_control_characters_are_written_out_not_embedded(report, sample_log):
+    from hanprompt.report.render import environment
+
+    shown = environment().from_string("{{ a }}|{{ b }}").render(a="x\x00y\x1b[31m<b>\u0085", b=Markup("<i>ok</i>"))
+    assert shown == "x\\x00y\\x1b[31m&lt;b&gt;\\x85|<i>ok</i>"
+    text, _ = report(sample_log.experiment)
+    assert not [c for c in text if (ord(c) < 0x20 and c not in "\n\t\r") or 0x7F <= ord(c) < 0xA0]

@@ -8,6 +8,8 @@ import re
 import sys
 from typing import Any
 
+from hanprompt.textio import visible  # noqa: F401  (the CLI's printing goes through it)
+
 
 def add_common(parser: argparse.ArgumentParser, *, json_flag: bool = True, db: bool = True) -> None:
     if json_flag:
@@ -117,22 +119,6 @@ def stderr_console():
     from rich.console import Console
 
     return Console(stderr=True)
-
-
-#: C0 controls, DEL and C1 controls: what a terminal may act on instead of showing
-_CONTROLS = {keep: re.compile("[" + "".join(
-    re.escape(chr(c)) for c in [*range(0x20), *range(0x7F, 0xA0)] if chr(c) not in keep) + "]")
-    for keep in ("\n\t", "")}
-
-
-def visible(text: Any, keep: str = "\n\t") -> str:
-    """``text`` with every control character but those in ``keep`` written out (ESC as ``\\x1b``).
-
-    For anything stored or user-supplied that goes to a terminal: escape sequences in a model's
-    answer are shown, never obeyed. ``keep=""`` also writes out newlines and tabs (one-line messages).
-    """
-    pattern = _CONTROLS[keep]
-    return pattern.sub(lambda m: ascii(m.group())[1:-1], "" if text is None else str(text))
 
 
 def text(value: Any, style: str | None = None):

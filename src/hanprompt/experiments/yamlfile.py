@@ -146,7 +146,13 @@ def load(text: str, where: str) -> tuple[Any, dict[Loc, int]]:
 
     ``where`` names the file in messages.
     """
-    loader = _TextLoader(text)
+    try:
+        loader = _TextLoader(text)  # its reader refuses control characters at once
+    except yaml.reader.ReaderError as e:
+        line = text.count("\n", 0, e.position) + 1
+        raise InputError(f"{where}:{line}: the file holds the control character {ascii(chr(e.character))[1:-1]}, "
+                         "which YAML does not allow raw; write it as an escape in double quotes "
+                         "(e.g. \"\\e\" for ESC) or remove it") from None
     try:
         node = loader.get_single_node()
         if node is None:

@@ -19,6 +19,7 @@ from markupsafe import Markup
 
 from hanprompt import __version__
 from hanprompt.hangul import is_hangul
+from hanprompt.textio import visible
 
 #: the family name of the embedded Korean face (a subset of NanumGothic, renamed as its OFL asks)
 EMBEDDED_FAMILY = "hanprompt-ko"
@@ -96,6 +97,14 @@ def _excerpt(text: str | None, width: int = 240) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+def _shown(value):
+    """Every value a template prints: stored text with control characters written out (NUL as
+    ``\\x00``, ESC as ``\\x1b``), as the terminal shows them; the page's own markup untouched."""
+    if isinstance(value, str) and not isinstance(value, Markup):
+        return visible(value)
+    return value
+
+
 @functools.lru_cache(maxsize=1)
 def environment() -> Environment:
     """The Jinja2 environment of the report and the viewer: autoescaping, strict about unknown names."""
@@ -105,6 +114,7 @@ def environment() -> Environment:
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=_shown,
     )
     env.filters.update(num=_fmt_num, pct=_fmt_pct, secs=_fmt_secs, when=_fmt_when, pretty=_fmt_json, compact=_fmt_compact,
                        excerpt=_excerpt)

@@ -71,8 +71,9 @@ def build_tiny_embedder(path: str | Path, *, hidden_size: int = 32, seed: int = 
 
 
 if __name__ == "__main__":  # python -m hanprompt.testing.embedders DIR
-    import sys
+    import argparse
 
-    if len(sys.argv) != 2:
-        sys.exit("usage: python -m hanprompt.testing.embedders DIR")
-    print(build_tiny_embedder(sys.argv[1]))
+    parser = argparse.ArgumentParser(prog="python -m hanprompt.testing.embedders",
+                                     description="Write a tiny random-weight sentence-transformers model to DIR.")
+    parser.add_argument("path", metavar="DIR", help="the folder to write")
+    print(build_tiny_embedder(parser.parse_args().path))

@@ -103,9 +103,11 @@ def build_tiny_llama(
 
 
 if __name__ == "__main__":  # python -m hanprompt.testing.models DIR [--smollm2-shape]
-    import sys
+    import argparse
 
-    if len(sys.argv) < 2:
-        sys.exit("usage: python -m hanprompt.testing.models DIR [--smollm2-shape]")
-    shape = SMOLLM2_135M_SHAPE if "--smollm2-shape" in sys.argv else None
-    print(build_tiny_llama(sys.argv[1], shape=shape))
+    parser = argparse.ArgumentParser(prog="python -m hanprompt.testing.models",
+                                     description="Write a tiny random-weight Llama (with tokenizer and chat template) to DIR.")
+    parser.add_argument("path", metavar="DIR", help="the folder to write")
+    parser.add_argument("--smollm2-shape", action="store_true", help="SmolLM2-135M's shape (benchmarks)")
+    args = parser.parse_args()
+    print(build_tiny_llama(args.path, shape=SMOLLM2_135M_SHAPE if args.smollm2_shape else None))

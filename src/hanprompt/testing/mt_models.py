@@ -118,3 +118,15 @@ def build_tiny_m2m100(path: str | Path, *, seed: int = 0) -> Path:
     model.save_pretrained(path)
     tokenizer.save_pretrained(path)
     return path
+
+
+if __name__ == "__main__":  # python -m hanprompt.testing.mt_models DIR [--family marian|m2m100]
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m hanprompt.testing.mt_models",
+                                     description="Write a tiny random-weight MT model (real tokenizer) to DIR.")
+    parser.add_argument("path", metavar="DIR", help="the folder to write")
+    parser.add_argument("--family", choices=["marian", "m2m100"], default="marian",
+                        help="marian: an en->ko pair like opus-mt; m2m100: many languages (default: marian)")
+    args = parser.parse_args()
+    print((build_tiny_marian if args.family == "marian" else build_tiny_m2m100)(args.path))
