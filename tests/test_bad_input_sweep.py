@@ -34,6 +34,7 @@ FILES = {
                  + "variants:\n  - {id: v, prompt: hi}\n",
     "no-python-file.yaml": "name: t\nchecks: [{python: nofile.py:f}]\nvariants:\n  - {id: v, prompt: hi}\n",
     "threshold.yaml": "name: t\nchecks: [{contains: x, threshold: 2}]\nvariants:\n  - {id: v, prompt: hi}\n",
+    "raw-escape.yaml": "name: t\nvariants:\n  - {id: v, prompt: \"red \x1b[31m text\"}\n",
     "cp949.yaml": None,  # written in cp949 below
 }
 
@@ -106,6 +107,8 @@ CASES = [
     ("empty YAML value", ["run", "{tmp}/empty-value.yaml", "-m", "{model}"], {}, "empty value"),
     ("YAML nested 150 deep", ["run", "{tmp}/deep.yaml", "-m", "{model}"], {}, "100"),
     ("YAML alias bomb", ["run", "{tmp}/bomb.yaml", "-m", "{model}"], {}, "100,000"),
+    ("raw control character in YAML", ["run", "{tmp}/raw-escape.yaml", "-m", "{model}"], {}, "raw-escape.yaml:3: the file holds the control character \\x1b"),
+    ("runs --kind unknown", ["runs", "--kind", "nosuch"], {}, "invalid choice"),
     ("missing python check file", ["run", "{tmp}/no-python-file.yaml", "-m", "{model}"], {}, "does not exist"),
     ("threshold outside 0-1", ["run", "{tmp}/threshold.yaml", "-m", "{model}"], {}, "threshold"),
     ("experiment file not UTF-8", ["run", "{tmp}/cp949.yaml", "-m", "{model}"], {}, "--encoding"),

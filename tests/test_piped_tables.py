@@ -59,3 +59,11 @@ def test_experiment_tables_show_the_whole_model_spec(cli, tmp_path, tiny_model):
     assert str(tiny_model) in out
     code, out, err = cli("compare", "1")
     assert code == 0 and str(tiny_model) in out, err
+
+
+def test_table_titles_stay_on_one_line(hanprompt_home, tmp_path):
+    text = tmp_path / "k.txt"
+    text.write_text("서울은 한국의 수도입니다. 서울에는 경복궁이 있습니다.\n", encoding="utf-8")
+    lines = _piped(hanprompt_home, "words", str(text))
+    title = next(line for line in lines if "documents" in line)
+    assert "words counted" in title and "kiwipiepy" in title and "(nouns)" in title, lines[:4]

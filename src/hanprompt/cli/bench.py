@@ -77,7 +77,7 @@ def bench(args: argparse.Namespace) -> int:
     else:
         console = common.stdout_console()
         for part in render(report):
-            console.print(part)
+            common.print_table(console, part)
     for line in notes:
         print(f"hanprompt: {common.visible(line, keep='')}", file=sys.stderr)
     return 0

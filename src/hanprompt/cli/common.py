@@ -110,6 +110,15 @@ def stdout_console():
     return Console(soft_wrap=False, width=PIPED_WIDTH if piped() else None)
 
 
+def print_table(console, table) -> None:
+    """Print a rich ``Table`` (or any renderable); when piped, a table's title goes on a line of its
+    own, so that it is not wrapped to the table's width either."""
+    if piped() and getattr(table, "title", None) is not None:
+        console.print(table.title, soft_wrap=True)
+        table.title = None
+    console.print(table)
+
+
 def whole(value: str | None, width: int) -> str:
     """An identifier (model spec, run name) for a table: cut to ``width`` in a terminal, whole when piped."""
     return visible(value, keep="") if piped() else excerpt(value, width)

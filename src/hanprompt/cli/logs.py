@@ -91,7 +91,7 @@ def list_logs(args: argparse.Namespace) -> int:
             f"{r['tokens_per_s'] or 0:.1f}", (r["created_at"] or "")[:19],
         )
         table.add_row(*map(common.text, cells))
-    common.stdout_console().print(table)
+    common.print_table(common.stdout_console(), table)
     return 0
 
 
@@ -170,5 +170,5 @@ def list_runs(args: argparse.Namespace) -> int:
         cells = (r["id"], r["kind"], r["status"], common.whole(r["name"], 50), r["generations"],
                  r["translations"], (r["created_at"] or "")[:19])
         table.add_row(*map(common.text, cells))
-    common.stdout_console().print(table)
+    common.print_table(common.stdout_console(), table)
     return 0

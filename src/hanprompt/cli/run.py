@@ -190,8 +190,8 @@ def render_side_by_side(data: dict, console) -> None:
             rate_row.append(Text(_rate(c, interval=True) + (f"\nscore {_score(c)}" if c and c["scored"] else "")))
         table.add_row(*row)
         rates.add_row(*rate_row)
-    console.print(table)
-    console.print(rates)
+    common.print_table(console, table)
+    common.print_table(console, rates)
     render_checks(data, console)
     if data.get("verdicts"):
         render_verdicts(data["verdicts"], console, several_models=len(data["models"]) > 1)
@@ -220,7 +220,7 @@ def render_checks(data: dict, console) -> None:
                 cell["variant"], *([_short(cell["model"])] if several else []), _check_label(c), passed,
                 _num(c["mean_score"], ".2f"), common.excerpt(c["reason"], 120))))
     if table.row_count:
-        console.print(table)
+        common.print_table(console, table)
 
 
 def render_verdicts(verdicts: list[dict], console, several_models: bool) -> None:
@@ -235,7 +235,7 @@ def render_verdicts(verdicts: list[dict], console, several_models: bool) -> None
         table.add_row(*map(common.text, (
             *cells, v["b"], _change(v["pass_rate_difference"], v["pass_rate_difference_ci"], True),
             _change(v["mean_score_difference"], v["mean_score_difference_ci"], False), v["verdict"])))
-    console.print(table)
+    common.print_table(console, table)
 
 
 def render_diff(data: dict, console) -> None:
@@ -262,7 +262,7 @@ def render_diff(data: dict, console) -> None:
             f"{_num(a.get('tokens_per_s'))} → {_num(b.get('tokens_per_s'))}", _num(d["tokens_per_s"], sign=True),
             *cost,
         )))
-    console.print(table)
+    common.print_table(console, table)
     render_diff_verdicts(data, console, by_model)
 
 
@@ -283,4 +283,4 @@ def render_diff_verdicts(data: dict, console, by_model: bool) -> None:
             f"{_score(v['a'])} → {_score(v['b'])}", _change(d["mean_score"], w["mean_score_difference_ci"], False),
             w["verdict"],
         )))
-    console.print(table)
+    common.print_table(console, table)

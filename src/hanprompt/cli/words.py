@@ -119,7 +119,7 @@ def _print_tables(result: dict) -> None:
             row = part["top"][rank] if rank < len(part["top"]) else None
             cells += [_word(row), str(row["count"]), f"{row['share']:.1%}"] if row else [Text(), Text(), Text()]
         table.add_row(*(Text(c) if isinstance(c, str) else c for c in cells))
-    console.print(table)
+    common.print_table(console, table)
     for key, group in (result.get("groups") or {}).items():
         console.print(Text.assemble("\n", (common.visible(f"{result['by']}: {key}", keep=""), "bold"),
                                     f" ({group['documents']} documents)"))
