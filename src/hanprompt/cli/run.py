@@ -9,7 +9,7 @@ from hanprompt.cli import common
 RESULT_KEYS = [
     "id", "run_id", "variant", "style", "vars", "repeat_index", "model", "response", "input_tokens",
     "output_tokens", "ttft_s", "total_s", "tokens_per_s", "finish_reason", "usage_source", "cost", "cached",
-    "checks",
+    "checks", "translations",
 ]
 
 
@@ -161,7 +161,7 @@ def _num(value: float | None, fmt: str = ".1f", sign: bool = False) -> str:
 
 
 def render_side_by_side(data: dict, console) -> None:
-    """Variants as rows, models as columns; then pass rates per variant x model."""
+    """Every cell (variant x vars as rows, models as columns, repeats grouped); then pass rates per variant x model."""
     from rich.table import Table
     from rich.text import Text
 
@@ -169,32 +169,58 @@ def render_side_by_side(data: dict, console) -> None:
     table = Table(title=common.text(f"run {data['run']['id']}: {common.whole(data['run']['name'], 120)} "
                                     f"({data['run']['status']})"), show_lines=True, header_style="bold")
     rates = Table(title=Text("pass rate [95% interval] · mean score [95% interval]"), header_style="bold")
+    with_vars = any(p["vars"] for p in data.get("prompts", []))
     for t in (table, rates):
         t.add_column("variant", style="bold")
+        if t is table and with_vars:
+            t.add_column("vars", overflow="fold")
         for m in data["models"]:
             t.add_column(common.text(_short(common.whole(m, 500))), overflow="fold")
+    # every cell: one row per variant x vars, one column per model, repeats grouped
+    rows: dict[tuple, dict] = {}
+    for p in data.get("prompts", []):
+        rows.setdefault((p["variant"], _vars_label(p["vars"])), {})[p["model"]] = p
+    for (v, vars_label), by_model in rows.items():
+        table.add_row(common.text(v), *([common.text(vars_label)] if with_vars else []),
+                      *(_prompt_cell(by_model.get(m)) for m in data["models"]))
     for v in data["variants"]:
-        row, rate_row = [common.text(v)], [common.text(v)]
+        rate_row = [common.text(v)]
         for m in data["models"]:
             c = cells.get((v, m))
-            if c is None:
-                row.append(Text("–"))
-            else:
-                cached = " · cached" if c["cached"] == c["n"] else ""
-                cost = f" · cost {c['cost']:.4g}" if c.get("cost") is not None else ""
-                row.append(Text.assemble(
-                    common.excerpt(c["response"], 70),
-                    (f"\n{_num(c['output_tokens'], '.0f')} tok · {_num(c['tokens_per_s'])} tok/s · "
-                     f"checks {c['passed']}/{c['checked']}{cached}{cost}", "dim"),
-                ))
             rate_row.append(Text(_rate(c, interval=True) + (f"\nscore {_score(c)}" if c and c["scored"] else "")))
-        table.add_row(*row)
         rates.add_row(*rate_row)
     common.print_table(console, table)
     common.print_table(console, rates)
     render_checks(data, console)
     if data.get("verdicts"):
         render_verdicts(data["verdicts"], console, several_models=len(data["models"]) > 1)
+
+
+def _vars_label(values: dict) -> str:
+    return ", ".join(f"{k}={v}" for k, v in values.items())
+
+
+def _prompt_cell(p: dict | None):
+    """One cell: its answer (each distinct one when repeats differ), translations, and figures."""
+    from rich.text import Text
+
+    if p is None:
+        return Text("–")
+    width = 500 if common.piped() else 70
+    parts: list = []
+    for i, r in enumerate(p["responses"]):
+        times = f"×{r['count']} " if len(p["responses"]) > 1 else ""
+        parts += ["\n" if i else "", (times, "dim"), common.excerpt(r["response"], width)]
+    for t in p["translations"]:
+        parts += ["\n", (f"→ {common.visible(t['target_lang'], keep='')}: ", "dim"),
+                  common.excerpt(t["translation"], width),
+                  (f" ({_short(common.visible(t['translator'], keep=''), 24)})", "dim")]
+    cached = " · cached" if p["cached"] == p["n"] else (f" · {p['cached']} cached" if p["cached"] else "")
+    repeats = f" · {p['n']} repeats" if p["n"] > 1 else ""
+    cost = f" · cost {p['cost']:.4g}" if p.get("cost") is not None else ""
+    parts.append((f"\n{_num(p['output_tokens'], '.0f')} tok · {_num(p['tokens_per_s'])} tok/s · "
+                  f"checks {p['passed']}/{p['checked']}{repeats}{cached}{cost}", "dim"))
+    return Text.assemble(*parts)
 
 
 def _check_label(check: dict) -> str:

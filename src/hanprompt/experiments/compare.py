@@ -72,7 +72,40 @@ def summarize(results: list[dict]) -> dict:
                 variant=v, model=m, response=first["response"],
                 checks=[c for r in rows for c in r["checks"]], check_summary=check_summary(rows), **_stats(rows),
             ))
-    return {"variants": variants, "models": models, "cells": cells}
+    return {"variants": variants, "models": models, "cells": cells, "prompts": prompt_cells(results)}
+
+
+def prompt_cells(results: list[dict]) -> list[dict]:
+    """Every cell of the matrix, variant x vars x model, its repeats grouped: the view that hides nothing.
+
+    One dict per cell, in the run's order: variant, vars, model, ``n`` (repeats stored),
+    ``responses`` (the distinct answers, most frequent first, each with its count), the first
+    repeat's ``translations``, mean output tokens and tok/s, and checks passed over judged.
+    """
+    import json
+    from collections import Counter
+
+    groups: dict[tuple, list[dict]] = {}
+    for r in results:
+        key = (r["variant"], json.dumps(r.get("vars") or {}, sort_keys=True, ensure_ascii=False), r["model"])
+        groups.setdefault(key, []).append(r)
+    out = []
+    for (variant, _, model), rows in groups.items():
+        rows = sorted(rows, key=lambda r: (r.get("repeat_index") or 0, r["id"]))
+        counts = Counter(r["response"] for r in rows)
+        judged = [c for r in rows for c in r.get("checks", []) if c["passed"] is not None]
+        out.append({
+            "variant": variant, "vars": rows[0].get("vars") or {}, "model": model, "n": len(rows),
+            "ids": [r["id"] for r in rows],
+            "responses": [{"response": text, "count": n} for text, n in counts.most_common()],
+            "translations": rows[0].get("translations", []),
+            "cached": sum(bool(r.get("cached")) for r in rows),
+            "output_tokens": _mean([r["output_tokens"] for r in rows]),
+            "tokens_per_s": _mean([r["tokens_per_s"] for r in rows]),
+            "cost": _total([r.get("cost") for r in rows]),
+            "passed": sum(bool(c["passed"]) for c in judged), "checked": len(judged),
+        })
+    return out
 
 
 def against_baseline(results: list[dict], baseline: str | None = None) -> list[dict]:

@@ -77,7 +77,8 @@ def reopen_run(engine: Engine, run_id: int) -> None:
 
 
 def run_results(engine: Engine, run_id: int) -> list[dict]:
-    """Every answer of a run (judge verdicts left out) in storage order, each with its list of checks."""
+    """Every answer of a run (judge verdicts left out) in storage order, each with its list of checks
+    and its translations (``store.translations.by_generation``: translator, text, Hangul share)."""
     with reading(engine) as conn:
         rows = [row_dict(r) for r in conn.execute(
             select(generations).where(generations.c.run_id == run_id, generations.c.role.is_(None))
@@ -96,6 +97,10 @@ def run_results(engine: Engine, run_id: int) -> list[dict]:
                 {"name": c["name"], "spec": c["spec"], "passed": c["passed"], "reason": c["reason"],
                  "score": c["score"]}
             )
+        from hanprompt.store.translations import by_generation
+
+        translated = by_generation(conn, list(by_gen))
     for r in rows:
         r["checks"] = by_gen[r["id"]]
+        r["translations"] = translated.get(r["id"], [])
     return rows

@@ -143,6 +143,9 @@ def get_generation(engine: Engine, gen_id: int) -> dict:
                 .order_by(checks.c.id)
             ).mappings()
         ]
+        from hanprompt.store.translations import by_generation
+
+        out["translations"] = by_generation(conn, [gen_id]).get(gen_id, [])
     return out
 
 
