@@ -66,8 +66,8 @@ def run_config(
         load_s = time.perf_counter() - start
         if on_loaded is not None:
             on_loaded(backend)
-        if backend.count_tokens("x") is not None:  # the backend's own count of a rendered prompt
-            count = backend.count_tokens
+        if backend.count_tokens(backend.render([{"role": "user", "content": "x"}])) is not None:
+            count = backend.count_tokens  # the backend's own count of a rendered prompt
         messages = filler_messages(count, backend.render, prompt_tokens)
         for _ in range(warmup):
             backend.generate(messages, params)
@@ -111,7 +111,8 @@ def decode_rate(c: Completion) -> float | None:
 def timing_metrics(m: Measured) -> dict:
     """Prefill, decode, TTFT and end-to-end summaries over the repeats, and the batch figure."""
     cs = m.completions
-    prefill = [c.input_tokens / c.ttft_s for c in cs if c.ttft_s > 0]
+    # a server that reports no usage, for a model whose tokenizer is unknown here: no prefill figure
+    prefill = [c.input_tokens / c.ttft_s for c in cs if c.ttft_s > 0 and c.input_tokens]
     decode = [r for r in map(decode_rate, cs) if r is not None]
     out = {
         "load_s": m.load_s,

@@ -18,8 +18,10 @@ ALL_LAYERS = "all"
 class BenchOptions:
     """One benchmark: models x configurations, each measured ``repeat`` times after ``warmup``.
 
-    ``devices`` and ``dtypes`` apply to hf models, ``gpu_layers`` (ints or ``"all"``) to gguf
-    models; ``openai:`` models are measured over the stream as they are. ``bandwidth`` maps a
+    ``devices``, ``dtypes`` and ``max_memory`` apply to hf models; ``gpu_layers`` (ints or
+    ``"all"``), ``threads`` and ``ctx_size`` to gguf models; ``openai:`` models are measured over
+    the stream, with ``api_key_env`` and ``api_prices`` (input, output per million tokens, the
+    API's price list). ``bandwidth`` maps a
     device kind (``"cpu"``, ``"cuda"``) to GB/s (10^9 bytes/s) and replaces the on-the-spot
     measurement; ``price_per_hour`` is what the machine costs per hour, in any currency.
     """
@@ -36,6 +38,10 @@ class BenchOptions:
     bandwidth: dict[str, float] = field(default_factory=dict)
     price_per_hour: float | None = None
     max_memory: str | None = None
+    threads: int | None = None  # gguf: llama.cpp's CPU threads (default: llama-cpp-python's)
+    ctx_size: int | None = None  # gguf: context opened (default: prompt_tokens + gen_tokens)
+    api_key_env: str | None = None  # openai: the variable holding the key
+    api_prices: tuple[float, float] | None = None  # openai: (input, output) price per million tokens
 
     def check(self, flags: bool = False) -> "BenchOptions":
         """Raise UsageError for the first bad value; return self.
@@ -77,6 +83,17 @@ class BenchOptions:
             _positive(gbs, f"{name('bandwidth')} {memory}")
         if self.price_per_hour is not None:
             _positive(self.price_per_hour, name("price_per_hour"))
+        if self.threads is not None:
+            limits.check_range(name("threads"), self.threads, 1, 4096)
+        if self.ctx_size is not None:
+            need = self.prompt_tokens + self.gen_tokens
+            limits.check_range(f"{name('ctx_size')} (prompt plus generated tokens at least)", self.ctx_size, need,
+                               limits.MAX_NEW_TOKENS)
+        if self.api_prices is not None:
+            for price in self.api_prices:
+                if isinstance(price, bool) or not isinstance(price, (int, float)) or not 0 <= price < math.inf:
+                    raise UsageError(f"{name('api_prices') if not flags else '--price-input/--price-output'}: "
+                                     f"a price per million tokens is a number, 0 or more (got {price!r})")
         if self.max_memory is not None:
             from hanprompt.backends.hf import parse_max_memory
 

@@ -91,14 +91,23 @@ def expand(options: BenchOptions, specs: list[ModelSpec], machine: Machine) -> l
                         load["max_memory"] = options.max_memory
                     out.append(Config(spec, load, dict(load, **sizes), _hf_skip(device, dtype, machine)))
         elif spec.backend == "gguf":
+            ctx = options.ctx_size or options.prompt_tokens + options.gen_tokens  # as llama-bench opens it
             for layers in options.gpu_layers:
                 skip = None
                 if layers != 0:
                     reason = machine.gguf_offload_unavailable()
-                    skip = f"--gpu-layers {layers}: {reason}" if reason else None
-                out.append(Config(spec, {"gpu_layers": layers}, dict(gpu_layers=layers, **sizes), skip))
-        else:
-            out.append(Config(spec, {}, dict(sizes), None))
+                    skip = f"gpu layers {layers}: {reason}" if reason else None
+                load = {"gpu_layers": layers, "ctx_size": ctx}
+                if options.threads:
+                    load["threads"] = options.threads
+                out.append(Config(spec, load, dict(load, **sizes), skip))
+        else:  # a server: measured over the stream as it is
+            load: dict = {}
+            if options.api_key_env:
+                load["api_key_env"] = options.api_key_env
+            if options.api_prices:
+                load["prices"] = {"input": options.api_prices[0], "output": options.api_prices[1]}
+            out.append(Config(spec, load, dict(sizes), None))
     return out
 
 
@@ -238,6 +247,22 @@ def cost_per_million(price_per_hour: float, tokens_per_s: float | None) -> float
     return price_per_hour / (tokens_per_s * 3600) * 1_000_000
 
 
+def _cost(options: BenchOptions, metrics: dict, api_prices: dict | None) -> dict | None:
+    """Cost per million output tokens: of this machine at its measured decode speed (batch 1 and
+    batch N) with ``price_per_hour``, and an API's list price for ``openai:`` rows that have one."""
+    out: dict = {}
+    if options.price_per_hour:
+        out.update(
+            price_per_hour=options.price_per_hour,
+            per_million_output=cost_per_million(options.price_per_hour, (metrics["decode_tok_s"] or {}).get("mean")),
+            batch_per_million_output=cost_per_million(options.price_per_hour,
+                                                      (metrics.get("batch") or {}).get("decode_tok_s")),
+        )
+    if api_prices:
+        out.update(api_per_million_input=api_prices["input"], api_per_million_output=api_prices["output"])
+    return out or None
+
+
 def _failure(e: BaseException) -> str:
     first = str(e).strip().splitlines()[0] if str(e).strip() else ""
     return f"{type(e).__name__}: {first}" if not isinstance(e, HanpromptError) else first
@@ -272,13 +297,11 @@ def measure_row(cfg: Config, options: BenchOptions, machine: Machine, bandwidth:
         )
         metrics = timing_metrics(measured)
         metrics.update(measured.info)
+        server = cfg.spec.backend not in ("hf", "gguf")
+        if server:  # what happens inside the server is not visible from this process
+            metrics.update(load_s=None, peak_rss_bytes=None, start_rss_bytes=None, peak_vram_bytes=None)
         metrics["roofline"] = _roofline(cfg, measured, metrics, bandwidth)
-        if options.price_per_hour:
-            metrics["cost"] = {
-                "price_per_hour": options.price_per_hour,
-                "per_million_output": cost_per_million(options.price_per_hour, (metrics["decode_tok_s"] or {}).get("mean")),
-                "batch_per_million_output": cost_per_million(options.price_per_hour, (metrics.get("batch") or {}).get("decode_tok_s")),
-            }
+        metrics["cost"] = _cost(options, metrics, cfg.load_options.get("prices"))
         n_layers = ((metrics["roofline"] or {}).get("shape") or {}).get("layers")
         metrics["warnings"] = metrics["warnings"] + fit.slow_paths(
             cfg.spec.backend, metrics["placement"], cfg.config.get("gpu_layers"), n_layers)

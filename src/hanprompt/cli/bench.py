@@ -27,6 +27,13 @@ def register(sub) -> None:
     p.add_argument("--gpu-layers", default="0", metavar="LIST",
                    help="gguf models: layers on the GPU, comma-separated numbers or 'all' (default 0)")
     p.add_argument("--max-memory", metavar="SPEC", help="hf --devices auto caps, e.g. 0=3GiB,cpu=20GiB")
+    p.add_argument("--threads", type=int, metavar="N", help="gguf models: CPU threads (default: llama-cpp-python's)")
+    p.add_argument("--ctx-size", type=int, metavar="N",
+                   help="gguf models: context to open (default: --prompt-tokens + --gen-tokens, as llama-bench)")
+    p.add_argument("--api-key-env", metavar="VAR", help="openai models: variable holding the key (default OPENAI_API_KEY)")
+    p.add_argument("--price-input", type=float, metavar="X", help="openai models: API price per million input tokens")
+    p.add_argument("--price-output", type=float, metavar="X",
+                   help="openai models: API price per million output tokens, shown beside --price-per-hour costs")
     p.add_argument("--prompt-tokens", type=int, default=512, metavar="N", help="prompt length (default 512)")
     p.add_argument("--gen-tokens", type=int, default=128, metavar="N", help="tokens generated, EOS ignored (default 128)")
     p.add_argument("--repeat", type=int, default=5, metavar="N", help="timed runs per configuration (default 5)")
@@ -51,8 +58,20 @@ def options_from(args: argparse.Namespace):
         bandwidth=o.parse_bandwidth(args.bandwidth) if args.bandwidth is not None else {},
         price_per_hour=o.parse_positive(args.price_per_hour, "--price-per-hour")
         if args.price_per_hour is not None else None,
-        max_memory=args.max_memory,
+        max_memory=args.max_memory, threads=args.threads, ctx_size=args.ctx_size, api_key_env=args.api_key_env,
+        api_prices=_api_prices(args),
     ).check(flags=True)
+
+
+def _api_prices(args: argparse.Namespace) -> tuple[float, float] | None:
+    from hanprompt.errors import UsageError
+
+    given = (args.price_input, args.price_output)
+    if given == (None, None):
+        return None
+    if None in given:
+        raise UsageError("give both --price-input and --price-output (per million tokens), or neither")
+    return given
 
 
 def bench(args: argparse.Namespace) -> int:
@@ -89,6 +108,10 @@ MB = 1e6
 
 def _num(value, fmt: str = ",.1f", unit: str = "") -> str:
     return "–" if value is None else f"{value:{fmt}}{unit}"
+
+
+def _mb(nbytes: int | None) -> str:
+    return _num(nbytes / MB if nbytes is not None else None, ",.0f")
 
 
 def _pm(summary: dict | None, fmt: str = ",.1f") -> str:
@@ -138,7 +161,7 @@ def speed_table(report):
 
 
 def roofline_table(report):
-    priced = report.settings.get("price_per_hour")
+    priced = any(row["metrics"].get("cost") for row in report.rows)
     columns = ["model", "config", "placement", "peak RSS MB", "peak VRAM MB", "bytes/token MB",
                "ceiling tok/s", "MBU"] + (["cost / M out"] if priced else [])
     table = _table("memory and roofline", columns)
@@ -150,14 +173,26 @@ def roofline_table(report):
         layers = m.get("layers_per_device")
         placement = ", ".join(f"{k}: {v}" for k, v in (layers or m.get("placement") or {}).items())
         placement += " layers" if layers else ""
-        cells = [row["model"], _config(row), placement, _num(m.get("peak_rss_bytes", 0) / MB, ",.0f"),
-                 _num(m["peak_vram_bytes"] / MB if m.get("peak_vram_bytes") is not None else None, ",.0f"),
+        cells = [row["model"], _config(row), placement, _mb(m.get("peak_rss_bytes")),
+                 _mb(m.get("peak_vram_bytes")),
                  _num(roof["bytes_per_token"] / MB if roof.get("bytes_per_token") else None, ",.1f"),
                  _num(roof.get("ceiling_tok_s")), _num(roof.get("mbu"), ".0%")]
         if priced:
-            cells.append(_num((m.get("cost") or {}).get("per_million_output"), ",.3f"))
+            cells.append(_cost(m.get("cost") or {}))
         table.add_row(*map(common.text, cells))
     return table
+
+
+def _cost(cost: dict) -> str:
+    """This machine's cost per million output tokens (batch N after a slash), and an API's price."""
+    parts = []
+    if cost.get("per_million_output") is not None:
+        parts.append(f"{cost['per_million_output']:,.3f}")
+        if cost.get("batch_per_million_output") is not None:
+            parts[-1] += f" / {cost['batch_per_million_output']:,.3f}"
+    if cost.get("api_per_million_output") is not None:
+        parts.append(f"API {cost['api_per_million_output']:,.3f}")
+    return " · ".join(parts) or "–"
 
 
 def korean_table(report):
