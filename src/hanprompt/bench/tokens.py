@@ -31,10 +31,27 @@ def _hf_counter(name: str) -> Count:
 
 
 def _gguf_counter(name: str) -> Count:
+    """llama.cpp's tokenizer of a GGUF file: the vocabulary alone is loaded, no weights, no context."""
+    import logging
+    import weakref
+
     import llama_cpp
 
-    vocab = llama_cpp.Llama(model_path=str(Path(name).expanduser()), vocab_only=True, verbose=False)
-    return lambda text: len(vocab.tokenize(text.encode("utf-8"), add_bos=False, special=True))
+    logging.getLogger("llama-cpp-python").setLevel(logging.ERROR)  # llama.cpp's loading chatter
+    params = llama_cpp.llama_model_default_params()
+    params.vocab_only = True
+    model = llama_cpp.llama_model_load_from_file(str(Path(name).expanduser()).encode(), params)
+    if not model:
+        raise ValueError(f"llama.cpp cannot read the vocabulary of {name}")
+    vocab = llama_cpp.llama_model_get_vocab(model)
+
+    def count(text: str) -> int:
+        data = text.encode("utf-8")
+        # with no room for tokens, llama_tokenize returns minus the number it needs
+        return -llama_cpp.llama_tokenize(vocab, data, len(data), None, 0, False, True) if data else 0
+
+    weakref.finalize(count, llama_cpp.llama_model_free, model)
+    return count
 
 
 _COUNTERS: dict[str, Callable[[str], Count]] = {"hf": _hf_counter, "gguf": _gguf_counter}
