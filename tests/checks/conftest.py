@@ -25,3 +25,30 @@ def tiny_judge(tmp_path_factory):
     from hanprompt.testing.models import build_tiny_llama
 
     return build_tiny_llama(tmp_path_factory.mktemp("models") / "tiny-judge", max_position_embeddings=4096)
+
+
+@pytest.fixture(scope="session")
+def judge_gguf(tiny_judge, tmp_path_factory):
+    """The tiny judge as a float32 GGUF."""
+    from hanprompt.testing.gguf_models import write_gguf
+
+    return write_gguf(tiny_judge, tmp_path_factory.mktemp("gguf") / "tiny-judge.gguf")
+
+
+@pytest.fixture(scope="session")
+def judge_server(judge_gguf):
+    """A real llama.cpp server (llama-cpp-python's) serving the tiny judge as model ``judge``."""
+    from hanprompt.testing.servers import LlamaServer
+
+    with LlamaServer(judge_gguf, alias="judge", n_ctx=4096) as server:
+        yield server.base_url
+
+
+@pytest.fixture
+def stub(monkeypatch):
+    """The OpenAI-compatible stub server (hanprompt.testing.openai_stub), started for one test."""
+    from hanprompt.testing.openai_stub import StubServer
+
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)  # a developer's key must not reach it
+    with StubServer() as server:
+        yield server

@@ -14,6 +14,7 @@ def test_a_verdict_is_parsed_strictly():
     v = parse_verdict('{"pass": true, "score": 0.8, "reason": " names three books "}')
     assert (v.passed, v.score, v.reason) == (True, 0.8, "names three books")
     assert parse_verdict('```json\n{"pass": false, "score": 0, "reason": "x"}\n```').score == 0.0
+    assert parse_verdict('{"pass": true, "score": 0.35, "reason": "two\nlines"}').reason == "two\nlines"
     for text, problem in [
         ("The answer is good.", "not JSON"),
         ('{"pass": true, "score": 0.8, "reason": "x"} and more', "not JSON"),

@@ -26,12 +26,18 @@ class GenParams(BaseModel):
     #: generate exactly max_new_tokens, never stopping at EOS (benchmarks, like llama.cpp's
     #: --ignore-eos); left out of dumps while False, so cache keys and logs stay as they were
     ignore_eos: bool = False
+    #: a JSON Schema (as JSON text) the answer must follow, where the backend can constrain its
+    #: decoding (``Backend.supports_json_schema``: a grammar for gguf, ``response_format`` for
+    #: OpenAI-compatible servers); left out of dumps while None, like ``ignore_eos``
+    json_schema: str | None = None
 
     @model_serializer(mode="wrap")
     def _drop_default_ignore_eos(self, handler):
         data = handler(self)
         if not self.ignore_eos:
             data.pop("ignore_eos", None)
+        if self.json_schema is None:
+            data.pop("json_schema", None)
         return data
 
     @classmethod
@@ -96,6 +102,8 @@ class Backend(abc.ABC):
 
     name: ClassVar[str]
     supports_batching: ClassVar[bool] = False
+    #: whether ``GenParams.json_schema`` constrains what the backend generates
+    supports_json_schema: ClassVar[bool] = False
     #: --max-concurrency's default: rows per batch (hf), requests in flight (openai)
     default_concurrency: ClassVar[int] = 16
 

@@ -11,6 +11,7 @@ temperature and top-p, with llama.cpp's other samplers (top-k, min-p, repeat pen
 from __future__ import annotations
 
 import codecs
+import functools
 import hashlib
 import random
 import re
@@ -157,6 +158,7 @@ class GGUFBackend(Backend):
 
     name = "gguf"
     default_concurrency = 1
+    supports_json_schema = True  # through llama.cpp's grammar sampler
 
     def __init__(self, spec: str, llm, info: LoadInfo, path: Path, template: str | None, tokens: dict,
                  trained_context: int | None = None):
@@ -268,7 +270,8 @@ class GGUFBackend(Backend):
         stamps: list[float] = []
         finish = "length"
         tokens = self.llm.generate(
-            ids, temp=params.temperature, top_p=params.top_p, top_k=0, min_p=0.0, repeat_penalty=1.0
+            ids, temp=params.temperature, top_p=params.top_p, top_k=0, min_p=0.0, repeat_penalty=1.0,
+            grammar=_grammar(params.json_schema) if params.json_schema else None,
         )
         try:
             for token in tokens:
@@ -296,6 +299,17 @@ class GGUFBackend(Backend):
         )
 
 
+
+
+@functools.lru_cache(maxsize=8)
+def _grammar(schema: str):
+    """llama.cpp's GBNF grammar for a JSON Schema (converted once per schema)."""
+    import llama_cpp
+
+    try:
+        return llama_cpp.LlamaGrammar.from_json_schema(schema, verbose=False)
+    except (ValueError, RuntimeError) as e:
+        raise UsageError(f"llama.cpp cannot turn this JSON schema into a grammar: {str(e).splitlines()[0]}") from e
 
 
 def read_metadata(llama_cpp, path: Path) -> dict[str, str]:

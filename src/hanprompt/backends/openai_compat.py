@@ -104,6 +104,7 @@ class OpenAIBackend(Backend):
     name = "openai"
     supports_batching = True
     default_concurrency = 8
+    supports_json_schema = True  # response_format, in whichever form the server takes
 
     def __init__(self, model: str, base_url: str, client, opts: OpenAIOptions, info: LoadInfo,
                  context_length: int = UNKNOWN_CONTEXT):
@@ -112,6 +113,8 @@ class OpenAIBackend(Backend):
         self._context_length = context_length
         self._tokenizer: Any = None
         self._tokenizer_tried = False
+        self._schema_forms = list(SCHEMA_FORMS)  # the response_format forms not refused yet
+        self._schema_form_works = False  # whether the first of them has been taken once
 
     # ---- loading ----------------------------------------------------------------------
     @classmethod
@@ -254,10 +257,7 @@ class OpenAIBackend(Backend):
         chunks = 0
         finish = usage = first = None
         start = time.perf_counter()
-        try:
-            stream = self.client.chat.completions.create(**request)
-        except openai.OpenAIError as e:
-            raise self._error(e) from None
+        stream = self._create(request, params)
         try:
             with stream:
                 for chunk in stream:
@@ -311,6 +311,41 @@ class OpenAIBackend(Backend):
             cost=prices.cost(n_in, n_out) if prices and n_in is not None and source != "chunks" else None,
         )
 
+    def _create(self, request: dict, params: GenParams):
+        """Send the request; with a JSON schema, in the first ``response_format`` form the server takes.
+
+        OpenAI and vLLM take ``{"type": "json_schema", "json_schema": {...}}``; llama-cpp-python's
+        server takes ``{"type": "json_object", "schema": ...}`` and refuses the other (HTTP 500
+        naming response_format). Until a form has worked, it is tried without retries; a form
+        refused is not tried again for this backend, and a server that takes neither is asked
+        without one (the caller checks what comes back).
+        """
+        import openai
+
+        forms = self._schema_forms if params.json_schema else [None]
+        for form in list(forms):
+            sent = request if form is None else dict(
+                request, response_format=_response_format(form, json.loads(params.json_schema)))
+            probing = form is not None and not self._schema_form_works
+            try:
+                client = self.client.with_options(max_retries=0) if probing else self.client
+                stream = client.chat.completions.create(**sent)
+            except openai.APIStatusError as e:
+                if probing and _refuses_response_format(e):
+                    forms.remove(form)  # this server does not take this form: the next one
+                    continue
+                if not probing:
+                    raise self._error(e) from None
+                try:  # another failure while probing: the usual retries decide
+                    stream = self.client.chat.completions.create(**sent)
+                except openai.OpenAIError as again:
+                    raise self._error(again) from None
+            except openai.OpenAIError as e:
+                raise self._error(e) from None
+            self._schema_form_works = self._schema_form_works or form is not None
+            return stream
+        raise AssertionError("unreachable: the last form, None, returns or raises")
+
     def generate_batch(self, requests: list[tuple[Messages, GenParams]]) -> list[Completion]:
         """All requests in flight at once; a request that fails gives a Completion with ``error`` set."""
         def one(request: tuple[Messages, GenParams]) -> Completion:
@@ -342,6 +377,22 @@ class OpenAIBackend(Backend):
         if crashed:
             raise crashed[0]
         return results  # type: ignore[return-value]
+
+
+SCHEMA_FORMS = ("json_schema", "json_object", None)
+
+
+def _refuses_response_format(e) -> bool:
+    """An error that says the server does not take this response_format (400, 422, or 500 on some)."""
+    body = getattr(e, "body", None)
+    text = json.dumps(body, default=str) if body is not None else str(e)
+    return e.status_code in (400, 422, 500) and "response_format" in text.lower()
+
+
+def _response_format(form: str, schema: dict) -> dict:
+    if form == "json_schema":  # OpenAI's structured outputs, vLLM
+        return {"type": "json_schema", "json_schema": {"name": "answer", "schema": schema, "strict": True}}
+    return {"type": "json_object", "schema": schema}  # llama-cpp-python's server
 
 
 def _context_length(entry) -> int | None:

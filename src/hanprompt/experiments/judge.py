@@ -18,11 +18,14 @@ from hanprompt.hangul import has_hangul
 
 #: a reason long enough for one sentence, short enough that a constrained model closes its JSON
 REASON_MAX = 200
+#: the scores a constrained judge may give: tenths, as an enum, because grammar converters
+#: (llama.cpp's, and others) enforce an enum but not a number's minimum and maximum
+SCORES = [i / 10 for i in range(11)]
 VERDICT_SCHEMA = {
     "type": "object",
     "properties": {
         "pass": {"type": "boolean"},
-        "score": {"type": "number", "minimum": 0, "maximum": 1},
+        "score": {"type": "number", "enum": SCORES},
         "reason": {"type": "string", "maxLength": REASON_MAX},
     },
     "required": ["pass", "score", "reason"],
@@ -95,7 +98,8 @@ _FENCE = re.compile(r"\s*```(?:json)?\s*\n?(.*?)\n?```\s*", re.S)
 
 
 def parse_verdict(text: str) -> Verdict:
-    """A verdict from exactly ``{"pass": bool, "score": 0..1, "reason": str}`` (a ```json fence allowed).
+    """A verdict from exactly ``{"pass": bool, "score": 0..1, "reason": str}`` (a ```json fence allowed;
+    any score from 0 to 1 is taken, whether or not it is one of ``SCORES``).
 
     Raises VerdictError naming the first problem: not JSON, not an object, a missing or extra
     key, a key of the wrong type, a score outside 0..1.
@@ -103,7 +107,9 @@ def parse_verdict(text: str) -> Verdict:
     fenced = _FENCE.fullmatch(text or "")
     payload = (fenced.group(1) if fenced else text or "").strip()
     try:
-        data = json.loads(payload)
+        # strict=False: a raw newline or tab inside the reason (which some grammar converters let
+        # through) is harmless; everything about the verdict's shape is still checked below.
+        data = json.loads(payload, strict=False)
     except ValueError as e:
         raise VerdictError(f"not JSON: {str(e).splitlines()[0]}") from None
     if not isinstance(data, dict):
@@ -151,8 +157,8 @@ Lookup = Callable[[list[str]], dict[str, Completion]]  # cache keys -> completio
 
 def params_for(judge: Backend) -> GenParams:
     """The judge's parameters, with the verdict schema where the backend can constrain to it."""
-    if "json_schema" in GenParams.model_fields and getattr(judge, "supports_json_schema", False):
-        return JUDGE_PARAMS.model_copy(update={"json_schema": VERDICT_SCHEMA})
+    if judge.supports_json_schema:
+        return JUDGE_PARAMS.model_copy(update={"json_schema": json.dumps(VERDICT_SCHEMA, sort_keys=True)})
     return JUDGE_PARAMS
 
 

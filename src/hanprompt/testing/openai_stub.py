@@ -16,7 +16,8 @@ streaming protocol (server-sent events). The requested model name picks the beha
 With ``usage=False`` the server ignores ``include_usage``, as llama.cpp's Python server does.
 With ``api_key`` set, requests without ``Authorization: Bearer <api_key>`` get HTTP 401.
 ``delay_s`` spaces the chunks, so that concurrent requests overlap; ``peak`` is the most
-requests ever in flight at once, ``requests`` counts requests per model.
+requests ever in flight at once, ``requests`` counts requests per model, ``response_formats``
+lists each request's ``response_format``.
 """
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ class StubServer(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.api_key, self.delay_s, self.slow_s, self.usage = api_key, delay_s, slow_s, usage
         self.requests: Counter[str] = Counter()
+        self.response_formats: list[dict | None] = []  # each request's response_format, in order
         self.auth_headers: list[str | None] = []
         self.in_flight = 0
         self.peak = 0
@@ -160,6 +162,7 @@ class _Handler(BaseHTTPRequestHandler):
         model = body.get("model", "echo")
         with self.server.lock:
             self.server.requests[model] += 1
+            self.server.response_formats.append(body.get("response_format"))
             count = self.server.requests[model]
         if model == "flaky" and count == 1:
             self._error(500, "the stub fails its first request", "server_error")

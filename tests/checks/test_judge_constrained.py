@@ -1,0 +1,79 @@
+"""Judges that are constrained to the verdict's JSON schema: a real llama.cpp server, and gguf."""
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import pytest
+
+from hanprompt.backends import registry
+from hanprompt.backends.base import GenParams
+from hanprompt.experiments.judge import SCORES, VERDICT_SCHEMA, params_for, parse_verdict
+
+pytest.importorskip("llama_cpp")
+pytest.importorskip("openai")
+
+FILE = """\
+name: judged
+params: {{max_new_tokens: 8, temperature: 0}}
+judge: {judge}
+variants:
+  - id: a
+    prompt: "Recommend a Python book."
+    checks:
+      - {{type: llm-rubric, value: "{rubric}"}}
+"""
+
+
+def judged_run(cli, write, model, judge, home, rubric="recommends one concrete book"):
+    path = write("exp.yaml", FILE.format(judge=judge, rubric=rubric))
+    code, out, err = cli("run", path, "--model", model, "--json")
+    assert code == 0, err
+    (result,) = json.loads(out)
+    with sqlite3.connect(home / "hanprompt.db") as conn:
+        conn.row_factory = sqlite3.Row
+        judges = [dict(r) for r in conn.execute("SELECT * FROM generations WHERE role = 'judge' ORDER BY id")]
+    return result["checks"][0], judges
+
+
+def assert_a_verdict(check, judges, spec):
+    # Constrained to the schema, even a random-weight judge answers a valid verdict the first time.
+    (judge,) = judges
+    verdict = parse_verdict(judge["response"])
+    assert verdict.score in SCORES
+    assert judge["finish_reason"] == "eos"  # the reason's maxLength let the rambling model close its JSON
+    assert check["score"] == verdict.score and check["passed"] is verdict.passed
+    assert check["reason"].endswith(f"({spec}: {'pass' if verdict.passed else 'fail'}, score {verdict.score:.2f})")
+    assert json.loads(judge["params"])["json_schema"] == json.dumps(VERDICT_SCHEMA, sort_keys=True)
+
+
+def test_an_openai_judge_on_a_llama_cpp_server(cli, write, tiny_model, judge_server, hanprompt_home, monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    spec = f"openai:judge@{judge_server}"
+    check, judges = judged_run(cli, write, tiny_model, spec, hanprompt_home)
+    assert_a_verdict(check, judges, spec)
+
+
+def test_the_server_takes_the_json_object_form_after_refusing_json_schema(judge_server):
+    backend = registry.load(f"openai:judge@{judge_server}")
+    params = params_for(backend)
+    completion = backend.generate([{"role": "user", "content": "Grade: 1 + 1 = 2"}], params)
+    parse_verdict(completion.text)
+    assert backend._schema_forms == ["json_object", None]  # llama-cpp-python's server: 422 to json_schema
+
+
+def test_a_server_that_takes_json_schema_gets_it(stub):
+    backend = registry.load(f"openai:echo@{stub.base_url}")
+    backend.generate([{"role": "user", "content": "hi"}], GenParams(max_new_tokens=4, json_schema='{"type": "object"}'))
+    backend.generate([{"role": "user", "content": "hi"}], GenParams(max_new_tokens=4))
+    assert stub.response_formats == [
+        {"type": "json_schema", "json_schema": {"name": "answer", "schema": {"type": "object"}, "strict": True}},
+        None,
+    ]
+
+
+def test_a_gguf_judge_with_a_grammar(cli, write, tiny_model, judge_gguf, hanprompt_home):
+    spec = f"gguf:{judge_gguf}"
+    check, judges = judged_run(cli, write, tiny_model, spec, hanprompt_home, rubric="존댓말로 책 한 권을 추천한다")
+    assert_a_verdict(check, judges, spec)
+    assert "한국어로" in json.loads(judges[0]["messages"])[0]["content"]
