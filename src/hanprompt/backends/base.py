@@ -12,6 +12,8 @@ from hanprompt.errors import UsageError
 
 Messages = list[dict]  # [{"role": "system" | "user" | "assistant", "content": str}, ...]
 OnText = Callable[[str], None]
+Request = tuple[Messages, "GenParams"]
+OnDone = Callable[[list[tuple[int, "Completion"]]], None]  # (request index, completion) as they end
 
 
 class GenParams(BaseModel):
@@ -75,6 +77,7 @@ class Completion:
     error: str | None = None
     usage_source: str = "tokenizer"  # where the counts come from: "tokenizer" | "server" | "chunks"
     cost: float | None = None  # currency units, from the model's prices per million tokens
+    timings: dict = field(default_factory=dict)  # seconds: queue_s, prefill_s, decode_s as known
 
     @property
     def tokens_per_s(self) -> float:
@@ -89,12 +92,13 @@ class Completion:
 class LoadInfo:
     """Where and how a model was loaded."""
 
-    load_s: float
+    load_s: float  # weights and tokenizer, imports excluded
     device: str  # "cpu", "cuda:0", or "cuda:0+cpu" for a split model
     placement: dict = field(default_factory=dict)  # modules per device
     dtype: str = ""
     template: str = "chat"  # "chat" or "plain" when the model has no chat template
     warnings: list[str] = field(default_factory=list)
+    import_s: float = 0.0  # importing the backend's libraries (torch, transformers), first load only
 
 
 class Backend(abc.ABC):
@@ -141,6 +145,25 @@ class Backend(abc.ABC):
     def generate_batch(self, requests: list[tuple[Messages, GenParams]]) -> list[Completion]:
         """Generate several completions; backends that can batch override this."""
         return [self.generate(m, p) for m, p in requests]
+
+    def close(self) -> None:
+        """Free what the backend holds (weights, device memory); this default holds nothing."""
+
+    def generate_many(self, requests: list[Request], *, max_batch: int = 16, on_done: OnDone | None = None,
+                      on_notice: Callable[[str], None] | None = None) -> list[Completion]:
+        """Generate every request, at most ``max_batch`` at once, handing each to ``on_done`` as it ends.
+
+        This default runs ``generate_batch`` on chunks of ``max_batch``; a backend that can
+        refill a batch's free slots as rows end (hf) overrides it. ``on_notice`` receives
+        one-line notes meant for the user (a batch halved after running out of memory, say).
+        """
+        out: list[Completion] = []
+        for start in range(0, len(requests), max(1, max_batch)):
+            chunk = self.generate_batch(requests[start:start + max(1, max_batch)])
+            if on_done is not None:
+                on_done(list(enumerate(chunk, start)))
+            out.extend(chunk)
+        return out
 
 
 def validate_messages(messages: Messages) -> Messages:

@@ -1,25 +1,28 @@
 """The Hugging Face transformers backend: chat template, placement, dtype, streaming, batching.
 
-Preprocess (template and tokenize), forward (the only code touching the device, under
-``inference_mode``) and postprocess (cut at EOS, decode, count, time) are separate steps.
+Preprocess (template and tokenize), forward (:mod:`hanprompt.backends.batching`, the only code
+touching the device, under ``inference_mode``) and postprocess (cut at EOS, decode, count,
+time) are separate steps.
 """
 from __future__ import annotations
 
-import copy
 import hashlib
 import re
 import time
 from pathlib import Path
-from typing import Literal
+from typing import Callable, Literal
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
 from hanprompt import limits
 from hanprompt.backends import chat
-from hanprompt.backends.base import Backend, Completion, GenParams, LoadInfo, Messages, OnText, build_options
+from hanprompt.backends.base import (Backend, Completion, GenParams, LoadInfo, Messages, OnDone, OnText,
+                                     Request, build_options)
+from hanprompt.backends.batching import ContinuousBatcher, Row
 from hanprompt.backends.context import overflow_error
 from hanprompt.backends.hub import from_pretrained, looks_like_path, resolve_device
 from hanprompt.errors import BackendError, DeviceError, ModelNotFound, UsageError
+from hanprompt.timing import Phases
 
 _CPU_FP16 = (
     "--dtype float16 on CPU is refused: float16 matrix products run 20-30x slower there than "
@@ -102,27 +105,6 @@ _CONTEXT_KEYS = ("max_position_embeddings", "n_positions", "max_sequence_length"
                  "max_seq_len")
 
 
-class _StepClock:
-    """A generate() streamer that times every decoding step and passes tokens on."""
-
-    def __init__(self, on_ids=None):
-        self.on_ids = on_ids
-        self.start = time.perf_counter()
-        self.steps: list[float] = []
-        self._prompt_seen = False
-
-    def put(self, value) -> None:
-        if not self._prompt_seen:  # the first call carries the prompt
-            self._prompt_seen = True
-            return
-        self.steps.append(time.perf_counter())
-        if self.on_ids is not None:
-            self.on_ids(value.reshape(-1).tolist())
-
-    def end(self) -> None:
-        pass
-
-
 class _TextStream:
     """Turns streamed token ids into text pieces, never splitting a Hangul syllable."""
 
@@ -185,12 +167,14 @@ class HFBackend(Backend):
 
     @classmethod
     def _load(cls, name: str, opts: HFOptions, local: bool) -> "HFBackend":
-        t0 = time.perf_counter()
+        t_import = time.perf_counter()
         import torch
         import transformers
         from safetensors import SafetensorError
         from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
+        import_s = time.perf_counter() - t_import
+        t0 = time.perf_counter()
         transformers.utils.logging.set_verbosity_error()
         transformers.utils.logging.disable_progress_bar()
         device = resolve_device(opts.device)
@@ -243,6 +227,7 @@ class HFBackend(Backend):
             device=device_str,
             placement=placement,
             dtype=str(model.dtype).removeprefix("torch."),
+            import_s=import_s,
         )
         if not getattr(tokenizer, "chat_template", None):
             info.template = "plain"
@@ -339,85 +324,73 @@ class HFBackend(Backend):
             add_special_tokens=self.info.template == "plain",
         )
 
-    def _generation_config(self, params: GenParams):
-        gc = copy.deepcopy(self.model.generation_config)
-        gc.max_new_tokens = params.max_new_tokens
-        gc.max_length = None
-        gc.pad_token_id = self.tokenizer.pad_token_id
-        gc.eos_token_id = sorted(self.stop_ids)
-        gc.do_sample = not params.greedy
-        if params.ignore_eos:  # EOS logits masked until max_new_tokens: every row runs full length
-            gc.min_new_tokens = params.max_new_tokens
-        if params.greedy:
-            gc.temperature = gc.top_p = gc.top_k = None
-        else:
-            gc.temperature, gc.top_p = params.temperature, params.top_p
-        return gc
-
     # ---- forward ----------------------------------------------------------------------
-    def _forward(self, prompts: list[str], params: GenParams, on_ids=None):
-        import torch
-
-        clock = _StepClock(on_ids)  # time to first token counts tokenization too
-        batch = self._encode(prompts)
-        input_lengths = batch["attention_mask"].sum(dim=1).tolist()
-        if max(input_lengths) + params.max_new_tokens > self.context_length:  # never run past the positions
-            raise overflow_error(self, max(input_lengths), params.max_new_tokens)
-        batch = {k: v.to(self.model.device) for k, v in batch.items()}
-        if params.seed is not None:
-            torch.manual_seed(params.seed)
-        try:
-            with torch.inference_mode():
-                out = self.model.generate(
-                    **batch, generation_config=self._generation_config(params), streamer=clock
-                )
-        except torch.OutOfMemoryError as e:
-            raise DeviceError(
-                f"out of GPU memory while generating with {self.spec}; lower --max-new-tokens or "
-                "the batch, or use --device auto --max-memory"
-            ) from e
-        new_tokens = out[:, batch["input_ids"].shape[1]:].cpu().tolist()
-        return new_tokens, input_lengths, clock
+    def _batcher(self, phases: Phases | None = None) -> ContinuousBatcher:
+        gc = self.model.generation_config
+        return ContinuousBatcher(self.model, self._encode, self.stop_ids, top_k=gc.top_k,
+                                 repetition_penalty=gc.repetition_penalty, phases=phases,
+                                 context_length=self.context_length,
+                                 overflow=lambda n, new: overflow_error(self, n, new))
 
     # ---- postprocess ------------------------------------------------------------------
-    def _completion(self, prompt: str, new: list[int], n_in: int, clock: _StepClock) -> Completion:
-        cut = next((i for i, t in enumerate(new) if t in self.stop_ids), None)
-        if cut is None:
-            kept, n_out, finish = new, len(new), "length"
-        else:
-            kept, n_out, finish = new[:cut], cut + 1, "eos"
-        steps = clock.steps
-        ttft = (steps[0] - clock.start) if steps else 0.0
-        total = (steps[min(n_out, len(steps)) - 1] - clock.start) if steps and n_out else ttft
+    def _completion(self, row: Row) -> Completion:
+        kept = row.tokens[:-1] if row.finish == "eos" else row.tokens  # the stop token is counted, not shown
+        ttft = row.first_at - row.admitted_at  # from tokenization to the first token
+        total = row.last_at - row.admitted_at
         return Completion(
             text=self.tokenizer.decode(kept, skip_special_tokens=True),
-            prompt=prompt,
-            input_tokens=n_in,
-            output_tokens=n_out,
+            prompt=row.prompt,
+            input_tokens=row.input_tokens,
+            output_tokens=len(row.tokens),
             ttft_s=ttft,
             total_s=total,
-            finish_reason=finish,
+            finish_reason=row.finish or "length",
+            timings={"queue_s": row.admitted_at - row.queued_at, "prefill_s": row.prefill_s,
+                     "decode_s": total - ttft},
         )
 
     def generate(self, messages: Messages, params: GenParams, on_text: OnText | None = None) -> Completion:
         prompt = self.render(messages)
         stream = _TextStream(self.tokenizer, on_text, self.stop_ids) if on_text else None
-        new, lengths, clock = self._forward([prompt], params, stream)
-        completion = self._completion(prompt, new[0], lengths[0], clock)
+        row = Row(0, prompt, params, on_token=(lambda t: stream([t])) if stream else None)
+        self._batcher().run([row], 1, lambda done: None)
+        completion = self._completion(row)
         if stream is not None:
             stream.finish(completion.text)
         return completion
 
     def generate_batch(self, requests: list[tuple[Messages, GenParams]]) -> list[Completion]:
-        """One left-padded batch per distinct parameter set; each row stops at its own EOS."""
-        results: list[Completion | None] = [None] * len(requests)
-        groups: dict[GenParams, list[int]] = {}
-        for i, (_, params) in enumerate(requests):
-            groups.setdefault(params, []).append(i)
-        for params, idx in groups.items():
-            prompts = [self.render(requests[i][0]) for i in idx]
-            new, lengths, clock = self._forward(prompts, params)
-            for row, i in enumerate(idx):
-                results[i] = self._completion(prompts[row], new[row], lengths[row], clock)
+        """All requests in one batch, whatever their parameters; each row stops at its own EOS."""
+        return self.generate_many(requests, max_batch=len(requests))
+
+    def generate_many(self, requests: list[Request], *, max_batch: int = 16, on_done: OnDone | None = None,
+                      on_notice: Callable[[str], None] | None = None,
+                      phases: Phases | None = None) -> list[Completion]:
+        """Continuous batching: at most ``max_batch`` rows at once, a finished row's slot refilled.
+
+        Rows with different parameters share the batch; each is handed to ``on_done`` in the
+        step it ends. Out of memory halves the batch (``on_notice`` says so, once).
+        """
+        rows = [Row(i, self.render(messages), params) for i, (messages, params) in enumerate(requests)]
+        results: list[Completion | None] = [None] * len(rows)
+
+        def finished(done: list[Row]) -> None:
+            items = [(r.index, self._completion(r)) for r in done]
+            for i, completion in items:
+                results[i] = completion
+            if on_done is not None:
+                on_done(items)
+
+        self._batcher(phases).run(rows, max_batch, finished, on_notice)
         return results  # type: ignore[return-value]
 
+    def close(self) -> None:
+        """Drop the weights and free device memory; the backend is unusable afterwards."""
+        import gc
+
+        import torch
+
+        self.model = None
+        gc.collect()
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
