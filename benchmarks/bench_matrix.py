@@ -1,18 +1,35 @@
-"""Experiment matrix: sequential ``model.generate`` per prompt vs ``hanprompt run``, in one process.
+"""Experiment matrix, whole processes: a plain transformers loop vs ``hanprompt run`` vs the previous static batching.
 
-A random-weight Llama with SmolLM2-135M's shape answers 9 prompts with 64 greedy tokens each:
-(a) the way the old scripts did it, one ``generate`` call per prompt with plain transformers;
-(b) hanprompt's experiment runner (spec file, batching, SQLite log), model load included.
-Both count the tokens they actually generated (a row that hits EOS counts up to its EOS).
+Three workloads on a random-weight Llama with SmolLM2-135M's shape (float32, CPU):
 
-    python benchmarks/bench_matrix.py [--concurrency 16 8] [--tokens 64]
+- uniform: 9 prompts x 48 greedy tokens;
+- mixed: the same 9 prompts with max_new_tokens 16, 24, ..., 80 (432 tokens, as uniform);
+- seeded: 3 prompts x repeat 5 x 32 tokens, temperature 0.8, seed 7 (seed 7 + repeat index),
+  next to its greedy twin: the same 15 cells greedy at 32 tokens (``--no-cache``, so all 15 run).
+
+Each side is one fresh process, timed from spawn to exit (imports, model load, generation,
+storing and rendering all inside): (a) one ``model.generate`` per cell with plain transformers;
+(b) ``hanprompt run`` as it is now; (c) ``hanprompt run`` from the git revision given by
+``--previous`` (default: the last one with static batching), exported with ``git archive``.
+Sides alternate round by round; the median of the rounds is reported, with the ratios.
+
+    python benchmarks/bench_matrix.py [--rounds 3] [--workloads uniform mixed seeded]
+                                      [--previous REV] [--model DIR]
 """
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
+
+import yaml
 
 PROMPTS = [
     "You are an AI tutor. What are the best resources for learning Python?",
@@ -25,84 +42,168 @@ PROMPTS = [
     "Summarise the plot of a detective story in four sentences.",
     "서울에서 부산까지 가는 가장 좋은 방법은 무엇인가요?",
 ]
+#: the last revision whose runner made one static batch per distinct parameter set
+PREVIOUS = "17ec3b8"
+REPO = Path(__file__).resolve().parents[1]
 
 
-def sequential(path: Path, tokens: int) -> dict:
-    """(a) One generate() per prompt, plain transformers, float32 on CPU."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+def workloads() -> dict[str, dict]:
+    """name -> experiment spec; every variant carries its own params so all sides read the same cells."""
+    def spec(name, variants, repeat=1):
+        return {"name": name, "repeat": repeat, "variants": variants}
 
-    t0 = time.perf_counter()
-    tokenizer = AutoTokenizer.from_pretrained(path)
-    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).eval()
-    load_s = time.perf_counter() - t0
-    eos = set(model.generation_config.eos_token_id or [])
-    generated, t1 = 0, time.perf_counter()
-    for prompt in PROMPTS:
-        text = tokenizer.apply_chat_template([{"role": "user", "content": prompt}], tokenize=False,
-                                             add_generation_prompt=True)
-        batch = tokenizer(text, return_tensors="pt", add_special_tokens=False)
+    def variant(i, prompt, **params):
+        return {"id": f"p{i}", "prompt": prompt, "params": params}
+
+    return {
+        "uniform": spec("uniform", [variant(i, p, max_new_tokens=48, temperature=0)
+                                    for i, p in enumerate(PROMPTS)]),
+        "mixed": spec("mixed", [variant(i, p, max_new_tokens=16 + 8 * i, temperature=0)
+                                for i, p in enumerate(PROMPTS)]),
+        "seeded": spec("seeded", [variant(i, p, max_new_tokens=32, temperature=0.8, seed=7)
+                                  for i, p in enumerate(PROMPTS[:3])], repeat=5),
+        "seeded-greedy-twin": spec("seeded-greedy-twin", [variant(i, p, max_new_tokens=32, temperature=0)
+                                                          for i, p in enumerate(PROMPTS[:3])], repeat=5),
+    }
+
+
+#: (a): one generate() per cell, the way a script without hanprompt does it; prints the tokens made
+PLAIN_LOOP = r"""
+import json, sys, torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+path, spec = sys.argv[1], json.loads(sys.argv[2])
+tokenizer = AutoTokenizer.from_pretrained(path)
+model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).eval()
+eos = set(model.generation_config.eos_token_id or [])
+made = 0
+for v in spec["variants"]:
+    p = v["params"]
+    text = tokenizer.apply_chat_template([{"role": "user", "content": v["prompt"]}], tokenize=False,
+                                         add_generation_prompt=True)
+    batch = tokenizer(text, return_tensors="pt", add_special_tokens=False)
+    for r in range(spec["repeat"]):
+        kw = dict(max_new_tokens=p["max_new_tokens"], pad_token_id=tokenizer.pad_token_id)
+        if p["temperature"] > 0:
+            torch.manual_seed(p["seed"] + r)
+            kw.update(do_sample=True, temperature=p["temperature"])
+        else:
+            kw.update(do_sample=False)
         with torch.inference_mode():
-            out = model.generate(**batch, max_new_tokens=tokens, do_sample=False,
-                                 pad_token_id=tokenizer.pad_token_id)
+            out = model.generate(**batch, **kw)
         new = out[0, batch["input_ids"].shape[1]:].tolist()
         cut = next((i for i, t in enumerate(new) if t in eos), None)
-        generated += len(new) if cut is None else cut + 1
-    gen_s = time.perf_counter() - t1
-    return {"tokens": generated, "load_s": load_s, "gen_s": gen_s}
+        made += len(new) if cut is None else cut + 1
+print(json.dumps({"tokens": made}))
+"""
 
 
-def hanprompt_run(path: Path, tokens: int, concurrency: int, workdir: Path) -> dict:
-    """(b) The experiment runner on the same prompts, load, batching and logging included."""
-    import yaml
-
-    from hanprompt.backends import registry
-    from hanprompt.experiments import model_entries, run_experiment
-    from hanprompt.store import open_engine
-    from hanprompt.store.experiments import run_results
-
-    spec = {"name": "bench", "params": {"max_new_tokens": tokens, "temperature": 0},
-            "variants": [{"id": f"p{i}", "prompt": p} for i, p in enumerate(PROMPTS)]}
-    file = workdir / f"bench-{concurrency}.yaml"
-    file.write_text(yaml.safe_dump(spec, allow_unicode=True), encoding="utf-8")
-    db = f"sqlite:///{workdir / f'bench-{concurrency}.db'}"
-    registry.clear_cache()  # the load is part of what is measured
+def _timed(cmd: list[str], env: dict) -> tuple[float, subprocess.CompletedProcess]:
     t0 = time.perf_counter()
-    summary = run_experiment(file, models=model_entries([str(path)]), max_concurrency=concurrency,
-                             use_cache=False, db=db)
-    total_s = time.perf_counter() - t0
-    results = run_results(open_engine(db), summary.run_id)
-    return {"tokens": sum(r["output_tokens"] for r in results), "total_s": total_s,
-            "load_s": results[0]["load_s"]}
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env)
+    wall = time.perf_counter() - t0
+    if done.returncode != 0:
+        sys.exit(f"failed ({done.returncode}): {' '.join(cmd[:4])} ...\n{done.stderr[-2000:]}")
+    return wall, done
+
+
+def plain_loop(model: Path, spec: dict, env: dict) -> dict:
+    wall, done = _timed([sys.executable, "-c", PLAIN_LOOP, str(model), json.dumps(spec)], env)
+    return {"s": wall, "tokens": json.loads(done.stdout.strip().splitlines()[-1])["tokens"]}
+
+
+def hanprompt_run(model: Path, file: Path, env: dict, src: Path | None, home: Path) -> dict:
+    """``hanprompt run`` in a fresh process (with ``src`` first on the path: another revision)."""
+    env = dict(env, HANPROMPT_HOME=str(home))
+    if src is not None:
+        env["PYTHONPATH"] = str(src)
+    cmd = [sys.executable, "-m", "hanprompt", "run", str(file), "--model", str(model), "--no-cache", "--json"]
+    if src is None:
+        cmd.append("--debug")  # the phase split, on stderr
+    wall, done = _timed(cmd, env)
+    results = json.loads(done.stdout)
+    out = {"s": wall, "tokens": sum(r["output_tokens"] for r in results if not r.get("cached"))}
+    split = re.search(r"phases: (.*)", done.stderr)
+    if split:
+        out["phases"] = split.group(1).strip()
+    return out
+
+
+def export_revision(rev: str, into: Path) -> Path:
+    """The package source of ``rev`` (``git archive``), for running the previous runner."""
+    into.mkdir(parents=True)
+    archive = subprocess.run(["git", "-C", str(REPO), "archive", rev, "src"], capture_output=True, check=True)
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout, check=True)
+    src = into / "src"
+    check = subprocess.run([sys.executable, "-c", "import hanprompt; print(hanprompt.__file__)"],
+                           capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=str(src)))
+    if not check.stdout.strip().startswith(str(src)):
+        sys.exit(f"the exported revision {rev} is not the one imported ({check.stdout.strip()}); "
+                 "install hanprompt non-editable or run from a checkout")
+    return src
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tokens", type=int, default=64)
-    parser.add_argument("--concurrency", type=int, nargs="+", default=[16, 8],
-                        help="--max-concurrency values to measure (default: 16, the default, then 8)")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--workloads", nargs="+", default=["uniform", "mixed", "seeded"],
+                        choices=["uniform", "mixed", "seeded"])
+    parser.add_argument("--previous", default=PREVIOUS, help=f"git revision of the previous runner ({PREVIOUS})")
+    parser.add_argument("--no-previous", action="store_true", help="skip side (c)")
+    parser.add_argument("--model", type=Path, help="a model folder (default: build the SmolLM2-shaped one)")
     args = parser.parse_args()
 
-    import torch
-
-    from hanprompt.testing.models import SMOLLM2_135M_SHAPE, build_tiny_llama
-
+    specs = workloads()
+    names = [w for name in args.workloads for w in ([name, "seeded-greedy-twin"] if name == "seeded" else [name])]
     with tempfile.TemporaryDirectory() as tmp:
-        workdir = Path(tmp)
-        path = build_tiny_llama(workdir / "smollm2-135m-shape", shape=SMOLLM2_135M_SHAPE)
-        print(f"model: random Llama, SmolLM2-135M shape · torch threads {torch.get_num_threads()} · "
-              f"{len(PROMPTS)} prompts x {args.tokens} tokens")
-        a = sequential(path, args.tokens)
-        seq_gen = a["tokens"] / a["gen_s"]
-        seq_all = a["tokens"] / (a["gen_s"] + a["load_s"])
-        print(f"(a) sequential generate: {a['tokens']} tokens in {a['gen_s']:.1f} s -> {seq_gen:.1f} tok/s "
-              f"({seq_all:.1f} tok/s with its {a['load_s']:.1f} s load)")
-        for c in args.concurrency:
-            b = hanprompt_run(path, args.tokens, c, workdir)
-            rate = b["tokens"] / b["total_s"]
-            print(f"(b) hanprompt run --max-concurrency {c}: {b['tokens']} tokens in {b['total_s']:.1f} s, "
-                  f"load ({b['load_s']:.1f} s) and logging included -> {rate:.1f} tok/s · "
-                  f"ratio {rate / seq_gen:.2f}x vs (a) without its load, {rate / seq_all:.2f}x with it")
+        tmp = Path(tmp)
+        model = args.model
+        if model is None:
+            from hanprompt.testing.models import SMOLLM2_135M_SHAPE, build_tiny_llama
+
+            model = build_tiny_llama(tmp / "smollm2-135m-shape", shape=SMOLLM2_135M_SHAPE)
+        previous = None if args.no_previous else export_revision(args.previous, tmp / "previous")
+        env = dict(os.environ, HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false")
+        env.pop("PYTHONPATH", None)
+        files = {}
+        for name in names:
+            files[name] = tmp / f"{name}.yaml"
+            files[name].write_text(yaml.safe_dump(specs[name], allow_unicode=True), encoding="utf-8")
+        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+        print(f"model: {model} · {os.cpu_count()} CPUs · load average {load:.2f} at start · "
+              f"{args.rounds} rounds, median reported")
+        times: dict[tuple[str, str], list[dict]] = {}
+        for r in range(args.rounds):
+            for name in names:
+                sides = {"loop": lambda: plain_loop(model, specs[name], env),
+                         "now": lambda: hanprompt_run(model, files[name], env, None, tmp / f"home-{name}-{r}")}
+                if previous is not None:
+                    sides["previous"] = lambda: hanprompt_run(model, files[name], env, previous,
+                                                              tmp / f"home-prev-{name}-{r}")
+                order = list(sides) if r % 2 == 0 else list(reversed(sides))
+                for side in order:
+                    got = sides[side]()
+                    times.setdefault((name, side), []).append(got)
+                    print(f"  round {r + 1} {name:>18} {side:>8}: {got['s']:6.1f} s, {got['tokens']} tokens"
+                          + (f" · {got['phases']}" if got.get("phases") else ""), flush=True)
+        med = {k: statistics.median(g["s"] for g in v) for k, v in times.items()}
+        print()
+        print("| workload | plain loop (a) | hanprompt now (b) | previous (c) | (a)/(b) | (c)/(b) |")
+        print("|---|---|---|---|---|---|")
+        for name in names:
+            a, b, c = med[(name, "loop")], med[(name, "now")], med.get((name, "previous"))
+            print(f"| {name} | {a:.1f} s | {b:.1f} s | {f'{c:.1f} s' if c else '–'} | **{a / b:.2f}x** | "
+                  f"{f'{c / b:.2f}x' if c else '–'} |")
+        print()
+        if "uniform" in names:
+            print(f"uniform: (a)/(b) = {med[('uniform', 'loop')] / med[('uniform', 'now')]:.2f}x (target >= 3.5x)")
+        if "mixed" in names and "uniform" in names:
+            print(f"mixed / uniform, hanprompt now: {med[('mixed', 'now')] / med[('uniform', 'now')]:.2f}x "
+                  "(target <= 1.3x)")
+        if "seeded" in names:
+            print(f"seeded / its greedy twin, hanprompt now: "
+                  f"{med[('seeded', 'now')] / med[('seeded-greedy-twin', 'now')]:.2f}x (target <= 1.3x)")
+        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+        print(f"load average {load:.2f} at the end")
 
 
 if __name__ == "__main__":

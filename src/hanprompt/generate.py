@@ -1,7 +1,8 @@
 """Asking a model one question, and the record every generation leaves in the log."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 
 from hanprompt.errors import HanpromptError, UsageError
 from hanprompt.textio import nfc
@@ -38,16 +39,22 @@ def generation_record(
         "error": completion.error,
         "usage_source": completion.usage_source,
         "cost": completion.cost,
+        "timings": completion.timings or None,  # queue_s, prefill_s, decode_s of this generation
     }
 
 
 @dataclass
 class Answer:
-    """An answer with its log ids (None when not logged)."""
+    """An answer with its log ids (None when not logged) and where its seconds went.
+
+    ``phases``: import_s, load_s (both 0 when the model was already loaded), prefill_s,
+    decode_s, store_s (see :mod:`hanprompt.timing`).
+    """
 
     record: dict
     id: int | None = None
     run_id: int | None = None
+    phases: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         out = {"id": self.id, "run_id": self.run_id}
@@ -86,7 +93,9 @@ def ask(
         from hanprompt.store import open_engine
 
         engine = open_engine(settings.db_url(db))
+    fresh = not registry.is_loaded(spec, **(load_options or {}))
     backend = registry.load(spec, **(load_options or {}))
+    phases = {"import_s": backend.info.import_s, "load_s": backend.info.load_s} if fresh else {}
     if on_loaded is not None:
         on_loaded(backend)
     messages = fit(backend, messages, params, truncate)
@@ -104,10 +113,13 @@ def ask(
             _store(engine, run, generation_record(backend, messages, params, failed))
         raise
     record = generation_record(backend, messages, params, completion)
+    phases.update(prefill_s=completion.timings.get("prefill_s"), decode_s=completion.timings.get("decode_s"))
     if engine is None:
-        return Answer(record)
+        return Answer(record, phases=phases)
+    t0 = time.perf_counter()
     run_id, gen_id = _store(engine, run, record)
-    return Answer(record, gen_id, run_id)
+    phases["store_s"] = time.perf_counter() - t0
+    return Answer(record, gen_id, run_id, phases=phases)
 
 
 def _store(engine, run: dict, record: dict) -> tuple[int, int]:

@@ -150,12 +150,14 @@ class Backend(abc.ABC):
         """Free what the backend holds (weights, device memory); this default holds nothing."""
 
     def generate_many(self, requests: list[Request], *, max_batch: int = 16, on_done: OnDone | None = None,
-                      on_notice: Callable[[str], None] | None = None) -> list[Completion]:
+                      on_notice: Callable[[str], None] | None = None, phases=None) -> list[Completion]:
         """Generate every request, at most ``max_batch`` at once, handing each to ``on_done`` as it ends.
 
         This default runs ``generate_batch`` on chunks of ``max_batch``; a backend that can
         refill a batch's free slots as rows end (hf) overrides it. ``on_notice`` receives
-        one-line notes meant for the user (a batch halved after running out of memory, say).
+        one-line notes meant for the user (a batch halved after running out of memory, say);
+        ``phases`` (a :class:`hanprompt.timing.Phases`) receives the prefill and decode seconds
+        from backends that can tell them apart.
         """
         out: list[Completion] = []
         for start in range(0, len(requests), max(1, max_batch)):

@@ -58,10 +58,36 @@ def backend_class(prefix: str) -> type[Backend]:
     return getattr(importlib.import_module(module), cls)
 
 
+def _key(spec: str | ModelSpec, options: dict) -> tuple[str, str]:
+    parsed = spec if isinstance(spec, ModelSpec) else parse_spec(spec)
+    return str(parsed), json.dumps(options, sort_keys=True, default=str)
+
+
+def is_loaded(spec: str | ModelSpec, **options) -> bool:
+    """Whether ``load(spec, **options)`` would reuse a model this process already holds."""
+    return _key(spec, options) in _loaded
+
+
+def release(spec: str | ModelSpec, **options) -> None:
+    """Forget the model loaded for ``spec``; its memory (CUDA included) is freed once nothing else holds it.
+
+    The backend is not closed: a caller still holding it can go on using it.
+    """
+    import gc
+    import sys
+
+    if _loaded.pop(_key(spec, options), None) is None:
+        return
+    gc.collect()
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
 def load(spec: str | ModelSpec, **options) -> Backend:
     """The backend for ``spec``, loaded once per process for each spec and options."""
     parsed = spec if isinstance(spec, ModelSpec) else parse_spec(spec)
-    key = (str(parsed), json.dumps(options, sort_keys=True, default=str))
+    key = _key(parsed, options)
     if key not in _loaded:
         _loaded[key] = backend_class(parsed.backend).load(parsed.name, **options)
     return _loaded[key]

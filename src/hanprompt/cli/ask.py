@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 
 from hanprompt.cli import common
 
@@ -58,9 +59,12 @@ def run(args: argparse.Namespace) -> int:
         on_loaded=on_loaded,
         truncate=args.truncate,
     )
+    t0 = time.perf_counter()
     if args.json:
         common.print_json(answer.as_dict())
     else:
         sys.stdout.write("\n")
         print(stats_line(answer.record, answer.run_id, answer.id), file=sys.stderr)
+    if common.debug(args):
+        common.print_phases(dict(answer.phases, render_s=time.perf_counter() - t0))
     return 0

@@ -209,3 +209,20 @@ def progress_bars(unit: str, *, per_label: bool = False):
     finally:
         if tasks:
             bar.stop()
+
+
+def debug(args: argparse.Namespace) -> bool:
+    return bool(getattr(args, "debug", False) or getattr(args, "debug_sub", False))
+
+
+def print_phases(phases: dict) -> None:
+    """One stderr line: seconds per phase, and since the process started (``--debug``)."""
+    import time
+
+    import psutil
+
+    wall = time.time() - psutil.Process().create_time()
+    parts = [f"{k.removesuffix('_s')} {v:.2f} s" for k, v in phases.items() if v is not None]
+    rest = wall - sum(v for v in phases.values() if v is not None)
+    print(f"hanprompt: phases: {' · '.join(parts)} · other {rest:.2f} s · process {wall:.2f} s so far",
+          file=sys.stderr)

@@ -13,15 +13,20 @@ def deterministic(params: GenParams) -> bool:
 
 
 def cache_key(backend: Backend, messages: list[dict], params: GenParams) -> str:
-    """Model fingerprint (spec and weights), dtype, exact messages and parameters, seed included."""
-    text = json.dumps(
-        {
-            "model": backend.fingerprint,
-            "dtype": backend.info.dtype,
-            "messages": messages,
-            "params": params.model_dump(),
-        },
-        sort_keys=True,
-        ensure_ascii=False,
-    )
+    """Model fingerprint (spec and weights), dtype, exact messages and parameters, seed included.
+
+    A sampled request's key also names the sampler's version: the same seed through another
+    sampler gives other tokens, so answers of an older sampler are not served for it.
+    """
+    from hanprompt.backends.sampling import SAMPLER_VERSION
+
+    value = {
+        "model": backend.fingerprint,
+        "dtype": backend.info.dtype,
+        "messages": messages,
+        "params": params.model_dump(),
+    }
+    if not params.greedy:
+        value["sampler"] = SAMPLER_VERSION
+    text = json.dumps(value, sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(text.encode()).hexdigest()

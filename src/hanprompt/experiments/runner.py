@@ -1,14 +1,16 @@
-"""Running an experiment: each model loaded once, its prompts batched, every chunk stored as it ends.
+"""Running an experiment: one model loaded at a time, its prompts batched, every cell stored as it ends.
 
-A chunk is stored in its own transaction, so a kill -9 loses only the chunk in flight; Ctrl-C
-marks the run ``interrupted``; ``resume`` completes only the cells a run is missing.
+The backend refills a batch's free slots as rows finish (``Backend.generate_many``); the cells
+that end in one decoding step are stored in one transaction, so a kill -9 loses only the cells
+in flight. Ctrl-C marks the run ``interrupted``; ``resume`` completes only the cells a run is
+missing. A model is released once its cells are done when another model follows.
 """
 from __future__ import annotations
 
 import dataclasses
 import json
-import math
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -23,6 +25,7 @@ from hanprompt.experiments.checks import CheckEnv, prepare, run_checks
 from hanprompt.experiments.matrix import Cell, expand, matrix_hash
 from hanprompt.experiments.spec import LoadedSpec, ModelEntry, load_spec
 from hanprompt.generate import generation_record
+from hanprompt.timing import Phases
 
 #: (cells done, cells in all, what is running); the label is "loading SPEC" while a model loads
 Progress = Callable[[int, int, str], None]
@@ -38,7 +41,13 @@ class RunInterrupted(KeyboardInterrupt):
 
 @dataclass
 class RunSummary:
-    """What a run did: its id, final status and how its cells were filled."""
+    """What a run did: its id, final status and how its cells were filled.
+
+    ``generated`` counts the distinct generations measured in this run; ``cached`` the results
+    that reuse a generation instead (``copies`` of them from this very run, such as greedy
+    repeats, the rest served from earlier runs). ``timings`` is the run's phase split in
+    seconds (import_s, load_s, prefill_s, decode_s, store_s; see :mod:`hanprompt.timing`).
+    """
 
     run_id: int
     status: str
@@ -47,6 +56,9 @@ class RunSummary:
     cached: int = 0
     already_done: int = 0
     judged: int = 0  # verdicts a resume filled in
+    copies: int = 0
+    timings: dict = field(default_factory=dict)
+    notices: list[str] = field(default_factory=list)
 
 
 def model_entries(specs: list[str], options: dict | None = None) -> list[ModelEntry]:
@@ -89,67 +101,79 @@ def _model_entries(models: Sequence[str | Path | ModelEntry | dict] | None) -> l
     return out
 
 
-def _chunks(groups: list[list[Cell]], size: int) -> list[list[list[Cell]]]:
-    # Even chunks: 9 prompts at concurrency 8 run as 5 + 4, not 8 + a slow lone 1.
-    if not groups:
-        return []
-    n = math.ceil(len(groups) / size)
-    step = math.ceil(len(groups) / n)
-    return [groups[i:i + step] for i in range(0, len(groups), step)]
-
-
 class _Run:
     """One execution of a run's missing cells."""
 
     def __init__(self, engine, run_id: int, loaded: LoadedSpec, use_cache: bool, max_concurrency: int | None,
-                 progress: Progress | None, total: int, done: int):
+                 progress: Progress | None, total: int, done: int,
+                 on_notice: Callable[[str], None] | None = None):
         self.engine, self.run_id, self.loaded = engine, run_id, loaded
         self.use_cache, self.max_concurrency = use_cache, max_concurrency
         self.progress = progress or (lambda *_: None)
         self.check_env = CheckEnv(loaded.path.parent, loaded.spec.embedder, loaded.spec.judge,
                                   lookup=self._cached if use_cache else None)
+        self.on_notice = on_notice
         self.summary = RunSummary(run_id, "running", total, already_done=done)
+        self.phases = Phases()
 
     @property
     def done(self) -> int:
         s = self.summary
         return s.already_done + s.generated + s.cached
 
+    def notice(self, text: str) -> None:
+        self.summary.notices.append(text)
+        if self.on_notice is not None:
+            self.on_notice(text)
+
     def model(self, backend: Backend, cells: list[Cell]) -> None:
-        keys = {c.key: cache_key(backend, c.messages, c.params) for c in cells}
+        # Unseeded sampling has no cache key: it is never served from the cache, nor serves.
+        keys = {c.key: cache_key(backend, c.messages, c.params) if deterministic(c.params) else None
+                for c in cells}
         hits: dict[str, dict] = {}
         if self.use_cache:
             from hanprompt.store.experiments import cached_generations
 
+            wanted = sorted({k for k in keys.values() if k})
             with self.engine.connect() as conn:
-                wanted = [keys[c.key] for c in cells if deterministic(c.params)]
                 for i in range(0, len(wanted), 500):
                     hits.update(cached_generations(conn, wanted[i:i + 500]))
-        served = [c for c in cells if keys[c.key] in hits and deterministic(c.params)]
-        served_keys = {c.key for c in served}
+        served = [c for c in cells if keys[c.key] in hits]
         for i in range(0, len(served), 64):
-            chunk = served[i:i + 64]
-            self._store(backend, [(c, keys[c.key], _completion(hits[keys[c.key]]), True) for c in chunk])
+            self._store(backend, [_Result(c, keys[c.key], _completion(hits[keys[c.key]]), hits[keys[c.key]])
+                                  for c in served[i:i + 64]])
         groups: dict[str, list[Cell]] = {}
         for c in cells:
-            if c.key in served_keys:
+            if keys[c.key] in hits:
                 continue
-            # Identical deterministic requests (greedy repeats) are generated once.
-            share = self.use_cache and deterministic(c.params)
+            # Identical deterministic requests (greedy repeats) are generated once, then copied.
+            share = self.use_cache and keys[c.key] is not None
             groups.setdefault(keys[c.key] if share else c.key, []).append(c)
-        ordered = sorted(groups.values(), key=lambda g: g[0].params.model_dump_json())  # one batch per params
-        for chunk in _chunks(ordered, self.max_concurrency or backend.default_concurrency):
-            self.progress(self.done, self.summary.total, f"{backend.spec}: {len(chunk)} prompts")
-            completions = backend.generate_batch([(g[0].messages, g[0].params) for g in chunk])
-            rows = []
-            for group, completion in zip(chunk, completions):
+        todo = list(groups.values())
+        if not todo:
+            return
+        self.progress(self.done, self.summary.total, f"{backend.spec}: {len(todo)} prompts")
+
+        def on_done(items: list[tuple[int, Completion]]) -> None:
+            results = []
+            for i, completion in items:
                 if completion.error is None:
-                    rows += [(c, keys[c.key], completion, i > 0) for i, c in enumerate(group)]
-            self._store(backend, rows)
-            failed = [c.error for c in completions if c.error is not None]
+                    results += [_Result(c, keys[c.key], completion, None, copy=j > 0) for j, c in enumerate(todo[i])]
+            if results:
+                self._store(backend, results)
+            failed = [c.error for _, c in items if c.error is not None]
             if failed:  # the others are kept; a resume asks again for the failed ones only
-                more = f" ({len(failed) - 1} more requests of this chunk failed too)" if len(failed) > 1 else ""
+                more = f" ({len(failed) - 1} more requests failed with it)" if len(failed) > 1 else ""
                 raise BackendError(f"{failed[0]}{more}")
+
+        start, spent = time.perf_counter(), self.phases.seconds.copy()
+        backend.generate_many([(g[0].messages, g[0].params) for g in todo],
+                              max_batch=self.max_concurrency or backend.default_concurrency,
+                              on_done=on_done, on_notice=self.notice, phases=self.phases)
+        if not any(p in self.phases.seconds for p in ("prefill", "decode", "generate")):
+            # a backend that does not split its time: the call's wall time, less storing
+            stored = self.phases.seconds.get("store", 0.0) - spent.get("store", 0.0)
+            self.phases.add("generate", time.perf_counter() - start - stored)
 
     def complete_verdicts(self, cells: list[Cell]) -> int:
         """Judge the llm-rubric checks the run stored without a verdict (it had no judge then)."""
@@ -182,35 +206,50 @@ class _Run:
         with self.engine.connect() as conn:
             return {k: _completion(row) for k, row in cached_generations(conn, keys).items()}
 
-    def _store(self, backend: Backend, rows: list[tuple[Cell, str, Completion, bool]]) -> None:
+    def _store(self, backend: Backend, results: list["_Result"]) -> None:
         from hanprompt.store.experiments import add_checks
         from hanprompt.store.runs import add_generation
 
         stored = []
-        records = []
-        for cell, key, completion, cached in rows:
+        records, check_inputs = [], []
+        for r in results:
+            cell, completion = r.cell, r.completion
             record = generation_record(backend, cell.messages, cell.params, completion)
+            measured = r.origin is None and not r.copy
             record.update(
                 variant=cell.variant.id, style=cell.variant.style, vars=cell.vars,
-                repeat_index=cell.repeat_index, cell_key=cell.key, cache_key=key, cached=cached,
+                repeat_index=cell.repeat_index, cell_key=cell.key, cache_key=r.key, cached=not measured,
+                cached_from_id=r.origin["origin_id"] if r.origin else None,
+                timings=(completion.timings or None) if measured else None,
             )
             records.append(record)
+            # a latency check on a reused answer is judged on the original measurement, and says so
+            origin_run = r.origin["origin_run_id"] if r.origin else self.run_id
+            check_inputs.append(dict(record, cached_run_id=None if measured else origin_run))
         # Embeddings and verdicts in batches, before the transaction: it holds the write lock.
-        self.check_env.warm((cell.checks, completion.text) for cell, _, completion, _ in rows)
-        self.check_env.judge_pending((row[0].checks, record) for row, record in zip(rows, records))
-        with self.engine.begin() as conn:  # one transaction per chunk: all of it or none
-            for (cell, _, _, _), record in zip(rows, records):
+        with self.phases.measure("checks"):
+            self.check_env.warm((r.cell.checks, r.completion.text) for r in results)
+            self.check_env.judge_pending((r.cell.checks, c) for r, c in zip(results, check_inputs))
+        with self.phases.measure("store"), self.engine.begin() as conn:  # all of them or none
+            first_ids: dict[int, int] = {}  # id(completion) -> the generation that measured it
+            for r, record, check_input in zip(results, records, check_inputs):
+                if r.copy:  # a greedy repeat: a copy of the row that measured it, stored just before
+                    record["cached_from_id"] = check_input["cached_from_id"] = first_ids.get(id(r.completion))
                 gen_id = add_generation(conn, self.run_id, record)
-                results = run_checks(cell.checks, record, self.check_env)
-                add_checks(conn, gen_id, [r.as_dict() for r in results])
-                store_verdicts(conn, self.run_id, gen_id, results)
+                if not record["cached"]:
+                    first_ids[id(r.completion)] = gen_id
+                checked = run_checks(r.cell.checks, check_input, self.check_env)
+                add_checks(conn, gen_id, [c.as_dict() for c in checked])
+                store_verdicts(conn, self.run_id, gen_id, checked)
                 stored.append({"id": gen_id, "response": record["response"]})
-        for _, _, _, cached in rows:
-            if cached:
-                self.summary.cached += 1
-            else:
+        for r in results:
+            if r.origin is None and not r.copy:
                 self.summary.generated += 1
-        self._translate(stored)
+            else:
+                self.summary.cached += 1
+                self.summary.copies += r.copy
+        with self.phases.measure("translate"):
+            self._translate(stored)
         self.progress(self.done, self.summary.total, backend.spec)
 
     def _translate(self, stored: list[dict]) -> None:
@@ -241,6 +280,17 @@ def store_verdicts(conn, run_id: int, generation_id: int, results) -> None:
             stored = add_generation(conn, run_id, record)
             if a.stored_id is None:  # later answers with the same verdict store copies of this one
                 a.stored_id = stored
+
+
+@dataclass
+class _Result:
+    """A cell and its answer: measured now, a copy of one measured now, or served from ``origin``."""
+
+    cell: Cell
+    key: str | None
+    completion: Completion
+    origin: dict | None  # the cache hit (origin_id, origin_run_id, ...) when served from the cache
+    copy: bool = False
 
 
 def _completion(row: dict) -> Completion:
@@ -303,6 +353,7 @@ def run_experiment(
     on_loaded: Callable[[Backend], None] | None = None,
     encoding: str | None = None,
     truncate: str | None = None,
+    on_notice: Callable[[str], None] | None = None,
 ) -> RunSummary:
     """Run (or with ``resume``, complete) the experiment in ``path`` and store it as one run.
 
@@ -311,8 +362,9 @@ def run_experiment(
     and ``judge:`` (the model spec that grades ``llm-rubric`` checks).
     A prompt too long for a model's context is refused (UsageError, with both numbers) or, with
     ``truncate`` ("left" or "right"), cut to fit; see ``backends.context.fit``.
-    ``max_concurrency``: prompts per batch (hf), requests in flight (openai); None takes each
-    backend's default.
+    ``max_concurrency``: the most rows generating at once (hf: a batch whose free slots are
+    refilled), requests in flight (openai); None takes each backend's default. ``on_notice``
+    receives one-line notes for the user (a batch halved after running out of memory, say).
     """
     from hanprompt import settings
     from hanprompt.store import open_engine
@@ -356,12 +408,15 @@ def run_experiment(
     first = cells[0].model
     if progress is not None:
         progress(len(done), len(cells), f"loading {first.spec}")
+    fresh = not registry.is_loaded(first.spec, **first.options)
     backend = registry.load(first.spec, **first.options)  # a bad model fails before anything is written
     if judge:
         registry.load(judge)  # --judge: a bad spec fails on its own, before anything is written
     prepare(loaded)  # so does a missing python: function, an embedder or a judge that cannot be had
     fitted = {first.model_dump_json(): _fitted(backend, [c for c in by_model[first.model_dump_json()]
                                                          if c.key not in done], truncate)}
+    first_info = backend.info
+    del backend  # the registry holds it; releasing it there must free it
     if engine is None:
         engine = open_engine(settings.db_url(db))
     if resume is None:
@@ -370,22 +425,31 @@ def run_experiment(
     else:
         run_id = resume
         reopen_run(engine, run_id)
-    run = _Run(engine, run_id, loaded, use_cache, max_concurrency, progress, len(cells), len(done))
+    run = _Run(engine, run_id, loaded, use_cache, max_concurrency, progress, len(cells), len(done), on_notice)
+    if fresh:
+        _add_load_time(run.phases, first_info)
     try:
-        for model_key, model_cells in by_model.items():
-            pending = [c for c in model_cells if c.key not in done]
-            if not pending:
-                continue
-            entry = model_cells[0].model
+        todo = [(key, cs[0].model, [c for c in cs if c.key not in done]) for key, cs in by_model.items()]
+        todo = [(key, entry, pending) for key, entry, pending in todo if pending]
+        if todo and todo[0][1] != first:
+            registry.release(first.spec, **first.options)
+        for n, (model_key, entry, pending) in enumerate(todo):
+            loaded_before = registry.is_loaded(entry.spec, **entry.options)
             run.progress(run.done, run.summary.total, f"loading {entry.spec}")
             backend = registry.load(entry.spec, **entry.options)  # cached by the registry
+            if not loaded_before:
+                _add_load_time(run.phases, backend.info)
             if on_loaded is not None:
                 on_loaded(backend)
             pending = fitted.pop(model_key, None) or _fitted(backend, pending, truncate)
             run.model(backend, pending)
+            if n + 1 < len(todo):  # one model in memory at a time: the next one needs the room
+                del backend
+                registry.release(entry.spec, **entry.options)
         if resume is not None:
             run.summary.judged = run.complete_verdicts(cells)
     except KeyboardInterrupt:
+        run.summary.timings = run.phases.as_dict()
         finish_run(engine, run_id, status="interrupted", error="interrupted (Ctrl-C)")
         run.summary.status = "interrupted"
         raise RunInterrupted(run.summary) from None
@@ -394,4 +458,10 @@ def run_experiment(
         raise
     finish_run(engine, run_id, status="done")
     run.summary.status = "done"
+    run.summary.timings = run.phases.as_dict()
     return run.summary
+
+
+def _add_load_time(phases: Phases, info) -> None:
+    phases.add("import", info.import_s)
+    phases.add("load", info.load_s)

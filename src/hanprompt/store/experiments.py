@@ -16,16 +16,40 @@ CACHED_FIELDS = [
 
 
 def cached_generations(conn: Connection, keys: Iterable[str]) -> dict[str, dict]:
-    """The newest successful generation for each cache key that has one."""
+    """For each cache key that has one: the newest successful generation that measured its answer.
+
+    Each hit holds the :data:`CACHED_FIELDS` plus ``origin_id`` (the measuring generation) and
+    ``origin_run_id`` (its run; None when that generation has since been deleted). Rows that
+    were themselves served from the cache lead to their origin; they serve only when no
+    measured row is left.
+    """
     keys = sorted(set(keys))
     if not keys:
         return {}
+    g = generations.c
     query = (
-        select(generations.c.cache_key, *(generations.c[f] for f in CACHED_FIELDS))
-        .where(generations.c.cache_key.in_(keys), generations.c.error.is_(None))
-        .order_by(generations.c.id)
+        select(g.id, g.run_id, g.cached, g.cached_from_id, g.cache_key, *(g[f] for f in CACHED_FIELDS))
+        .where(g.cache_key.in_(keys), g.error.is_(None))
+        .order_by(g.id)
     )
-    return {r["cache_key"]: dict(r) for r in conn.execute(query).mappings()}  # later rows win
+    measured: dict[str, dict] = {}
+    copies: dict[str, dict] = {}
+    for r in conn.execute(query).mappings():  # later rows win
+        row = dict(r)
+        if row["cached"] and row["cached_from_id"] is not None:
+            row["origin_id"], row["origin_run_id"] = row["cached_from_id"], None
+            copies[row["cache_key"]] = row
+        else:
+            row["origin_id"], row["origin_run_id"] = row["id"], row["run_id"]
+            measured[row["cache_key"]] = row
+    hits = {**copies, **measured}
+    missing = {h["origin_id"] for h in hits.values() if h["origin_run_id"] is None}
+    if missing:
+        runs_of = dict(conn.execute(select(g.id, g.run_id).where(g.id.in_(sorted(missing)))).all())
+        for h in hits.values():
+            if h["origin_run_id"] is None:
+                h["origin_run_id"] = runs_of.get(h["origin_id"])
+    return hits
 
 
 def done_cells(engine: Engine, run_id: int) -> set[str]:
