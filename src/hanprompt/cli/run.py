@@ -3,13 +3,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 
 from hanprompt.cli import common
 
 RESULT_KEYS = [
     "id", "run_id", "variant", "style", "vars", "repeat_index", "model", "response", "input_tokens",
     "output_tokens", "ttft_s", "total_s", "tokens_per_s", "finish_reason", "usage_source", "cost", "cached",
-    "checks", "translations",
+    "cached_from_id", "timings", "checks", "translations",
 ]
 
 
@@ -75,30 +76,46 @@ def run(args: argparse.Namespace) -> int:
         for warning in backend.info.warnings:
             print(f"hanprompt: warning: {common.visible(warning, keep='')}", file=sys.stderr)
 
+    def on_notice(text: str) -> None:
+        print(f"hanprompt: note: {common.visible(text, keep='')}", file=sys.stderr)
+
     try:
         with common.progress_bars("cells") as progress:
             summary = run_experiment(
                 args.file, models=model_entries(args.model, options) if args.model else None,
                 repeat=args.repeat, max_concurrency=args.max_concurrency, use_cache=not args.no_cache,
                 resume=args.resume, db=args.db, progress=progress, on_loaded=on_loaded, encoding=args.encoding,
-                embedder=args.embedder, judge=args.judge,
-                truncate=args.truncate,
+                embedder=args.embedder, judge=args.judge, truncate=args.truncate, on_notice=on_notice,
             )
     except RunInterrupted as e:
         s = e.summary
         print(f"hanprompt: interrupted; run {s.run_id} keeps {s.already_done + s.generated + s.cached} of "
               f"{s.total} results; finish it with: hanprompt run {common.visible(args.file, keep='')} --resume {s.run_id}", file=sys.stderr)
         return 130
+    t0 = time.perf_counter()
     data = compare_run(_engine(args.db), summary.run_id)
     if args.json:
         common.print_json([{k: r.get(k) for k in RESULT_KEYS} for r in data["results"]])
-        return 0
-    render_side_by_side(data, common.stdout_console())
-    print(f"run {summary.run_id}: {summary.generated} generated, {summary.cached} from cache"
-          f"{f', {summary.already_done} already done' if summary.already_done else ''}"
-          f"{f', {summary.judged} verdicts filled in' if summary.judged else ''} · "
-          f"compare again with: hanprompt compare {summary.run_id}", file=sys.stderr)
+    else:
+        render_side_by_side(data, common.stdout_console())
+        print(f"{summary_line(summary)} · compare again with: hanprompt compare {summary.run_id}", file=sys.stderr)
+    if common.debug(args):
+        common.print_phases(dict(summary.timings, render_s=time.perf_counter() - t0))
     return 0
+
+
+def summary_line(s) -> str:
+    """How the run's results were made: distinct generations run now, copies, cache hits."""
+    line = f"run {s.run_id}: {s.generated + s.cached} results from {s.generated} generation{'s' * (s.generated != 1)} run now"
+    if s.copies:
+        line += f", {s.copies} greedy repeat{'s' * (s.copies != 1)} copied from them"
+    if s.cached - s.copies:
+        line += f", {s.cached - s.copies} served from the cache"
+    if s.already_done:
+        line += f", {s.already_done} already done"
+    if s.judged:
+        line += f", {s.judged} verdicts filled in"
+    return line
 
 
 def compare(args: argparse.Namespace) -> int:
@@ -156,6 +173,16 @@ def _change(value: float | None, interval: list | None, pct: bool) -> str:
     return fmt(value) + unit + (f" [{fmt(interval[0])}, {fmt(interval[1])}]" if interval else "")
 
 
+def _speed(cell: dict | None, unit: bool = True) -> str:
+    """Mean tok/s of the generations measured in the run; "cached" when it measured none."""
+    if not cell:
+        return "–"
+    if not cell.get("measured"):
+        return "cached"
+    text = _num(cell["tokens_per_s"]) + (" tok/s" if unit else "")
+    return text + (f" ({cell['measured']} of {cell['n']} measured)" if unit and cell["cached"] else "")
+
+
 def _num(value: float | None, fmt: str = ".1f", sign: bool = False) -> str:
     return "–" if value is None else format(value, ("+" if sign else "") + fmt)
 
@@ -190,6 +217,10 @@ def render_side_by_side(data: dict, console) -> None:
             rate_row.append(Text(_rate(c, interval=True) + (f"\nscore {_score(c)}" if c and c["scored"] else "")))
         rates.add_row(*rate_row)
     common.print_table(console, table)
+    run = data["run"]
+    if "generated" in run:
+        console.print(Text(f"{run['generated'] + run['cached']} results from {run['generated']} generations run "
+                           f"in run {run['id']}; speeds are of those alone", style="dim"))
     common.print_table(console, rates)
     render_checks(data, console)
     if data.get("verdicts"):
@@ -215,11 +246,10 @@ def _prompt_cell(p: dict | None):
         parts += ["\n", (f"→ {common.visible(t['target_lang'], keep='')}: ", "dim"),
                   common.excerpt(t["translation"], width),
                   (f" ({_short(common.visible(t['translator'], keep=''), 24)})", "dim")]
-    cached = " · cached" if p["cached"] == p["n"] else (f" · {p['cached']} cached" if p["cached"] else "")
     repeats = f" · {p['n']} repeats" if p["n"] > 1 else ""
     cost = f" · cost {p['cost']:.4g}" if p.get("cost") is not None else ""
-    parts.append((f"\n{_num(p['output_tokens'], '.0f')} tok · {_num(p['tokens_per_s'])} tok/s · "
-                  f"checks {p['passed']}/{p['checked']}{repeats}{cached}{cost}", "dim"))
+    parts.append((f"\n{_num(p['output_tokens'], '.0f')} tok · {_speed(p)} · "
+                  f"checks {p['passed']}/{p['checked']}{repeats}{cost}", "dim"))
     return Text.assemble(*parts)
 
 
@@ -269,6 +299,13 @@ def render_diff(data: dict, console) -> None:
     from rich.table import Table
     from rich.text import Text
 
+    for side in ("a", "b"):
+        info = data[side]
+        console.print(common.text(f"{side.upper()}: run {info['id']} · experiment {info['name']} · "
+                                  f"models {', '.join(info['models'])} · {info['generated']} generated, "
+                                  f"{info['cached']} reused"))
+    for warning in data.get("warnings", []):
+        console.print(common.text(f"warning: {warning}", style="yellow"))
     table = Table(title=Text(f"run {data['a']['id']} → run {data['b']['id']}"), header_style="bold")
     by_model = any(v["model"] for v in data["variants"])
     costs = any((v[side] or {}).get("cost") is not None for v in data["variants"] for side in ("a", "b"))
@@ -285,7 +322,7 @@ def render_diff(data: dict, console) -> None:
             f"{_rate(v['a'])} → {_rate(v['b'])}", "–" if pct is None else f"{pct:+.0f} pt",
             f"{_num(a.get('output_tokens'), '.0f')} → {_num(b.get('output_tokens'), '.0f')}",
             _num(d["output_tokens"], ".0f", sign=True),
-            f"{_num(a.get('tokens_per_s'))} → {_num(b.get('tokens_per_s'))}", _num(d["tokens_per_s"], sign=True),
+            f"{_speed(v['a'], unit=False)} → {_speed(v['b'], unit=False)}", _num(d["tokens_per_s"], sign=True),
             *cost,
         )))
     common.print_table(console, table)

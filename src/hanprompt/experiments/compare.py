@@ -19,12 +19,17 @@ def _total(values: list) -> float | None:
 
 
 def _stats(rows: list[dict]) -> dict:
+    # Speed and latency only from generations measured in the run: a reused answer's timings
+    # belong to the run that generated it. None (shown as "cached") when nothing was measured.
+    measured = [r for r in rows if not r.get("cached")]
     return {
         "n": len(rows),
-        "cached": sum(bool(r.get("cached")) for r in rows),
+        "cached": len(rows) - len(measured),
+        "measured": len(measured),
         "output_tokens": _mean([r["output_tokens"] for r in rows]),
-        "tokens_per_s": _mean([r["tokens_per_s"] for r in rows]),
-        "cost": _total([r.get("cost") for r in rows]),  # the rows' total, from the model's prices
+        "tokens_per_s": _mean([r["tokens_per_s"] for r in measured]),
+        "total_s": _mean([r["total_s"] for r in measured]),
+        "cost": _total([r.get("cost") for r in measured]),  # spent in this run, from the model's prices
         # pass rate and mean score over independent results, with their intervals (see stats)
         **Sample.of(rows).summary(),
     }
@@ -80,7 +85,8 @@ def prompt_cells(results: list[dict]) -> list[dict]:
 
     One dict per cell, in the run's order: variant, vars, model, ``n`` (repeats stored),
     ``responses`` (the distinct answers, most frequent first, each with its count), the first
-    repeat's ``translations``, mean output tokens and tok/s, and checks passed over judged.
+    repeat's ``translations``, mean output tokens, tok/s of the generations measured in the run
+    (``measured`` of them; None when every result was reused), and checks passed over judged.
     """
     import json
     from collections import Counter
@@ -100,9 +106,11 @@ def prompt_cells(results: list[dict]) -> list[dict]:
             "responses": [{"response": text, "count": n} for text, n in counts.most_common()],
             "translations": rows[0].get("translations", []),
             "cached": sum(bool(r.get("cached")) for r in rows),
+            "measured": sum(not r.get("cached") for r in rows),
             "output_tokens": _mean([r["output_tokens"] for r in rows]),
-            "tokens_per_s": _mean([r["tokens_per_s"] for r in rows]),
-            "cost": _total([r.get("cost") for r in rows]),
+            # speed and cost of the generations measured in the run only (None: all reused)
+            "tokens_per_s": _mean([r["tokens_per_s"] for r in rows if not r.get("cached")]),
+            "cost": _total([r.get("cost") for r in rows if not r.get("cached")]),
             "passed": sum(bool(c["passed"]) for c in judged), "checked": len(judged),
         })
     return out
@@ -161,7 +169,28 @@ def _experiment(engine: Engine, run_id: int) -> tuple[dict, list[dict]]:
     if run["kind"] != "experiment":
         raise UsageError(f"run {run_id} is a {run['kind']} run, not an experiment; pass an experiment's run id")
     info = {k: run[k] for k in ("id", "name", "status", "created_at")}
-    return info, run_results(engine, run_id)
+    results = run_results(engine, run_id)
+    info["file"] = ((run.get("spec") or {}).get("file"))
+    info["models"] = _ordered(r["model"] for r in results)
+    info["generated"] = sum(not r.get("cached") for r in results)  # distinct generations run in it
+    info["cached"] = len(results) - info["generated"]
+    return info, results
+
+
+def side_warnings(a: dict, b: dict) -> list[str]:
+    """What makes two runs hard to compare: different experiments, different model sets."""
+    out = []
+    if a["name"] != b["name"]:
+        out.append(f"run {a['id']} is experiment {a['name']!r} and run {b['id']} is {b['name']!r}: "
+                   "variants are matched by id across different experiments")
+    if set(a["models"]) != set(b["models"]):
+        out.append(f"the runs ran different models (A: {', '.join(a['models']) or 'none'}; "
+                   f"B: {', '.join(b['models']) or 'none'}): figures pool whatever models each side ran")
+    for side in (a, b):
+        if side["generated"] == 0 and side["cached"]:
+            out.append(f"run {side['id']} generated nothing (every result came from the cache): "
+                       "it has no speed of its own")
+    return out
 
 
 def compare_run(engine: Engine, run_id: int, baseline: str | None = None) -> dict:
@@ -175,4 +204,5 @@ def compare_runs(engine: Engine, run_a: int, run_b: int) -> dict:
     """Per-variant changes between two runs, with verdicts (B is the second run)."""
     info_a, results_a = _experiment(engine, run_a)
     info_b, results_b = _experiment(engine, run_b)
-    return {"a": info_a, "b": info_b, "variants": diff(results_a, results_b), "methods": METHODS}
+    return {"a": info_a, "b": info_b, "warnings": side_warnings(info_a, info_b),
+            "variants": diff(results_a, results_b), "methods": METHODS}

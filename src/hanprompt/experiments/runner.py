@@ -222,6 +222,8 @@ class _Run:
                 cached_from_id=r.origin["origin_id"] if r.origin else None,
                 timings=(completion.timings or None) if measured else None,
             )
+            if not measured:  # a reused answer cost nothing now
+                record["cost"] = None
             records.append(record)
             # a latency check on a reused answer is judged on the original measurement, and says so
             origin_run = r.origin["origin_run_id"] if r.origin else self.run_id
