@@ -43,7 +43,7 @@ PROMPTS = [
     "서울에서 부산까지 가는 가장 좋은 방법은 무엇인가요?",
 ]
 #: the last revision whose runner made one static batch per distinct parameter set
-PREVIOUS = "17ec3b8"
+PREVIOUS = "fc9957e"
 REPO = Path(__file__).resolve().parents[1]
 
 
