@@ -163,7 +163,7 @@ class _Run:
                 self._store(backend, results)
             failed = [c.error for _, c in items if c.error is not None]
             if failed:  # the others are kept; a resume asks again for the failed ones only
-                more = f" ({len(failed) - 1} more requests failed with it)" if len(failed) > 1 else ""
+                more = f" ({len(failed) - 1} more requests of this chunk failed too)" if len(failed) > 1 else ""
                 raise BackendError(f"{failed[0]}{more}")
 
         start, spent = time.perf_counter(), self.phases.seconds.copy()
