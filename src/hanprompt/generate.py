@@ -84,8 +84,10 @@ def ask(
     engine = None
     if log:
         from hanprompt.store import open_engine
+        from hanprompt.store.db import ensure_writable
 
         engine = open_engine(settings.db_url(db))
+        ensure_writable(engine)  # a read-only log is found before the answer, not after
     backend = registry.load(spec, **(load_options or {}))
     if on_loaded is not None:
         on_loaded(backend)

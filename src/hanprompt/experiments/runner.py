@@ -1,10 +1,14 @@
 """Running an experiment: each model loaded once, its prompts batched, every chunk stored as it ends.
 
-A chunk is stored in its own transaction, so a kill -9 loses only the chunk in flight; Ctrl-C
-marks the run ``interrupted``; ``resume`` completes only the cells a run is missing.
+Everything that can be checked (the file, every cell, models, the translator, the database) is
+checked before anything is written. A run is held by one process at a time (store.leases). A
+chunk is stored in its own transaction, so a kill -9 loses only the chunk in flight; Ctrl-C or
+SIGTERM marks the run ``interrupted``, any other failure ``failed`` with its error; ``resume``
+completes only the cells, and the translations, that a run is missing.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import math
@@ -17,7 +21,7 @@ from pydantic import ValidationError
 from hanprompt import limits
 from hanprompt.backends import registry
 from hanprompt.backends.base import Backend, Completion
-from hanprompt.errors import BackendError, HanpromptError, UsageError
+from hanprompt.errors import BackendError, HanpromptError, Terminated, UsageError
 from hanprompt.experiments.cache import cache_key, deterministic
 from hanprompt.experiments.checks import CheckEnv, prepare, run_checks
 from hanprompt.experiments.matrix import Cell, expand, matrix_hash
@@ -29,11 +33,12 @@ Progress = Callable[[int, int, str], None]
 
 
 class RunInterrupted(KeyboardInterrupt):
-    """Ctrl-C during a run: finished results are kept and the run is marked ``interrupted``."""
+    """Ctrl-C or SIGTERM during a run: finished results are kept and the run is marked ``interrupted``."""
 
-    def __init__(self, summary: "RunSummary"):
+    def __init__(self, summary: "RunSummary", terminated: bool = False):
         super().__init__(f"run {summary.run_id} interrupted")
         self.summary = summary
+        self.terminated = terminated  # SIGTERM rather than Ctrl-C
 
 
 @dataclass
@@ -102,13 +107,15 @@ class _Run:
     """One execution of a run's missing cells."""
 
     def __init__(self, engine, run_id: int, loaded: LoadedSpec, use_cache: bool, max_concurrency: int | None,
-                 progress: Progress | None, total: int, done: int):
+                 progress: Progress | None, total: int, done: int, translator=None):
         self.engine, self.run_id, self.loaded = engine, run_id, loaded
         self.use_cache, self.max_concurrency = use_cache, max_concurrency
         self.progress = progress or (lambda *_: None)
         self.check_env = CheckEnv(loaded.path.parent, loaded.spec.embedder, loaded.spec.judge,
                                   lookup=self._cached if use_cache else None)
         self.summary = RunSummary(run_id, "running", total, already_done=done)
+        self.translator = translator  # (loaded translator, source, target) of a translate: section
+        self.lease = None
 
     @property
     def done(self) -> int:
@@ -186,7 +193,6 @@ class _Run:
         from hanprompt.store.experiments import add_checks
         from hanprompt.store.runs import add_generation
 
-        stored = []
         records = []
         for cell, key, completion, cached in rows:
             record = generation_record(backend, cell.messages, cell.params, completion)
@@ -198,35 +204,36 @@ class _Run:
         # Embeddings and verdicts in batches, before the transaction: it holds the write lock.
         self.check_env.warm((cell.checks, completion.text) for cell, _, completion, _ in rows)
         self.check_env.judge_pending((row[0].checks, record) for row, record in zip(rows, records))
+        if self.lease is not None:
+            self.lease.check()  # never write to a run another process has taken over
         with self.engine.begin() as conn:  # one transaction per chunk: all of it or none
             for (cell, _, _, _), record in zip(rows, records):
                 gen_id = add_generation(conn, self.run_id, record)
                 results = run_checks(cell.checks, record, self.check_env)
                 add_checks(conn, gen_id, [r.as_dict() for r in results])
                 store_verdicts(conn, self.run_id, gen_id, results)
-                stored.append({"id": gen_id, "response": record["response"]})
         for _, _, _, cached in rows:
             if cached:
                 self.summary.cached += 1
             else:
                 self.summary.generated += 1
-        self._translate(stored)
+        self.translate()
         self.progress(self.done, self.summary.total, backend.spec)
 
-    def _translate(self, stored: list[dict]) -> None:
-        section = self.loaded.spec.translate
-        if section is None or not stored:
+    def translate(self) -> None:
+        """Translate every generation of the run the translate: section's translator lacks.
+
+        After each chunk that is the chunk just stored; on a resume it also fills what a crash
+        between a chunk and its translations left out.
+        """
+        if self.translator is None:
             return
-        try:
-            from hanprompt.translate.service import translate_generations
-        except ImportError as e:
-            raise UsageError(
-                "translate: this installation has no translation module; remove the translate: section"
-            ) from e
-        translate_generations(
-            self.engine, run_id=self.run_id, generations=stored, translator=section.translator,
-            source_lang=section.from_, target_lang=section.to,
-        )
+        from hanprompt.translate.service import translate_missing
+
+        if self.lease is not None:
+            self.lease.check()
+        t, source, target = self.translator
+        translate_missing(self.engine, t, self.run_id, source, target)
 
 
 def store_verdicts(conn, run_id: int, generation_id: int, results) -> None:
@@ -288,6 +295,28 @@ def _resume_target(engine, run_id: int) -> dict:
     return run
 
 
+def _translator(loaded: LoadedSpec):
+    """The translate: section's translator, loaded and checked for its languages (None without one)."""
+    section = loaded.spec.translate
+    if section is None:
+        return None
+    from hanprompt.translate.service import languages, load_translators
+
+    try:
+        source, target = languages(section.from_, section.to)
+        (t,) = load_translators([section.translator], source, target)
+    except HanpromptError as e:
+        raise loaded.error(("translate",), str(e)) from None
+    return t, source, target
+
+
+def _one_line(e: BaseException) -> str:
+    if isinstance(e, HanpromptError):
+        return str(e)
+    first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+    return f"{type(e).__name__}: {first}" if first else type(e).__name__
+
+
 def run_experiment(
     path: str | Path,
     *,
@@ -313,16 +342,22 @@ def run_experiment(
     ``truncate`` ("left" or "right"), cut to fit; see ``backends.context.fit``.
     ``max_concurrency``: prompts per batch (hf), requests in flight (openai); None takes each
     backend's default.
+
+    Raises HanpromptError for any input that fails its checks, before anything is written;
+    RunBusy when another live process holds the run to resume; RunInterrupted on Ctrl-C or
+    SIGTERM (the run is then ``interrupted``). Any other exception marks the run ``failed`` with
+    its one-line error and propagates.
     """
     from hanprompt import settings
-    from hanprompt.store import open_engine
+    from hanprompt.store import leases, open_engine
+    from hanprompt.store.db import ensure_writable
     from hanprompt.store.runs import create_run, finish_run
 
     if max_concurrency is not None:
         limits.check_range("max_concurrency", max_concurrency, 1, limits.MAX_CONCURRENCY)
     models = _model_entries(models)
     loaded = load_spec(path, encoding)
-    engine = open_engine(settings.db_url(db)) if resume is not None else None
+    engine = open_engine(settings.db_url(db))  # reachable, and not newer than this hanprompt
     if resume is not None:
         target = _resume_target(engine, resume)
         overrides = (target["spec"] or {}).get("overrides") or {}
@@ -336,62 +371,87 @@ def run_experiment(
     # --embedder and --judge replace the file's embedder: and judge: (and are stored with the run's spec)
     if embedder or judge:
         loaded.spec = loaded.spec.model_copy(update={k: v for k, v in (("embedder", embedder), ("judge", judge)) if v})
-    cells = expand(loaded, models, repeat)
+    cells = expand(loaded, models, repeat)  # every cell rendered and checked, no cell twice
     digest = matrix_hash(cells)
+    if resume is not None and target["spec_hash"] != digest:
+        raise UsageError(
+            f"{loaded.path} (with these --model/--repeat) does not expand to the matrix of run {resume}; "
+            "resume with the file and options that run used, or start a new run without --resume"
+        )
     by_model: dict[str, list[Cell]] = {}
     for c in cells:
         by_model.setdefault(c.model.model_dump_json(), []).append(c)
-    done: set[str] = set()
-    if resume is not None:
-        from hanprompt.store.experiments import done_cells, reopen_run
-
-        if target["spec_hash"] != digest:
-            raise UsageError(
-                f"{loaded.path} (with these --model/--repeat) does not expand to the matrix of run {resume}; "
-                "resume with the file and options that run used, or start a new run without --resume"
-            )
-        done = done_cells(engine, resume)
-    for entry in sorted({c.model.spec for c in cells}):
-        registry.parse_spec(entry)  # a malformed spec of any model fails before anything is written
+    for model_cells in by_model.values():
+        registry.check(model_cells[0].model.spec, **model_cells[0].model.options)
+    translator = _translator(loaded)
+    ensure_writable(engine)
     first = cells[0].model
     if progress is not None:
-        progress(len(done), len(cells), f"loading {first.spec}")
+        progress(0, len(cells), f"loading {first.spec}")
     backend = registry.load(first.spec, **first.options)  # a bad model fails before anything is written
     if judge:
         registry.load(judge)  # --judge: a bad spec fails on its own, before anything is written
     prepare(loaded)  # so does a missing python: function, an embedder or a judge that cannot be had
-    fitted = {first.model_dump_json(): _fitted(backend, [c for c in by_model[first.model_dump_json()]
-                                                         if c.key not in done], truncate)}
-    if engine is None:
-        engine = open_engine(settings.db_url(db))
+    # every prompt of the first model checked against its context (the others' when they load)
+    first_key = first.model_dump_json()
+    fitted = {first_key: _fitted(backend, by_model[first_key], truncate)}
+    holder, ttl = leases.new_holder(), settings.lease_ttl()
+    done: set[str] = set()
     if resume is None:
         run_id = create_run(engine, name=loaded.name, kind="experiment",
-                            spec=_run_spec(loaded, models, repeat, truncate), spec_hash=digest)
+                            spec=_run_spec(loaded, models, repeat, truncate), spec_hash=digest, holder=holder)
     else:
+        from hanprompt.store.experiments import done_cells
+
         run_id = resume
-        reopen_run(engine, run_id)
-    run = _Run(engine, run_id, loaded, use_cache, max_concurrency, progress, len(cells), len(done))
+        leases.acquire(engine, run_id, holder, ttl, reopen=True)  # RunBusy while another process works on it
+        done = done_cells(engine, resume)
+    run = _Run(engine, run_id, loaded, use_cache, max_concurrency, progress, len(cells), len(done), translator)
+
+    def end(status: str, error: str | None = None) -> None:
+        finish_run(engine, run_id, status=status, error=error, holder=holder)
+
     try:
-        for model_key, model_cells in by_model.items():
-            pending = [c for c in model_cells if c.key not in done]
-            if not pending:
-                continue
-            entry = model_cells[0].model
-            run.progress(run.done, run.summary.total, f"loading {entry.spec}")
-            backend = registry.load(entry.spec, **entry.options)  # cached by the registry
-            if on_loaded is not None:
-                on_loaded(backend)
-            pending = fitted.pop(model_key, None) or _fitted(backend, pending, truncate)
-            run.model(backend, pending)
-        if resume is not None:
-            run.summary.judged = run.complete_verdicts(cells)
-    except KeyboardInterrupt:
-        finish_run(engine, run_id, status="interrupted", error="interrupted (Ctrl-C)")
+        with leases.Lease(engine, run_id, holder, ttl) as run.lease:
+            for model_key, model_cells in by_model.items():
+                pending = [c for c in model_cells if c.key not in done]
+                if not pending:
+                    continue
+                entry = model_cells[0].model
+                run.progress(run.done, run.summary.total, f"loading {entry.spec}")
+                backend = registry.load(entry.spec, **entry.options)  # cached by the registry
+                if on_loaded is not None:
+                    on_loaded(backend)
+                if model_key in fitted:
+                    pending = [c for c in fitted.pop(model_key) if c.key not in done]
+                else:
+                    pending = _fitted(backend, pending, truncate)
+                run.model(backend, pending)
+            if resume is not None:
+                run.summary.judged = run.complete_verdicts(cells)
+            run.translate()  # what an earlier, killed run stored but did not translate
+    except KeyboardInterrupt as e:
+        terminated = isinstance(e, Terminated)
+        with _best_effort():
+            end("interrupted", "interrupted (SIGTERM)" if terminated else "interrupted (Ctrl-C)")
         run.summary.status = "interrupted"
-        raise RunInterrupted(run.summary) from None
-    except HanpromptError as e:
-        finish_run(engine, run_id, status="failed", error=str(e))
+        raise RunInterrupted(run.summary, terminated) from None
+    except Exception as e:
+        with _best_effort():
+            end("failed", _one_line(e))
         raise
-    finish_run(engine, run_id, status="done")
+    end("done")
     run.summary.status = "done"
     return run.summary
+
+
+@contextlib.contextmanager
+def _best_effort():
+    """Recording the end of a failed run must not hide why it failed: a second, store error
+    (the database is what failed, say) gives way to the first, which is re-raised."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        yield
+    except SQLAlchemyError:
+        pass
