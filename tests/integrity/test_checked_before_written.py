@@ -90,7 +90,8 @@ def _read_only(db_url: str, tmp_path) -> str:
 def test_a_read_only_database_is_found_before_generating(cli_process, tmp_path, tiny_model, rows, db_url):
     ro = _read_only(db_url, tmp_path)
     path = _spec(tmp_path, 'variants:\n  - {id: v, prompt: "hi"}\n')
-    for args in (["ask", "안녕?", "--model", tiny_model], ["run", path, "--model", tiny_model]):
+    for args in (["ask", "안녕?", "--model", tiny_model], ["run", path, "--model", tiny_model],
+                 ["translate", "hello", "-t", f"llm:hf:{tiny_model}"]):
         done = cli_process(*args, "--db", ro)
         assert done.returncode == 2, done.stderr
         (line,) = done.stderr.splitlines()

@@ -106,8 +106,11 @@ def translate_job(texts: list[str], *, translators: list[str], source_lang: str 
             f"--references has {len(references)} lines but the source has {len(texts)}; "
             "give one reference line per source line"
         )
+    from hanprompt.store.db import ensure_writable
+
     source, target = languages(source_lang, target_lang)
     loaded = load_translators(translators, source, target, options)
+    ensure_writable(engine)  # a read-only log is found before the work, not after
     rows, scores = [], []
     for t in loaded:
         done = _rows(t, texts, source, target, progress)
