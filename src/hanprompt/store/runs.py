@@ -54,8 +54,9 @@ def finish_run(engine: Engine, run_id: int, status: str = "done", error: str | N
             leases.release(conn, run_id, holder)
 
 
-def _effective(rows: list[dict], conn) -> list[dict]:
-    """A ``running`` run whose lease lapsed has no live holder: it shows as ``interrupted``."""
+def live_status(rows: list[dict], conn) -> list[dict]:
+    """Run rows (as from row_dict) with the status to show: a ``running`` run whose lease lapsed
+    has no live holder, so it shows as ``interrupted``. Changes and returns ``rows``."""
     running = [r for r in rows if r["status"] == "running"]
     if running:
         at, ttl = leases.db_now(conn), settings.lease_ttl()
@@ -100,7 +101,7 @@ def get_run(engine: Engine, run_id: int) -> dict:
         row = conn.execute(select(runs).where(runs.c.id == run_id)).mappings().first()
         if row is None:
             raise NotFoundError(f"no run with id {run_id}; list them with `hanprompt runs`")
-        return _effective([row_dict(row)], conn)[0]
+        return live_status([row_dict(row)], conn)[0]
 
 
 def list_runs(engine: Engine, limit: int | None = None, kind: str | None = None) -> list[dict]:
@@ -124,7 +125,7 @@ def list_runs(engine: Engine, limit: int | None = None, kind: str | None = None)
     if limit:
         query = query.limit(limit)
     with reading(engine) as conn:
-        return _effective([row_dict(r) for r in conn.execute(query).mappings()], conn)
+        return live_status([row_dict(r) for r in conn.execute(query).mappings()], conn)
 
 
 def _generation_query(search: str | None = None, model: str | None = None, run_id: int | None = None):
