@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import datetime as dt
 import signal
+import time
 
 import pytest
 
 from sqlalchemy import update
 
-from procs import freeze_when, wait_until
+from procs import freeze_when
 from hanprompt.store import open_engine
 from hanprompt.store.schema import generations, runs
 
@@ -30,7 +31,7 @@ def _distinct_cells(db_url) -> int:
 
 def _kill_midway(hp, path, model, rows) -> int:
     proc = hp("run", path, "--model", model, *SLOW)
-    wait_until(proc, lambda: rows("generations") >= 2, "two stored rows")
+    freeze_when(proc, lambda: rows("generations") >= 2, "two stored rows")  # however fast it goes
     proc.kill()
     proc.communicate()
     return rows("generations")
@@ -117,29 +118,36 @@ def test_a_lease_held_elsewhere_is_respected_until_its_heartbeat_lapses(cli, exp
     _one_row_per_cell(rows, 4)
 
 
-@SQLITE
-def test_the_heartbeat_keeps_a_live_run_held(hp, experiment, slow_model, rows, db_url):
+def test_the_heartbeat_keeps_a_held_run_alive(db_url):
     from sqlalchemy import select
 
-    from hanprompt.store.runs import list_runs
+    from hanprompt.store import leases
+    from hanprompt.store.runs import create_run, finish_run, list_runs
 
-    path = experiment(12, max_new_tokens=120)
-    ttl = 2.0
-    proc = hp("run", path, "--model", slow_model, *SLOW, env={"HANPROMPT_LEASE_TTL": str(ttl)})
     engine = open_engine(db_url)
+    holder, ttl = leases.new_holder(), 0.5
+    run_id = create_run(engine, name="held", kind="experiment", holder=holder)
 
-    def beats() -> bool:  # the heartbeat has moved on by more than the lease's lifetime
+    def beat_moved_on(by: float) -> bool:
         with engine.connect() as conn:
-            row = conn.execute(select(runs.c.held_since, runs.c.heartbeat_at)).first()
-        return row is not None and row.heartbeat_at is not None and \
-            (row.heartbeat_at - row.held_since).total_seconds() > 2 * ttl
+            row = conn.execute(select(runs.c.held_since, runs.c.heartbeat_at)).one()
+        return (row.heartbeat_at - row.held_since).total_seconds() > by
 
-    freeze_when(proc, beats, "the heartbeat to advance")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("HANPROMPT_LEASE_TTL", "60")  # frozen a moment ago: well within a minute
-        assert list_runs(engine)[0]["status"] == "running"
-    proc.kill()
-    proc.communicate()
+    with leases.Lease(engine, run_id, holder, ttl) as lease:
+        deadline = dt.datetime.now() + dt.timedelta(minutes=2)
+        while not beat_moved_on(4 * ttl):  # several beats, each a quarter of the lifetime apart
+            assert dt.datetime.now() < deadline, "the heartbeat never moved"
+            lease.check()
+            time.sleep(0.05)
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("HANPROMPT_LEASE_TTL", "60")  # a beat a moment ago: well within a minute
+            assert list_runs(engine)[0]["status"] == "running"
+        # a second holder is refused while this one beats
+        with pytest.raises(Exception, match="is held by process"):
+            leases.acquire(engine, run_id, leases.new_holder(), 60)
+    finish_run(engine, run_id, holder=holder)
+    with engine.connect() as conn:
+        assert conn.execute(select(runs.c.holder, runs.c.status)).one() == (None, "done")
 
 
 @SQLITE

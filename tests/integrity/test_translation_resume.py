@@ -45,8 +45,8 @@ def test_translate_run_completes_only_what_is_missing(hp, experiment, tiny_model
     fast, slow = f"mt:{tiny_marian}", f"llm:hf:{slow_model}"
     # killed after the first translator's rows were stored, before the second's
     proc = hp("translate", "--run", "1", "-t", fast, "-t", slow)
-    freeze_when(proc, lambda: rows("translations", translations.c.translator == fast) == 3,
-                "the first translator's rows")
+    freeze_when(proc, lambda: rows("translations", translations.c.translator == fast) == 3
+                and rows("translations", translations.c.translator == slow) == 0, "the first translator's rows")
     proc.kill()
     proc.communicate()
     assert rows("translations", translations.c.translator == slow) == 0
