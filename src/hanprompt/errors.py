@@ -33,3 +33,13 @@ class NotFoundError(HanpromptError):
 
 class InputError(HanpromptError):
     """A file or text that cannot be used as input."""
+
+
+class RunBusy(HanpromptError):
+    """A run that another live process is working on."""
+
+
+class Terminated(KeyboardInterrupt):
+    """The process was asked to stop (SIGTERM); handled like Ctrl-C, exit code 143."""
+
+    exit_code = 143

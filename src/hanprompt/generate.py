@@ -91,8 +91,10 @@ def ask(
     engine = None
     if log:
         from hanprompt.store import open_engine
+        from hanprompt.store.db import ensure_writable
 
         engine = open_engine(settings.db_url(db))
+        ensure_writable(engine)  # a read-only log is found before the answer, not after
     fresh = not registry.is_loaded(spec, **(load_options or {}))
     backend = registry.load(spec, **(load_options or {}))
     phases = {"import_s": backend.info.import_s, "load_s": backend.info.load_s} if fresh else {}

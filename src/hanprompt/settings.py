@@ -62,3 +62,23 @@ def db_url(cli_value: str | None = None) -> str:
     if value:
         return value
     return f"sqlite:///{home(create=True) / 'hanprompt.db'}"
+
+
+def lease_ttl() -> float:
+    """Seconds without a heartbeat after which a run's holder counts as gone (HANPROMPT_LEASE_TTL).
+
+    The holder beats every quarter of it; 60 s by default, so a dead process frees its run within
+    a minute while a busy one (a long batch, a slow disk) keeps it.
+    """
+    value = os.environ.get("HANPROMPT_LEASE_TTL")
+    if not value:
+        return 60.0
+    try:
+        ttl = float(value)
+    except ValueError:
+        ttl = 0.0
+    if not 0.5 <= ttl <= 86400:
+        from hanprompt.errors import UsageError
+
+        raise UsageError(f"HANPROMPT_LEASE_TTL={value!r}: give seconds between 0.5 and 86400")
+    return ttl

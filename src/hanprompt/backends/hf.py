@@ -148,10 +148,10 @@ class HFBackend(Backend):
 
     # ---- loading ----------------------------------------------------------------------
     @classmethod
-    def load(cls, name: str, **options) -> "HFBackend":
-        opts = _options(**options)
-        local = looks_like_path(name)
-        if local:
+    def check(cls, name: str, **options) -> None:
+        """Raise what loading would for bad options or a model folder that is not one; no loading."""
+        _options(**options)
+        if looks_like_path(name):
             folder = Path(name).expanduser()
             if not folder.exists():
                 raise ModelNotFound(
@@ -163,7 +163,11 @@ class HFBackend(Backend):
                     f"{name} is not a model folder (no config.json in it); pass a folder written by "
                     "save_pretrained(), or a hub id"
                 )
-        return cls._load(name, opts, local)
+
+    @classmethod
+    def load(cls, name: str, **options) -> "HFBackend":
+        cls.check(name, **options)
+        return cls._load(name, _options(**options), looks_like_path(name))
 
     @classmethod
     def _load(cls, name: str, opts: HFOptions, local: bool) -> "HFBackend":

@@ -84,6 +84,15 @@ def release(spec: str | ModelSpec, **options) -> None:
         torch.cuda.empty_cache()
 
 
+def check(spec: str | ModelSpec, **options) -> None:
+    """Raise the error loading ``spec`` would, where a backend can tell without loading the model
+    (a missing folder, bad options); so a run can check every model before it writes anything."""
+    parsed = spec if isinstance(spec, ModelSpec) else parse_spec(spec)
+    checker = getattr(backend_class(parsed.backend), "check", None)
+    if checker is not None:
+        checker(parsed.name, **options)
+
+
 def load(spec: str | ModelSpec, **options) -> Backend:
     """The backend for ``spec``, loaded once per process for each spec and options."""
     parsed = spec if isinstance(spec, ModelSpec) else parse_spec(spec)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import signal
 import sys
 
 from hanprompt import __version__
@@ -61,8 +62,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     debug = args.debug or getattr(args, "debug_sub", False)
     from hanprompt.cli.common import visible
-    from hanprompt.errors import HanpromptError
+    from hanprompt.errors import HanpromptError, Terminated
 
+    def on_sigterm(signum, frame):  # SIGTERM stops a command the way Ctrl-C does
+        raise Terminated()
+
+    previous = signal.signal(signal.SIGTERM, on_sigterm)
     try:
         return args.handler(args) or 0
     except HanpromptError as e:
@@ -70,9 +75,9 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"hanprompt: error: {visible(e, keep='')}", file=sys.stderr)
         return e.exit_code
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as e:
         print("hanprompt: interrupted", file=sys.stderr)
-        return 130
+        return 143 if isinstance(e, Terminated) else 130
     except BrokenPipeError:
         return 0
     except Exception as e:  # an unexpected failure: one line, the traceback behind --debug
@@ -84,3 +89,5 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
+    finally:
+        signal.signal(signal.SIGTERM, previous)

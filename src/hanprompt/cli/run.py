@@ -89,9 +89,10 @@ def run(args: argparse.Namespace) -> int:
             )
     except RunInterrupted as e:
         s = e.summary
-        print(f"hanprompt: interrupted; run {s.run_id} keeps {s.already_done + s.generated + s.cached} of "
-              f"{s.total} results; finish it with: hanprompt run {common.visible(args.file, keep='')} --resume {s.run_id}", file=sys.stderr)
-        return 130
+        print(f"hanprompt: {'terminated' if e.terminated else 'interrupted'}; run {s.run_id} keeps "
+              f"{s.already_done + s.generated + s.cached} of {s.total} results; finish it with: "
+              f"hanprompt run {common.visible(args.file, keep='')} --resume {s.run_id}", file=sys.stderr)
+        return 143 if e.terminated else 130
     t0 = time.perf_counter()
     data = compare_run(_engine(args.db), summary.run_id)
     if args.json:

@@ -20,6 +20,8 @@ def register(sub) -> None:
     p.add_argument("-t", "--translator", action="append", metavar="SPEC",
                    help="mt:<hub id or path>, llm:<model spec> or ct2:<converted folder>; repeat to compare "
                         "(default: mt:Helsinki-NLP/opus-mt-tc-big-en-ko)")
+    p.add_argument("--force", action="store_true",
+                   help="with --run: replace the translators' translations of the run instead of completing them")
     p.add_argument("--references", metavar="REF", help="reference translations, one line per source line")
     p.add_argument("--encoding", metavar="ENC",
                    help="encoding of --file and --references without a byte-order mark (default UTF-8; e.g. cp949)")
@@ -41,6 +43,8 @@ def run(args: argparse.Namespace) -> int:
 
     if sum(x is not None for x in (args.text, args.file, args.run)) != 1:
         raise UsageError("give exactly one of TEXT, --file F or --run RUN_ID")
+    if args.force and args.run is None:
+        raise UsageError("--force replaces the translations of a run: use it with --run RUN_ID")
     if args.references and args.run is not None:
         raise UsageError("--references scores --file or TEXT translations, not --run; drop one of them")
     if args.batch_size is not None and args.batch_size < 1:
@@ -56,8 +60,11 @@ def run(args: argparse.Namespace) -> int:
     engine = open_engine(settings.db_url(args.db))
     if args.run is not None:
         with common.progress_bars("segments", per_label=True) as progress:
-            rows = service.translate_run(engine, args.run, progress=progress, **kw)
-        return _print_rows(args, rows, args.run)
+            result = service.translate_run(engine, args.run, force=args.force, progress=progress, **kw)
+        for spec, n in result["complete"].items():
+            print(f"hanprompt: run {args.run} already has all {n} translations by {spec} "
+                  f"({args.source}→{args.to}); nothing stored (--force redoes them)", file=sys.stderr)
+        return _print_rows(args, result["translations"], args.run)
     texts = service.read_lines(args.file, "--file", args.encoding) if args.file else [args.text]
     refs = service.read_lines(args.references, "--references", args.encoding) if args.references else None
     name = f"translate {args.file}" if args.file else args.text.strip().splitlines()[0][:80]
@@ -133,6 +140,8 @@ def _label(r: dict) -> str:
 def _print_rows(args: argparse.Namespace, rows: list[dict], run_id: int) -> int:
     if args.json:
         common.print_json([dict(r, run_id=run_id) for r in rows])
+        return 0
+    if not rows:
         return 0
     translators = list(dict.fromkeys(r["translator"] for r in rows))
     for spec in translators:

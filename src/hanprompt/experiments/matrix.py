@@ -4,11 +4,12 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import re
 from dataclasses import dataclass, field
 
 from hanprompt import limits
 from hanprompt.backends.base import GenParams, validate_messages
-from hanprompt.errors import HanpromptError
+from hanprompt.errors import HanpromptError, InputError
 from hanprompt.experiments.spec import Check, LoadedSpec, ModelEntry, Variant
 from hanprompt.prompts import Example, build_messages, render, template_variables
 from hanprompt.textio import nfc
@@ -73,8 +74,16 @@ def _checks(checks: tuple[Check, ...], values: dict) -> tuple[Check, ...]:
     for check in checks:
         key = check.name.replace("-", "_")
         value = getattr(check, key)
-        text = isinstance(value, str) and check.name != "python"  # a file reference, not text
-        out.append(check.model_copy(update={key: render(value, values)}) if text else check)
+        if isinstance(value, str) and check.name != "python":  # python: a file reference, not text
+            value = render(value, values)
+            if key == "regex":
+                try:
+                    re.compile(value)
+                except re.error as e:
+                    raise InputError(f"regex {value!r} (after templating) does not compile: {e}; "
+                                     "fix the pattern, or escape the vars value in it") from None
+            check = check.model_copy(update={key: value})
+        out.append(check)
     return tuple(out)
 
 
@@ -108,7 +117,23 @@ def expand(loaded: LoadedSpec, models: list[ModelEntry] | None = None, repeat: i
                     raise loaded.error(("variants", i), f"{e} (vars {values})") from None
                 for r in range(repeat):
                     cells.append(Cell(model, variant, values, r, messages, _params(loaded, variant, r), cell_checks))
+    _no_repeated_cell(loaded, cells)
     return cells
+
+
+def _no_repeated_cell(loaded: LoadedSpec, cells: list[Cell]) -> None:
+    # A repeated cell would be answered and counted twice; the file's own repeats are caught with
+    # their line when it loads, so this catches what options add (the same --model twice).
+    seen: set[str] = set()
+    for c in cells:
+        if c.key in seen:
+            i = next(n for n, v in enumerate(loaded.spec.variants) if v.id == c.variant.id)
+            raise loaded.error(
+                ("variants", i),
+                f"the matrix holds the cell (model {c.model.spec}, variant {c.variant.id!r}, vars {c.vars}) "
+                "twice; give each model and each vars value once (use repeat: for more answers)",
+            )
+        seen.add(c.key)
 
 
 def matrix_hash(cells: list[Cell]) -> str:

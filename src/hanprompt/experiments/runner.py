@@ -2,11 +2,15 @@
 
 The backend refills a batch's free slots as rows finish (``Backend.generate_many``); the cells
 that end in one decoding step are stored in one transaction, so a kill -9 loses only the cells
-in flight. Ctrl-C marks the run ``interrupted``; ``resume`` completes only the cells a run is
+in flight. Everything that can be checked (the file, every cell, models, the translator, the
+database) is checked before anything is written. A run is held by one process at a time
+(store.leases). Ctrl-C or SIGTERM marks the run ``interrupted``, any other failure ``failed``
+with its error; ``resume`` completes only the cells, and the translations, that a run is
 missing. A model is released once its cells are done when another model follows.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import time
@@ -19,7 +23,7 @@ from pydantic import ValidationError
 from hanprompt import limits
 from hanprompt.backends import registry
 from hanprompt.backends.base import Backend, Completion
-from hanprompt.errors import BackendError, HanpromptError, UsageError
+from hanprompt.errors import BackendError, HanpromptError, Terminated, UsageError
 from hanprompt.experiments.cache import cache_key, deterministic
 from hanprompt.experiments.checks import CheckEnv, prepare, run_checks
 from hanprompt.experiments.matrix import Cell, expand, matrix_hash
@@ -32,11 +36,12 @@ Progress = Callable[[int, int, str], None]
 
 
 class RunInterrupted(KeyboardInterrupt):
-    """Ctrl-C during a run: finished results are kept and the run is marked ``interrupted``."""
+    """Ctrl-C or SIGTERM during a run: finished results are kept and the run is marked ``interrupted``."""
 
-    def __init__(self, summary: "RunSummary"):
+    def __init__(self, summary: "RunSummary", terminated: bool = False):
         super().__init__(f"run {summary.run_id} interrupted")
         self.summary = summary
+        self.terminated = terminated  # SIGTERM rather than Ctrl-C
 
 
 @dataclass
@@ -106,7 +111,7 @@ class _Run:
 
     def __init__(self, engine, run_id: int, loaded: LoadedSpec, use_cache: bool, max_concurrency: int | None,
                  progress: Progress | None, total: int, done: int,
-                 on_notice: Callable[[str], None] | None = None):
+                 on_notice: Callable[[str], None] | None = None, translator=None):
         self.engine, self.run_id, self.loaded = engine, run_id, loaded
         self.use_cache, self.max_concurrency = use_cache, max_concurrency
         self.progress = progress or (lambda *_: None)
@@ -115,6 +120,8 @@ class _Run:
         self.on_notice = on_notice
         self.summary = RunSummary(run_id, "running", total, already_done=done)
         self.phases = Phases()
+        self.translator = translator  # (loaded translator, source, target) of a translate: section
+        self.lease = None
 
     @property
     def done(self) -> int:
@@ -210,7 +217,6 @@ class _Run:
         from hanprompt.store.experiments import add_checks
         from hanprompt.store.runs import add_generation
 
-        stored = []
         records, check_inputs = [], []
         for r in results:
             cell, completion = r.cell, r.completion
@@ -232,6 +238,8 @@ class _Run:
         with self.phases.measure("checks"):
             self.check_env.warm((r.cell.checks, r.completion.text) for r in results)
             self.check_env.judge_pending((r.cell.checks, c) for r, c in zip(results, check_inputs))
+        if self.lease is not None:
+            self.lease.check()  # never write to a run another process has taken over
         with self.phases.measure("store"), self.engine.begin() as conn:  # all of them or none
             first_ids: dict[int, int] = {}  # id(completion) -> the generation that measured it
             for r, record, check_input in zip(results, records, check_inputs):
@@ -243,7 +251,6 @@ class _Run:
                 checked = run_checks(r.cell.checks, check_input, self.check_env)
                 add_checks(conn, gen_id, [c.as_dict() for c in checked])
                 store_verdicts(conn, self.run_id, gen_id, checked)
-                stored.append({"id": gen_id, "response": record["response"]})
         for r in results:
             if r.origin is None and not r.copy:
                 self.summary.generated += 1
@@ -251,23 +258,23 @@ class _Run:
                 self.summary.cached += 1
                 self.summary.copies += r.copy
         with self.phases.measure("translate"):
-            self._translate(stored)
+            self.translate()
         self.progress(self.done, self.summary.total, backend.spec)
 
-    def _translate(self, stored: list[dict]) -> None:
-        section = self.loaded.spec.translate
-        if section is None or not stored:
+    def translate(self) -> None:
+        """Translate every generation of the run the translate: section's translator lacks.
+
+        After each chunk that is the chunk just stored; on a resume it also fills what a crash
+        between a chunk and its translations left out.
+        """
+        if self.translator is None:
             return
-        try:
-            from hanprompt.translate.service import translate_generations
-        except ImportError as e:
-            raise UsageError(
-                "translate: this installation has no translation module; remove the translate: section"
-            ) from e
-        translate_generations(
-            self.engine, run_id=self.run_id, generations=stored, translator=section.translator,
-            source_lang=section.from_, target_lang=section.to,
-        )
+        from hanprompt.translate.service import translate_missing
+
+        if self.lease is not None:
+            self.lease.check()
+        t, source, target = self.translator
+        translate_missing(self.engine, t, self.run_id, source, target)
 
 
 def store_verdicts(conn, run_id: int, generation_id: int, results) -> None:
@@ -340,6 +347,28 @@ def _resume_target(engine, run_id: int) -> dict:
     return run
 
 
+def _translator(loaded: LoadedSpec):
+    """The translate: section's translator, loaded and checked for its languages (None without one)."""
+    section = loaded.spec.translate
+    if section is None:
+        return None
+    from hanprompt.translate.service import languages, load_translators
+
+    try:
+        source, target = languages(section.from_, section.to)
+        (t,) = load_translators([section.translator], source, target)
+    except HanpromptError as e:
+        raise loaded.error(("translate",), str(e)) from None
+    return t, source, target
+
+
+def _one_line(e: BaseException) -> str:
+    if isinstance(e, HanpromptError):
+        return str(e)
+    first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+    return f"{type(e).__name__}: {first}" if first else type(e).__name__
+
+
 def run_experiment(
     path: str | Path,
     *,
@@ -367,16 +396,22 @@ def run_experiment(
     ``max_concurrency``: the most rows generating at once (hf: a batch whose free slots are
     refilled), requests in flight (openai); None takes each backend's default. ``on_notice``
     receives one-line notes for the user (a batch halved after running out of memory, say).
+
+    Raises HanpromptError for any input that fails its checks, before anything is written;
+    RunBusy when another live process holds the run to resume; RunInterrupted on Ctrl-C or
+    SIGTERM (the run is then ``interrupted``). Any other exception marks the run ``failed`` with
+    its one-line error and propagates.
     """
     from hanprompt import settings
-    from hanprompt.store import open_engine
+    from hanprompt.store import leases, open_engine
+    from hanprompt.store.db import ensure_writable
     from hanprompt.store.runs import create_run, finish_run
 
     if max_concurrency is not None:
         limits.check_range("max_concurrency", max_concurrency, 1, limits.MAX_CONCURRENCY)
     models = _model_entries(models)
     loaded = load_spec(path, encoding)
-    engine = open_engine(settings.db_url(db)) if resume is not None else None
+    engine = open_engine(settings.db_url(db))  # reachable, and not newer than this hanprompt
     if resume is not None:
         target = _resume_target(engine, resume)
         overrides = (target["spec"] or {}).get("overrides") or {}
@@ -390,75 +425,89 @@ def run_experiment(
     # --embedder and --judge replace the file's embedder: and judge: (and are stored with the run's spec)
     if embedder or judge:
         loaded.spec = loaded.spec.model_copy(update={k: v for k, v in (("embedder", embedder), ("judge", judge)) if v})
-    cells = expand(loaded, models, repeat)
+    cells = expand(loaded, models, repeat)  # every cell rendered and checked, no cell twice
     digest = matrix_hash(cells)
+    if resume is not None and target["spec_hash"] != digest:
+        raise UsageError(
+            f"{loaded.path} (with these --model/--repeat) does not expand to the matrix of run {resume}; "
+            "resume with the file and options that run used, or start a new run without --resume"
+        )
     by_model: dict[str, list[Cell]] = {}
     for c in cells:
         by_model.setdefault(c.model.model_dump_json(), []).append(c)
-    done: set[str] = set()
-    if resume is not None:
-        from hanprompt.store.experiments import done_cells, reopen_run
-
-        if target["spec_hash"] != digest:
-            raise UsageError(
-                f"{loaded.path} (with these --model/--repeat) does not expand to the matrix of run {resume}; "
-                "resume with the file and options that run used, or start a new run without --resume"
-            )
-        done = done_cells(engine, resume)
-    for entry in sorted({c.model.spec for c in cells}):
-        registry.parse_spec(entry)  # a malformed spec of any model fails before anything is written
+    for model_cells in by_model.values():
+        registry.check(model_cells[0].model.spec, **model_cells[0].model.options)
+    translator = _translator(loaded)
+    ensure_writable(engine)
     first = cells[0].model
     if progress is not None:
-        progress(len(done), len(cells), f"loading {first.spec}")
+        progress(0, len(cells), f"loading {first.spec}")
     fresh = not registry.is_loaded(first.spec, **first.options)
     backend = registry.load(first.spec, **first.options)  # a bad model fails before anything is written
     if judge:
         registry.load(judge)  # --judge: a bad spec fails on its own, before anything is written
     prepare(loaded)  # so does a missing python: function, an embedder or a judge that cannot be had
-    fitted = {first.model_dump_json(): _fitted(backend, [c for c in by_model[first.model_dump_json()]
-                                                         if c.key not in done], truncate)}
+    # every prompt of the first model checked against its context (the others' when they load)
+    first_key = first.model_dump_json()
+    fitted = {first_key: _fitted(backend, by_model[first_key], truncate)}
     first_info = backend.info
     del backend  # the registry holds it; releasing it there must free it
-    if engine is None:
-        engine = open_engine(settings.db_url(db))
+    holder, ttl = leases.new_holder(), settings.lease_ttl()
+    done: set[str] = set()
     if resume is None:
         run_id = create_run(engine, name=loaded.name, kind="experiment",
-                            spec=_run_spec(loaded, models, repeat, truncate), spec_hash=digest)
+                            spec=_run_spec(loaded, models, repeat, truncate), spec_hash=digest, holder=holder)
     else:
+        from hanprompt.store.experiments import done_cells
+
         run_id = resume
-        reopen_run(engine, run_id)
-    run = _Run(engine, run_id, loaded, use_cache, max_concurrency, progress, len(cells), len(done), on_notice)
+        leases.acquire(engine, run_id, holder, ttl, reopen=True)  # RunBusy while another process works on it
+        done = done_cells(engine, resume)
+    run = _Run(engine, run_id, loaded, use_cache, max_concurrency, progress, len(cells), len(done), on_notice,
+               translator)
     if fresh:
         _add_load_time(run.phases, first_info)
+
+    def end(status: str, error: str | None = None) -> None:
+        finish_run(engine, run_id, status=status, error=error, holder=holder)
+
     try:
-        todo = [(key, cs[0].model, [c for c in cs if c.key not in done]) for key, cs in by_model.items()]
-        todo = [(key, entry, pending) for key, entry, pending in todo if pending]
-        if todo and todo[0][1] != first:
-            registry.release(first.spec, **first.options)
-        for n, (model_key, entry, pending) in enumerate(todo):
-            loaded_before = registry.is_loaded(entry.spec, **entry.options)
-            run.progress(run.done, run.summary.total, f"loading {entry.spec}")
-            backend = registry.load(entry.spec, **entry.options)  # cached by the registry
-            if not loaded_before:
-                _add_load_time(run.phases, backend.info)
-            if on_loaded is not None:
-                on_loaded(backend)
-            pending = fitted.pop(model_key, None) or _fitted(backend, pending, truncate)
-            run.model(backend, pending)
-            if n + 1 < len(todo):  # one model in memory at a time: the next one needs the room
-                del backend
-                registry.release(entry.spec, **entry.options)
-        if resume is not None:
-            run.summary.judged = run.complete_verdicts(cells)
-    except KeyboardInterrupt:
+        with leases.Lease(engine, run_id, holder, ttl) as run.lease:
+            todo = [(key, cs[0].model, [c for c in cs if c.key not in done]) for key, cs in by_model.items()]
+            todo = [(key, entry, pending) for key, entry, pending in todo if pending]
+            if todo and todo[0][1] != first:
+                registry.release(first.spec, **first.options)
+            for n, (model_key, entry, pending) in enumerate(todo):
+                loaded_before = registry.is_loaded(entry.spec, **entry.options)
+                run.progress(run.done, run.summary.total, f"loading {entry.spec}")
+                backend = registry.load(entry.spec, **entry.options)  # cached by the registry
+                if not loaded_before:
+                    _add_load_time(run.phases, backend.info)
+                if on_loaded is not None:
+                    on_loaded(backend)
+                if model_key in fitted:
+                    pending = [c for c in fitted.pop(model_key) if c.key not in done]
+                else:
+                    pending = _fitted(backend, pending, truncate)
+                run.model(backend, pending)
+                if n + 1 < len(todo):  # one model in memory at a time: the next one needs the room
+                    del backend
+                    registry.release(entry.spec, **entry.options)
+            if resume is not None:
+                run.summary.judged = run.complete_verdicts(cells)
+            run.translate()  # what an earlier, killed run stored but did not translate
+    except KeyboardInterrupt as e:
+        terminated = isinstance(e, Terminated)
         run.summary.timings = run.phases.as_dict()
-        finish_run(engine, run_id, status="interrupted", error="interrupted (Ctrl-C)")
+        with _best_effort():
+            end("interrupted", "interrupted (SIGTERM)" if terminated else "interrupted (Ctrl-C)")
         run.summary.status = "interrupted"
-        raise RunInterrupted(run.summary) from None
-    except HanpromptError as e:
-        finish_run(engine, run_id, status="failed", error=str(e))
+        raise RunInterrupted(run.summary, terminated) from None
+    except Exception as e:
+        with _best_effort():
+            end("failed", _one_line(e))
         raise
-    finish_run(engine, run_id, status="done")
+    end("done")
     run.summary.status = "done"
     run.summary.timings = run.phases.as_dict()
     return run.summary
@@ -467,3 +516,15 @@ def run_experiment(
 def _add_load_time(phases: Phases, info) -> None:
     phases.add("import", info.import_s)
     phases.add("load", info.load_s)
+
+
+@contextlib.contextmanager
+def _best_effort():
+    """Recording the end of a failed run must not hide why it failed: a second, store error
+    (the database is what failed, say) gives way to the first, which is re-raised."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        yield
+    except SQLAlchemyError:
+        pass

@@ -435,10 +435,42 @@ _EXPECTED = {
 }
 
 
+def _no_repeats(loaded: LoadedSpec) -> None:
+    """A repeated vars value or model entry would make the same cell twice: refuse it with its line."""
+    import json
+
+    spec = loaded.spec
+
+    def first_repeat(items: list, key) -> tuple[int, int] | None:
+        seen: dict[str, int] = {}
+        for j, item in enumerate(items):
+            k = key(item)
+            if k in seen:
+                return seen[k], j
+            seen[k] = j
+        return None
+
+    for name, values in spec.vars.items():
+        if isinstance(values, list):
+            found = first_repeat(values, lambda v: json.dumps(v))
+            if found:
+                i, j = found
+                raise loaded.error(
+                    ("vars", name, j),
+                    f"repeated value {values[j]!r} (first at vars.{name}[{i}]); give each value once "
+                    "(use repeat: for more answers to the same prompt)",
+                )
+    found = first_repeat(spec.models, lambda m: m.model_dump_json(exclude_none=True))
+    if found:
+        i, j = found
+        raise loaded.error(("models", j), f"repeats models[{i}] ({spec.models[j].spec}); give each model once")
+
+
 def _semantic_checks(loaded: LoadedSpec) -> None:
     spec = loaded.spec
     if not spec.variants:
         raise loaded.error(("variants",), "no variants; add at least one, e.g. - {id: v0, prompt: \"...\"}")
+    _no_repeats(loaded)
     seen: dict[str, int] = {}
     for i, v in enumerate(spec.variants):
         if v.id in seen:

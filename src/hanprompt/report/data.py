@@ -15,6 +15,7 @@ from sqlalchemy import Connection, Engine, and_, case, exists, func, not_, or_, 
 
 from hanprompt.errors import NotFoundError
 from hanprompt.store.db import reading, row_dict
+from hanprompt.store.runs import live_status
 from hanprompt.store.schema import (
     analyses,
     bench_results,
@@ -129,7 +130,7 @@ def load_run(engine: Engine, run_id: int) -> RunBundle:
         row = conn.execute(select(runs).where(runs.c.id == run_id)).mappings().first()
         if row is None:
             raise NotFoundError(f"no run with id {run_id}; list them with `hanprompt runs`")
-        bundle = RunBundle(run=row_dict(row))
+        bundle = RunBundle(run=live_status([row_dict(row)], conn)[0])
         bundle.results = attach(conn, [row_dict(r) for r in conn.execute(
             _answers(select(generations).where(generations.c.run_id == run_id)).order_by(generations.c.id)
         ).mappings()])
@@ -184,7 +185,7 @@ def runs_page(engine: Engine, *, limit: int = PAGE, before: int | None = None, k
     with reading(engine) as conn:
         rows = [row_dict(r) for r in conn.execute(query).mappings()]
         more = len(rows) > limit
-        rows = rows[:limit]
+        rows = live_status(rows[:limit], conn)
         ids = [r["id"] for r in rows]
         counts = _counts(conn, ids)
     for r in rows:
@@ -303,6 +304,7 @@ def run_page(
         row = conn.execute(select(runs).where(runs.c.id == run_id)).mappings().first()
         if row is None:
             raise NotFoundError(f"no run with id {run_id}")
+        run_row = live_status([row_dict(row)], conn)[0]
         rows = [row_dict(r) for r in conn.execute(query).mappings()]
         more = len(rows) > limit
         rows = attach(conn, rows[:limit])
@@ -313,7 +315,7 @@ def run_page(
         ).mappings().first()
         bench = _bench_of(conn, run_id, limit=500)
     return {
-        "run": dict(row_dict(row), **counts), "results": rows, "next": rows[-1]["id"] if more else None,
+        "run": dict(run_row, **counts), "results": rows, "next": rows[-1]["id"] if more else None,
         "analyses": found, "analysis": row_dict(own) if own else None,
         "bench": bench,
     }
@@ -325,7 +327,7 @@ def run_info(engine: Engine, run_id: int) -> dict:
         row = conn.execute(select(runs).where(runs.c.id == run_id)).mappings().first()
         if row is None:
             raise NotFoundError(f"no run with id {run_id}")
-        return dict(row_dict(row), **_counts(conn, [run_id])[run_id])
+        return dict(live_status([row_dict(row)], conn)[0], **_counts(conn, [run_id])[run_id])
 
 
 def generation_detail(engine: Engine, gen_id: int) -> dict:

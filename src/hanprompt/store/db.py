@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Iterator
 
-from sqlalchemy import Connection, Engine, create_engine, event, exc
+from sqlalchemy import Connection, Engine, create_engine, event, exc, text
 from sqlalchemy.engine import make_url
 
 from hanprompt.errors import StoreError
@@ -103,7 +103,8 @@ def open_engine(url: str) -> Engine:
         return _engines[url]
     parsed = _normalise_url(url)
     shown = parsed.render_as_string(hide_password=True)
-    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+    uri = parsed.query.get("uri") in ("true", "1")  # sqlite:///file:PATH?mode=ro&uri=true
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:") and not uri:
         folder = Path(parsed.database).expanduser().resolve().parent
         if not folder.is_dir():
             raise StoreError(
@@ -135,6 +136,30 @@ def open_engine(url: str) -> Engine:
         raise StoreError(f"cannot use database {shown}: {first}; {_FIX}") from e
     _engines[url] = engine
     return engine
+
+
+def _shown(engine: Engine) -> str:
+    return engine.url.render_as_string(hide_password=True)
+
+
+def ensure_writable(engine: Engine) -> None:
+    """Raise StoreError unless this process can write to the database.
+
+    Checked with a write that is rolled back, so a read-only file, a read-only PostgreSQL
+    transaction mode or a missing privilege all show up before any work is done.
+    """
+    try:
+        with engine.connect() as conn:
+            tx = conn.begin()
+            try:
+                conn.execute(text("UPDATE alembic_version SET version_num = version_num"))
+            finally:
+                tx.rollback()
+    except exc.DBAPIError as e:
+        first = str(e.orig).strip().splitlines()[0] if e.orig else str(e).splitlines()[0]
+        raise StoreError(
+            f"cannot write to database {_shown(engine)}: {first}; make it writable, or {_FIX}"
+        ) from e
 
 
 def current_revision(conn: Connection) -> str | None:

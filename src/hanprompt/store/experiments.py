@@ -6,7 +6,7 @@ from typing import Iterable
 from sqlalchemy import Connection, Engine, insert, select, update
 
 from hanprompt.store.db import reading, row_dict
-from hanprompt.store.schema import checks, generations, runs
+from hanprompt.store.schema import checks, generations
 
 #: the columns a cache hit copies from the generation that first produced the answer
 CACHED_FIELDS = [
@@ -92,12 +92,6 @@ def set_check_result(conn: Connection, check_id: int, result: dict) -> None:
     """Fill in a stored check's verdict (passed, reason, score)."""
     conn.execute(update(checks).where(checks.c.id == check_id).values(
         passed=result["passed"], reason=result["reason"], score=result["score"]))
-
-
-def reopen_run(engine: Engine, run_id: int) -> None:
-    """Mark a run as running again (a resume), clearing its end."""
-    with engine.begin() as conn:
-        conn.execute(update(runs).where(runs.c.id == run_id).values(status="running", finished_at=None, error=None))
 
 
 def run_results(engine: Engine, run_id: int) -> list[dict]:

@@ -5,10 +5,13 @@ from typing import Iterable, Iterator
 
 from sqlalchemy import Engine, delete, func, insert, or_, select, update
 
+from hanprompt import settings
 from hanprompt.errors import NotFoundError
+from hanprompt.store import leases
 from hanprompt.store.db import now, reading, row_dict
 from hanprompt.store.search import contains as text_contains
 from hanprompt.store.schema import checks, generations, runs, translations
+from hanprompt.store.storable import storable
 
 GENERATION_FIELDS = [c.name for c in generations.columns]
 
@@ -21,22 +24,49 @@ def create_run(
     spec: dict | None = None,
     spec_hash: str | None = None,
     status: str = "running",
+    holder: str | None = None,
 ) -> int:
+    """Insert a run; with ``holder`` it starts out held by that lease holder (see store.leases)."""
+    (name, spec), _ = storable((name, spec))
     with engine.begin() as conn:
+        lease = {}
+        if holder is not None:
+            at = leases.db_now(conn)
+            lease = {"holder": holder, "held_since": at, "heartbeat_at": at}
         return conn.execute(
             insert(runs).values(
-                name=name, kind=kind, status=status, spec=spec, spec_hash=spec_hash, created_at=now()
+                name=name, kind=kind, status=status, spec=spec, spec_hash=spec_hash, created_at=now(), **lease
             )
         ).inserted_primary_key[0]
 
 
-def finish_run(engine: Engine, run_id: int, status: str = "done", error: str | None = None) -> None:
+def finish_run(engine: Engine, run_id: int, status: str = "done", error: str | None = None,
+               holder: str | None = None) -> None:
+    """Record how a run ended; with ``holder``, give up that holder's lease in the same transaction."""
+    error, _ = storable(error)
     with engine.begin() as conn:
         conn.execute(
             update(runs)
             .where(runs.c.id == run_id)
             .values(status=status, error=error, finished_at=now())
         )
+        if holder is not None:
+            leases.release(conn, run_id, holder)
+
+
+def live_status(rows: list[dict], conn) -> list[dict]:
+    """Run rows (as from row_dict) with the status to show: a ``running`` run whose lease lapsed
+    has no live holder, so it shows as ``interrupted``. Changes and returns ``rows``."""
+    running = [r for r in rows if r["status"] == "running"]
+    if running:
+        at, ttl = leases.db_now(conn), settings.lease_ttl()
+        for r in running:
+            if leases.lapsed(r.get("_holder", r.get("holder")), r.get("_heartbeat", r.get("heartbeat_at")), at, ttl):
+                r["status"] = "interrupted"
+    for r in rows:
+        r.pop("_heartbeat", None)
+        r.pop("_holder", None)
+    return rows
 
 
 def add_generation(conn, run_id: int, record: dict) -> int:
@@ -44,7 +74,9 @@ def add_generation(conn, run_id: int, record: dict) -> int:
     unknown = set(record) - set(GENERATION_FIELDS)
     if unknown:
         raise ValueError(f"unknown generation fields: {sorted(unknown)}")
-    values = dict(record, run_id=run_id)
+    values, altered = storable(dict(record, run_id=run_id))
+    if altered:
+        values["text_altered"] = True
     values.setdefault("created_at", now())
     return conn.execute(insert(generations).values(**values)).inserted_primary_key[0]
 
@@ -52,11 +84,12 @@ def add_generation(conn, run_id: int, record: dict) -> int:
 def record_single(engine: Engine, *, name: str, kind: str, spec: dict, record: dict) -> tuple[int, int]:
     """Store a run holding one generation in one transaction: both or neither are written."""
     status = "failed" if record.get("error") else "done"
+    (name, spec), _ = storable((name, spec))
     with engine.begin() as conn:
         run_id = conn.execute(
             insert(runs).values(
                 name=name, kind=kind, status=status, spec=spec, created_at=now(), finished_at=now(),
-                error=record.get("error"),
+                error=storable(record.get("error"))[0],
             )
         ).inserted_primary_key[0]
         gen_id = add_generation(conn, run_id, record)
@@ -66,9 +99,9 @@ def record_single(engine: Engine, *, name: str, kind: str, spec: dict, record: d
 def get_run(engine: Engine, run_id: int) -> dict:
     with reading(engine) as conn:
         row = conn.execute(select(runs).where(runs.c.id == run_id)).mappings().first()
-    if row is None:
-        raise NotFoundError(f"no run with id {run_id}; list them with `hanprompt runs`")
-    return row_dict(row)
+        if row is None:
+            raise NotFoundError(f"no run with id {run_id}; list them with `hanprompt runs`")
+        return live_status([row_dict(row)], conn)[0]
 
 
 def list_runs(engine: Engine, limit: int | None = None, kind: str | None = None) -> list[dict]:
@@ -79,6 +112,7 @@ def list_runs(engine: Engine, limit: int | None = None, kind: str | None = None)
     query = (
         select(
             runs.c.id, runs.c.name, runs.c.kind, runs.c.status, runs.c.created_at, runs.c.finished_at,
+            runs.c.heartbeat_at.label("_heartbeat"), runs.c.holder.label("_holder"),
             func.coalesce(gens.c.n, 0).label("generations"),
             func.coalesce(trans.c.n, 0).label("translations"),
         )
@@ -91,7 +125,7 @@ def list_runs(engine: Engine, limit: int | None = None, kind: str | None = None)
     if limit:
         query = query.limit(limit)
     with reading(engine) as conn:
-        return [row_dict(r) for r in conn.execute(query).mappings()]
+        return live_status([row_dict(r) for r in conn.execute(query).mappings()], conn)
 
 
 def _generation_query(search: str | None = None, model: str | None = None, run_id: int | None = None):

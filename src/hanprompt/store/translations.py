@@ -1,17 +1,18 @@
 """Translations and their scores: writing them and reading them back."""
 from __future__ import annotations
 
-from sqlalchemy import Connection, Engine, insert, select
+from sqlalchemy import Connection, Engine, and_, delete, insert, select
 
 from hanprompt.store.db import now, reading, row_dict
-from hanprompt.store.schema import translation_scores, translations
+from hanprompt.store.schema import generations, translation_scores, translations
+from hanprompt.store.storable import storable
 
 TRANSLATION_FIELDS = {c.name for c in translations.columns} - {"id", "run_id", "created_at"}
 SCORE_FIELDS = {c.name for c in translation_scores.columns} - {"id", "run_id", "created_at"}
 
 
 def _values(run_id: int, row: dict, fields: set[str]) -> dict:
-    values = {k: v for k, v in row.items() if k in fields}
+    values, _ = storable({k: v for k, v in row.items() if k in fields})
     return dict(values, run_id=run_id, created_at=now())
 
 
@@ -21,6 +22,33 @@ def add_translations(conn: Connection, run_id: int, rows: list[dict]) -> list[in
         conn.execute(insert(translations).values(**_values(run_id, r, TRANSLATION_FIELDS))).inserted_primary_key[0]
         for r in rows
     ]
+
+
+def untranslated(engine: Engine, run_id: int, translator: str, source_lang: str, target_lang: str) -> list[dict]:
+    """The generations of a run (id, response, variant, model, vars, repeat_index), in storage
+    order, that lack a translation by ``translator`` from ``source_lang`` into ``target_lang``;
+    judge verdicts are not translated."""
+    done = select(translations.c.id).where(
+        translations.c.generation_id == generations.c.id, translations.c.translator == translator,
+        translations.c.source_lang == source_lang, translations.c.target_lang == target_lang,
+    )
+    query = (
+        select(generations.c.id, generations.c.response, generations.c.variant, generations.c.model,
+               generations.c.vars, generations.c.repeat_index)
+        .where(generations.c.run_id == run_id, generations.c.role.is_(None), ~done.exists())
+        .order_by(generations.c.id)
+    )
+    with reading(engine) as conn:
+        return [dict(r) for r in conn.execute(query).mappings()]
+
+
+def delete_translations(conn: Connection, run_id: int, translator: str, source_lang: str, target_lang: str) -> int:
+    """Delete one translator's translations of a run's generations (inside an open transaction)."""
+    of_run = select(generations.c.id).where(generations.c.run_id == run_id)
+    return conn.execute(delete(translations).where(and_(
+        translations.c.generation_id.in_(of_run), translations.c.translator == translator,
+        translations.c.source_lang == source_lang, translations.c.target_lang == target_lang,
+    ))).rowcount
 
 
 def add_scores(conn: Connection, run_id: int, rows: list[dict]) -> list[int]:

@@ -106,8 +106,11 @@ def translate_job(texts: list[str], *, translators: list[str], source_lang: str 
             f"--references has {len(references)} lines but the source has {len(texts)}; "
             "give one reference line per source line"
         )
+    from hanprompt.store.db import ensure_writable
+
     source, target = languages(source_lang, target_lang)
     loaded = load_translators(translators, source, target, options)
+    ensure_writable(engine)  # a read-only log is found before the work, not after
     rows, scores = [], []
     for t in loaded:
         done = _rows(t, texts, source, target, progress)
@@ -130,36 +133,47 @@ def translate_job(texts: list[str], *, translators: list[str], source_lang: str 
     return {"run_id": run_id, "translations": rows, "scores": scores}
 
 
-def translate_generations(engine: Engine, *, run_id: int, generations: list[dict], translator: str,
-                          source_lang: str, target_lang: str, progress: base.Progress | None = None) -> list[dict]:
-    """Translate each generation's ``response`` and store the rows linked to the run and generation."""
-    source, target = languages(source_lang, target_lang)
-    (t,) = load_translators([translator], source, target)
-    return _store_generations(engine, t, run_id, generations, source, target, progress)
+def translate_missing(engine: Engine, t: base.Translator, run_id: int, source: Language,
+                      target: Language, progress: base.Progress | None = None) -> list[dict]:
+    """Translate, with a loaded translator, the generations of a run it has not translated yet;
+    store them in one transaction and return the new rows (none when nothing is missing)."""
+    from hanprompt.store.translations import untranslated
+
+    missing = untranslated(engine, run_id, t.spec, source.code, target.code)
+    return _store_generations(engine, t, run_id, missing, source, target, progress) if missing else []
 
 
 def _store_generations(engine: Engine, t: base.Translator, run_id: int, generations: list[dict],
-                       source: Language, target: Language, progress: base.Progress | None = None) -> list[dict]:
-    from hanprompt.store.translations import add_translations
+                       source: Language, target: Language, progress: base.Progress | None = None, *,
+                       replace: bool = False) -> list[dict]:
+    from hanprompt.store.translations import add_translations, delete_translations
 
     rows = _rows(t, [g.get("response") or "" for g in generations], source, target, progress)
     for row, g in zip(rows, generations):
         row["generation_id"] = g["id"]
         row.update({k: g.get(k) for k in ("variant", "model", "vars", "repeat_index") if k in g})
-    with engine.begin() as conn:
+    with engine.begin() as conn:  # with replace, the old rows go and the new come in one transaction
+        if replace:
+            delete_translations(conn, run_id, t.spec, source.code, target.code)
         add_translations(conn, run_id, rows)
     return rows
 
 
 def translate_run(engine: Engine, run_id: int, *, translators: list[str], source_lang: str = "en",
-                  target_lang: str = "ko", options: dict | None = None,
-                  progress: base.Progress | None = None) -> list[dict]:
-    """Translate every response of a stored run with each translator, linked to its generations.
+                  target_lang: str = "ko", options: dict | None = None, force: bool = False,
+                  progress: base.Progress | None = None) -> dict:
+    """Translate the responses of a stored run that each translator has not translated yet.
 
+    A rerun completes only what is missing (nothing, for a complete translator); ``force``
+    replaces a translator's translations of the run in one transaction. The run is held (see
+    store.leases) while translating: a run another process is working on raises RunBusy.
     Each row carries the ``generation_id`` and the generation's ``variant``, ``model``, ``vars``
     and ``repeat_index``. ``progress(segments done, segments in all, translator spec)`` is called
-    after each batch.
+    after each batch. Returns ``{"translations": [new rows], "complete": {translator: rows there}}``.
     """
+    from hanprompt import settings
+    from hanprompt.store import leases
+    from hanprompt.store.db import ensure_writable
     from hanprompt.store.runs import get_run, list_generations
 
     get_run(engine, run_id)  # NotFoundError names the fix
@@ -169,7 +183,24 @@ def translate_run(engine: Engine, run_id: int, *, translators: list[str], source
         raise InputError(f"run {run_id} has no generations to translate; pick another with `hanprompt runs`")
     source, target = languages(source_lang, target_lang)
     loaded = load_translators(translators, source, target, options)  # all checked before any is stored
+    ensure_writable(engine)
+    holder, ttl = leases.new_holder(), settings.lease_ttl()
+    leases.acquire(engine, run_id, holder, ttl)
     rows: list[dict] = []
-    for t in loaded:
-        rows.extend(_store_generations(engine, t, run_id, generations, source, target, progress))
-    return rows
+    complete: dict[str, int] = {}
+    try:
+        with leases.Lease(engine, run_id, holder, ttl) as lease:
+            for t in loaded:
+                lease.check()
+                if force:
+                    rows.extend(_store_generations(engine, t, run_id, generations, source, target, progress,
+                                                          replace=True))
+                    continue
+                added = translate_missing(engine, t, run_id, source, target, progress)
+                if not added:
+                    complete[t.spec] = len(generations)
+                rows.extend(added)
+    finally:
+        with engine.begin() as conn:
+            leases.release(conn, run_id, holder)
+    return {"translations": rows, "complete": complete}
