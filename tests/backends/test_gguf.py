@@ -189,3 +189,16 @@ def test_translate_with_a_gguf_chat_model(cli, tiny_gguf, rows):
     assert code == 0, err
     (t,) = rows("translations")
     assert t["translator"] == f"llm:gguf:{tiny_gguf}" and t["source"] == "The museum is closed on Mondays."
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("layers, device, placement", [("all", "gpu", {"gpu": 2}), ("1", "gpu+cpu", {"gpu": 1, "cpu": 1})])
+def test_gpu_layers_are_placed_and_logged(cli, tiny_gguf, rows, layers, device, placement):
+    import llama_cpp
+
+    if not llama_cpp.llama_supports_gpu_offload():
+        pytest.skip("this llama-cpp-python build cannot offload to a GPU (a CPU-only build, or no GPU)")
+    code, _, err = cli("ask", "hi", "--model", f"gguf:{tiny_gguf}", "--gpu-layers", layers, "--max-new-tokens", "4")
+    assert code == 0, err
+    (row,) = rows()
+    assert (row["device"], json.loads(row["placement"])) == (device, placement)
