@@ -40,6 +40,11 @@ class Config:
     load_options: dict
     config: dict
     skip: str | None = None
+    local: ModelSpec | None = None  # where files are read from (see local_spec); the spec itself if None
+
+    @property
+    def file(self) -> str:
+        return (self.local or self.spec).name
 
     @property
     def label(self) -> str:
@@ -64,8 +69,10 @@ class BenchReport:
 
 
 # ---- configurations ------------------------------------------------------------------------
-def _check_spec(spec: ModelSpec) -> None:
-    """Missing local files are a bad input (exit 2, nothing stored), not a failed row."""
+def local_spec(spec: ModelSpec) -> ModelSpec:
+    """The spec with the file its weights are read from: a hub GGUF (``gguf:ORG/REPO/FILE.gguf``)
+    becomes the downloaded file. Missing local files raise ModelNotFound (a bad input: exit 2,
+    nothing stored), not a failed row."""
     from hanprompt.backends.hub import looks_like_path
 
     if spec.backend == "hf" and looks_like_path(spec.name):
@@ -73,8 +80,12 @@ def _check_spec(spec: ModelSpec) -> None:
         if not (folder / "config.json").is_file():
             raise ModelNotFound(f"{spec.name} is not a model folder (no config.json); pass a folder written "
                                 "by save_pretrained(), or a hub id")
-    if spec.backend == "gguf" and not Path(spec.name).expanduser().is_file():
-        raise ModelNotFound(f"GGUF file {spec.name} does not exist; pass the path of a .gguf model file")
+    if spec.backend == "gguf":
+        from hanprompt.backends.gguf import resolve_file
+
+        path, _ = resolve_file(spec.name)
+        return ModelSpec("gguf", str(path))
+    return spec
 
 
 def expand(options: BenchOptions, specs: list[ModelSpec], machine: Machine) -> list[Config]:
@@ -168,7 +179,7 @@ def _shape_and_placement(cfg: Config, measured: Measured) -> tuple[roofline.Mode
     if cfg.spec.backend == "hf":
         shape, layers, head, kv = shapes.hf_loaded(measured.backend.model)
     elif cfg.spec.backend == "gguf":
-        shape = shapes.gguf_file(cfg.spec.name)
+        shape = shapes.gguf_file(cfg.file)
         n = cfg.config["gpu_layers"]
         layers, head, kv = shapes.gguf_placement(shape, shape.n_layers + 1 if n == ALL_LAYERS else int(n))
     else:
@@ -183,10 +194,10 @@ def _file_shape(cfg: Config) -> roofline.ModelShape | None:
     """The shape from the model's files, without loading it (for fit advice)."""
     try:
         if cfg.spec.backend == "gguf":
-            return shapes.gguf_file(cfg.spec.name)
-        if cfg.spec.backend == "hf" and Path(cfg.spec.name).expanduser().is_dir():
+            return shapes.gguf_file(cfg.file)
+        if cfg.spec.backend == "hf" and Path(cfg.file).expanduser().is_dir():
             dtype_bytes = {"float32": 4, "bfloat16": 2, "float16": 2}.get(cfg.config.get("dtype", ""))
-            return shapes.hf_folder(cfg.spec.name, dtype_bytes)
+            return shapes.hf_folder(cfg.file, dtype_bytes)
     except (HanpromptError, OSError, ValueError):
         return None
     return None
@@ -330,18 +341,19 @@ def run_bench(options: BenchOptions, *, db: str | None = None, machine: Machine 
 
     options.check()
     specs = [parse_spec(m) for m in options.models]
-    for spec in specs:
-        _check_spec(spec)
+    local = {spec: local_spec(spec) for spec in specs}
     engine = open_engine(settings.db_url(db))
     machine = machine or LocalMachine()
     configs = expand(options, specs, machine)
+    for cfg in configs:
+        cfg.local = local[cfg.spec]
 
     counters: dict[str, tokens.Count | None] = {}
     korean: dict[str, dict] = {}
     for spec in dict.fromkeys(specs):
         if progress:
             progress(f"{spec}: loading the tokenizer")
-        count, why = tokens.counter(spec)
+        count, why = tokens.counter(local[spec])
         counters[str(spec)] = count
         korean[str(spec)] = tokens.korean_efficiency(count) if count else {"error": why}
     bandwidth = Bandwidths(options.bandwidth, machine, progress)
