@@ -64,7 +64,7 @@ def test_filler_prompt_shorter_than_the_template_is_one_word(tiny_model):
     backend = load(str(tiny_model))
     count, _ = tokens.counter(parse_spec(str(tiny_model)))
     (message,) = tokens.filler_messages(count, backend.render, 3)
-    assert len(message["content"].split()) == 1
+    assert message["content"].split() == ["0.", tokens.passages()["ko"].split()[0]]  # the number and one word
 
 
 @pytest.mark.parametrize("target", [40, 64, 200])
@@ -74,9 +74,18 @@ def test_filler_prompt_fits_the_target_token_count(tiny_model, target):
     messages = tokens.filler_messages(count, backend.render, target)
     n = count(backend.render(messages))
     assert n <= target
-    longer = messages[0]["content"] + " " + tokens.passages()["ko"].split()[0]
+    words = tokens.passages()["ko"].split()
+    longer = messages[0]["content"] + " " + words[len(messages[0]["content"].split()) - 1]
     assert count(backend.render([{"role": "user", "content": longer}])) > n  # not far below: one word more grows it
     assert backend.generate(messages, GenParams(max_new_tokens=1)).input_tokens == n
+
+
+def test_filler_prompts_of_different_variants_differ_from_the_start(tiny_model):
+    backend = load(str(tiny_model))
+    count, _ = tokens.counter(parse_spec(str(tiny_model)))
+    prompts = [tokens.filler_messages(count, backend.render, 64, variant=v)[0]["content"] for v in range(3)]
+    assert len({p.split()[0] for p in prompts}) == 3 and len({p.split()[1] for p in prompts}) == 3
+    assert all(count(backend.render([{"role": "user", "content": p}])) <= 64 for p in prompts)
 
 
 def test_peak_memory_sees_an_allocation():

@@ -1,7 +1,8 @@
 """Measuring one configuration: load, warm-up, timed repeats, and an optional batch.
 
-Every repeat sends the same prompt of about ``prompt_tokens`` tokens and generates exactly
-``gen_tokens`` tokens (EOS ignored, as llama-bench does), greedy. From each completion:
+Every run sends its own prompt of about ``prompt_tokens`` tokens (different from the first
+words on, so no prompt cache skips the prefill) and generates exactly ``gen_tokens`` tokens
+(EOS ignored, as llama-bench does), greedy. From each completion:
 
 - prefill tokens/s = prompt tokens / TTFT (TTFT: request start, tokenization included, to
   the first generated token);
@@ -14,6 +15,7 @@ the time from the first token to the last (rows that share one forward pass shar
 from __future__ import annotations
 
 import gc
+import statistics
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -68,19 +70,25 @@ def run_config(
             on_loaded(backend)
         if backend.count_tokens(backend.render([{"role": "user", "content": "x"}])) is not None:
             count = backend.count_tokens  # the backend's own count of a rendered prompt
-        messages = filler_messages(count, backend.render, prompt_tokens)
+        runs = iter(range(warmup + repeat + (batch or 0)))  # every prompt its own: no prefill is cached
+
+        def prompt() -> list[dict]:
+            return filler_messages(count, backend.render, prompt_tokens, variant=next(runs))
+
         for _ in range(warmup):
-            backend.generate(messages, params)
-        completions = [backend.generate(messages, params) for _ in range(repeat)]
-        rows = backend.generate_batch([(messages, params)] * batch) if batch else None
+            backend.generate(prompt(), params)
+        completions = [backend.generate(prompt(), params) for _ in range(repeat)]
+        rows = backend.generate_batch([(prompt(), params) for _ in range(batch)]) if batch else None
     info = {
         "device": backend.info.device,
         "placement": backend.info.placement,
         "dtype": backend.info.dtype,
         "warnings": list(backend.info.warnings),
     }
+    known = [c.input_tokens for c in completions if c.input_tokens]
     return Measured(
-        load_s=load_s, info=info, prompt_tokens=completions[0].input_tokens, completions=completions,
+        load_s=load_s, info=info, completions=completions,
+        prompt_tokens=round(statistics.fmean(known)) if len(known) == len(completions) else None,
         batch=rows, batch_shared_clock=backend.supports_batching, peak_rss=memory.peak_rss,
         start_rss=memory.start_rss, peak_vram=memory.vram_delta, backend=backend,
     )

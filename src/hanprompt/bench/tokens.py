@@ -82,19 +82,22 @@ def korean_efficiency(count: Count) -> dict:
     return out
 
 
-def filler_messages(count: Count | None, render: Callable[[list[dict]], str], target: int) -> list[dict]:
+def filler_messages(count: Count | None, render: Callable[[list[dict]], str], target: int,
+                    variant: int = 0) -> list[dict]:
     """Chat messages whose rendered prompt is as close to ``target`` tokens as fits, not over.
 
-    ``count`` counts a rendered prompt (``Backend.count_tokens``, or a tokenizer's count).
-
-    The user turn repeats the Korean passage word by word; the longest prefix that keeps the
-    templated prompt within ``target`` tokens is found by bisection. Without a tokenizer,
-    one word per four target tokens (the server reports the real count).
+    ``count`` counts a rendered prompt (``Backend.count_tokens``, or a tokenizer's count). The
+    user turn is ``variant``'s number, then the Korean passage word by word from a place that
+    ``variant`` also picks: prompts of different variants differ from their first words, so no
+    prompt cache (llama.cpp's prefix reuse, a server's prefix caching) skips a prefill. The
+    longest prefix that keeps the templated prompt within ``target`` tokens is found by
+    bisection; without a tokenizer, one word per four target tokens (the server reports the
+    real count).
     """
     words = passages()["ko"].split()
 
     def messages(k: int) -> list[dict]:
-        text = " ".join(words[i % len(words)] for i in range(k))
+        text = " ".join([f"{variant}."] + [words[(variant + i) % len(words)] for i in range(k)])
         return [{"role": "user", "content": text}]
 
     if count is None:
