@@ -1,5 +1,5 @@
 import sys
 
-from hanprompt.cli import main
+from hanprompt.cli import entry
 
-sys.exit(main())
+sys.exit(entry())

@@ -13,7 +13,7 @@ from hanprompt.bench.memory import PeakMemory
 
 
 def test_shape_of_a_loaded_model_matches_its_files(tiny_model):
-    backend = load(str(tiny_model))
+    backend = load(str(tiny_model), packed_linear=False)
     shape, layer_memory, head_memory, kv_memory = shapes.hf_loaded(backend.model)
     params = sum(p.numel() for p in backend.model.parameters())
     assert shape.weight_bytes == 4 * params  # float32
@@ -33,13 +33,27 @@ def test_shape_of_a_loaded_model_matches_its_files(tiny_model):
 
 
 def test_tied_embeddings_are_read_in_full_as_the_output_head(tied_model):
-    backend = load(str(tied_model))
+    backend = load(str(tied_model), packed_linear=False)
     shape, *_ = shapes.hf_loaded(backend.model)
     vocab_bytes = 4 * backend.model.get_input_embeddings().weight.numel()
     assert shape.embedding == 0 and shape.head >= vocab_bytes
     assert shape.weight_bytes == 4 * sum(p.numel() for p in backend.model.parameters())
     files = shapes.hf_folder(tied_model)
     assert (files.head, files.embedding, files.layers) == (shape.head, shape.embedding, shape.layers)
+
+
+def test_packed_linear_weights_are_counted_and_a_tied_head_is_a_copy(tied_model):
+    plain, *_ = shapes.hf_loaded(load(str(tied_model), packed_linear=False).model)
+    backend = load(str(tied_model))
+    assert backend.info.kernels.startswith("oneDNN packed linear")
+    shape, layer_memory, head_memory, _ = shapes.hf_loaded(backend.model)
+    vocab_bytes = 4 * backend.model.get_input_embeddings().weight.numel()
+    # the layers read what they read before; the head reads its packed copy, and the input
+    # embedding (still stored, one row read per token) is no longer the head
+    assert shape.layers == plain.layers and shape.head == plain.head
+    assert shape.embedding == vocab_bytes and shape.weight_bytes == plain.weight_bytes + vocab_bytes
+    assert shape.read_per_token == plain.read_per_token
+    assert set(layer_memory) == {"cpu"} and head_memory == "cpu"
 
 
 def test_korean_efficiency_counts_the_shipped_passages(tiny_model):

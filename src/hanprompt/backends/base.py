@@ -99,6 +99,7 @@ class LoadInfo:
     template: str = "chat"  # "chat" or "plain" when the model has no chat template
     warnings: list[str] = field(default_factory=list)
     import_s: float = 0.0  # importing the backend's libraries (torch, transformers), first load only
+    kernels: str = ""  # matrix kernels other than the library's default, e.g. "oneDNN packed linear x211"
 
 
 class Backend(abc.ABC):

@@ -16,6 +16,7 @@ wait until the batch has emptied.
 """
 from __future__ import annotations
 
+import functools
 import inspect
 import time
 from collections import deque
@@ -141,6 +142,7 @@ class ContinuousBatcher:
         from transformers import DynamicCache
         from transformers.cache_utils import DynamicLayer
 
+        GrowingLayer = _growing_layer_class()
         t0 = time.perf_counter()
         batch = self.encode([r.prompt for r in group])
         device = self.model.device
@@ -156,12 +158,13 @@ class ContinuousBatcher:
                                    stop_ids=self.stop_ids)
         position_ids = (mask.long().cumsum(-1) - 1).clamp(min=0)
         cache = DynamicCache(config=self.model.config)
+        cache.layers = [GrowingLayer() if type(layer) is DynamicLayer else layer for layer in cache.layers]
         out = self._forward(input_ids, mask, position_ids, cache)
         cache = self._cache_of(out)
         tokens = next_tokens(out.logits[:, -1, :], [r.sampler for r in group])
         if not self.active:
             self.cache, self.mask, self.active = cache, mask, list(group)
-            self.refillable = all(type(layer) is DynamicLayer for layer in getattr(cache, "layers", ()))
+            self.refillable = all(type(layer) is GrowingLayer for layer in getattr(cache, "layers", ()))
         else:
             self._join(cache, mask)
             self.active.extend(group)
@@ -239,6 +242,53 @@ class ContinuousBatcher:
                     layer.keys = layer.keys[:, :, first:, :]
                     layer.values = layer.values[:, :, first:, :]
                 self.mask = self.mask[:, first:]
+
+
+@functools.lru_cache(maxsize=None)
+def _growing_layer_class():
+    from transformers.cache_utils import DynamicLayer
+
+    class GrowingLayer(DynamicLayer):
+        """A ``DynamicLayer`` whose keys and values are views of buffers with room to grow.
+
+        ``DynamicLayer.update`` concatenates, copying the whole cache at every step (quadratic in
+        the length); here a step copies only the new positions, and the buffers grow by
+        ``GROW`` positions at a time. Keys or values replaced from outside (rows joined, dropped
+        or trimmed) are adopted into fresh buffers at the next update.
+        """
+
+        GROW = 256  # positions added when the buffers are full
+
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self._buffers = None  # (keys, values) of shape (batch, heads, capacity, head_dim)
+
+        def update(self, key_states, value_states, *args, **kwargs):
+            import torch
+
+            if not self.is_initialized:
+                self.lazy_initialization(key_states, value_states)
+            have = self.get_seq_length()
+            need = have + key_states.shape[-2]
+            buffers = self._buffers
+            ours = buffers is not None and have > 0 and self.keys.data_ptr() == buffers[0].data_ptr() \
+                and self.keys.shape[0] == buffers[0].shape[0]
+            if not ours or need > buffers[0].shape[-2]:
+                old = (self.keys, self.values) if have else None
+                shape = list(key_states.shape)
+                shape[-2] = need + self.GROW
+                buffers = tuple(torch.empty(shape[:-1] + [s.shape[-1]], dtype=s.dtype, device=s.device)
+                                for s in (key_states, value_states))
+                if old is not None:
+                    buffers[0][..., :have, :].copy_(old[0])
+                    buffers[1][..., :have, :].copy_(old[1])
+                self._buffers = buffers
+            buffers[0][..., have:need, :].copy_(key_states)
+            buffers[1][..., have:need, :].copy_(value_states)
+            self.keys, self.values = buffers[0][..., :need, :], buffers[1][..., :need, :]
+            return self.keys, self.values
+
+    return GrowingLayer
 
 
 def _overflow(prompt_tokens: int, max_new_tokens: int) -> Exception:

@@ -41,6 +41,7 @@ class HFOptions(BaseModel):
     offload_folder: str | None = None
     quantize: Literal["8bit", "4bit"] | None = None
     trust_remote_code: bool = False
+    packed_linear: bool = True  # CPU float32: oneDNN linears with packed weights (cpu_linear)
 
     @field_validator("max_memory", mode="before")
     @classmethod
@@ -223,6 +224,12 @@ class HFBackend(Backend):
         if device == "mps":
             model.to("mps")
         model.eval()
+        packed = 0
+        if (opts.packed_linear and device == "cpu" and not opts.quantize and dtype == torch.float32
+                and not getattr(model, "hf_device_map", None)):
+            from hanprompt.backends import cpu_linear
+
+            packed = cpu_linear.pack(model)
         if tokenizer.pad_token_id is None:
             tokenizer.pad_token = tokenizer.eos_token
         device_str, placement = _placement(model)
@@ -233,6 +240,8 @@ class HFBackend(Backend):
             dtype=str(model.dtype).removeprefix("torch."),
             import_s=import_s,
         )
+        if packed:
+            info.kernels = f"oneDNN packed linear x{packed}"
         if not getattr(tokenizer, "chat_template", None):
             info.template = "plain"
             info.warnings.append(chat.no_template_warning(name))

@@ -62,7 +62,8 @@ def hf_loaded(model) -> tuple[ModelShape, list[str], str, list[str]]:
     gpu_in_map = any(_memory_of(d, False) == "cuda" for d in device_map.values())
     input_embedding = model.get_input_embeddings().weight
     output = model.get_output_embeddings()
-    tied = output is not None and output.weight is input_embedding
+    # a head packed for oneDNN (backends.cpu_linear) is a copy of its own, tied or not
+    tied = output is not None and getattr(output, "weight", None) is input_embedding
     sizes: dict[tuple[str, int | None], int] = {}
     memories: dict[tuple[str, int | None], str] = {}
     for name, param in model.named_parameters():  # tied parameters are listed once
@@ -72,6 +73,12 @@ def hf_loaded(model) -> tuple[ModelShape, list[str], str, list[str]]:
         sizes[role] = sizes.get(role, 0) + param.numel() * param.element_size()
         where = _device_in_map(name, device_map) if device_map else param.device.type
         memories.setdefault(role, _memory_of(where, gpu_in_map))
+    for name, module in model.named_modules():  # packed linear layers keep their weight as a buffer
+        packed = getattr(module, "packed_bytes", None)
+        if packed is not None:
+            role = classify(f"{name}.weight")
+            sizes[role] = sizes.get(role, 0) + packed
+            memories.setdefault(role, "cpu")
     n_layers = 1 + max((i for kind, i in sizes if kind == "layer"), default=-1)
     dtype_bytes = next(p.element_size() for p in model.parameters() if p.is_floating_point())
     shape = _assemble(sizes, n_layers, tied, _kv_per_layer(model.config, dtype_bytes), "hf model")

@@ -30,6 +30,8 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--offload-folder", metavar="DIR", help="where --device auto may offload weights to disk")
     g.add_argument("--quantize", choices=["8bit", "4bit"], help="bitsandbytes quantization (CUDA only)")
     g.add_argument("--trust-remote-code", action="store_true", default=None, help="run the model repository's own code")
+    g.add_argument("--no-packed-linear", dest="packed_linear", action="store_false", default=None,
+                   help="on the CPU in float32, keep torch's plain linear layers instead of oneDNN's packed ones")
     g = parser.add_argument_group("model loading (gguf backend: llama.cpp)")
     g.add_argument("--gpu-layers", metavar="N|all", help="layers to offload to the GPU (default: 0)")
     g.add_argument("--threads", type=int, metavar="N", help="CPU threads (default: llama-cpp-python's, half the CPUs)")
@@ -56,7 +58,7 @@ def add_gen_options(parser: argparse.ArgumentParser) -> None:
 
 
 LOAD_KEYS = [
-    "device", "dtype", "max_memory", "offload_folder", "quantize", "trust_remote_code",  # hf
+    "device", "dtype", "max_memory", "offload_folder", "quantize", "trust_remote_code", "packed_linear",  # hf
     "gpu_layers", "threads", "ctx_size",  # gguf
     "api_key_env", "timeout", "max_retries", "tokenizer",  # openai
 ]

@@ -1,0 +1,122 @@
+"""Linear layers through oneDNN with pre-packed weights, for float32 models on the CPU.
+
+``torch.nn.Linear`` on the CPU calls MKL's ``sgemm`` on the weight as stored. For the few rows
+of a decoding step (one per sequence in the batch) that runs far below the machine's speed;
+oneDNN with the weight reordered once into its blocked layout (the op PyTorch's own compiler,
+Inductor, emits for CPU linears of varying batch size: ``torch.ops.mkldnn._reorder_linear_weight``
+and ``torch.ops.mkldnn._linear_pointwise``) does the same product 1.5-4.5x faster at 1 to 15
+rows, and a little faster for a prefill (measured: docs/performance.md). The result is the
+same float32 product summed in another order: it differs from MKL's in the last bits, as
+MKL's own results already differ between batch sizes.
+
+:func:`pack` swaps every ``nn.Linear`` of a model for a :class:`PackedLinear` holding the
+packed weight in place of the original one (a head tied to the input embedding gets a packed
+copy: the embedding keeps its own). Nothing is packed where the ops are missing or a check
+product disagrees with ``torch.nn.functional.linear``: the model keeps its plain layers.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import torch
+
+#: rows the packed layout is tuned for (a typical decoding batch; any number of rows works)
+ROWS_HINT = 16
+
+
+def available() -> bool:
+    """Whether this torch has oneDNN and the packed-linear ops."""
+    import torch
+
+    ops = getattr(torch.ops, "mkldnn", None)
+    try:
+        return bool(torch.backends.mkldnn.is_available() and ops is not None
+                    and hasattr(ops, "_reorder_linear_weight") and hasattr(ops, "_linear_pointwise"))
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def _module_class():
+    import torch
+
+    class PackedLinear(torch.nn.Module):
+        """``y = x W^T + b`` with ``W`` (out_features, in_features) packed for oneDNN.
+
+        Input (..., in_features) float32 on the CPU; output (..., out_features). ``packed_bytes``
+        is the size of the packed weight, for memory and roofline accounting; ``tied`` says the
+        weight was shared with the input embedding.
+        """
+
+        def __init__(self, linear: torch.nn.Linear, tied: bool = False):
+            super().__init__()
+            self.in_features, self.out_features = linear.in_features, linear.out_features
+            weight = linear.weight.detach()
+            self.packed_bytes = weight.numel() * weight.element_size()
+            self.tied = tied
+            self.register_buffer("packed_weight", torch.ops.mkldnn._reorder_linear_weight(weight, ROWS_HINT),
+                                 persistent=False)
+            self.bias = linear.bias
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.ops.mkldnn._linear_pointwise(x.contiguous(), self.packed_weight, self.bias, "none", [], "")
+
+        def extra_repr(self) -> str:
+            return f"in_features={self.in_features}, out_features={self.out_features}, packed for oneDNN"
+
+    return PackedLinear
+
+
+_CLASS = None
+
+
+def packed_class():
+    """The :class:`PackedLinear` module class (built on first use, so torch loads lazily)."""
+    global _CLASS
+    if _CLASS is None:
+        _CLASS = _module_class()
+    return _CLASS
+
+
+def _agrees(linear, packed) -> bool:
+    """Whether the packed layer gives ``F.linear``'s product (float32 tolerance) on a check input."""
+    import torch
+
+    x = torch.randn(3, linear.in_features, generator=torch.Generator().manual_seed(0))
+    with torch.inference_mode():
+        want = torch.nn.functional.linear(x, linear.weight, linear.bias)
+        got = packed(x)
+    scale = float(want.abs().max()) or 1.0
+    return got.shape == want.shape and float((got - want).abs().max()) <= 1e-4 * scale
+
+
+def pack(model) -> int:
+    """Swap the float32 CPU ``nn.Linear`` layers of ``model`` for :class:`PackedLinear`, in place.
+
+    Returns how many layers were packed (0 when oneDNN is missing or its check product
+    disagrees). Only models wholly on the CPU in float32 should be passed; layers on
+    another device or in another dtype are left alone.
+    """
+    import torch
+
+    if not available():
+        return 0
+    cls = packed_class()
+    embedding = model.get_input_embeddings() if hasattr(model, "get_input_embeddings") else None
+    shared = getattr(embedding, "weight", None)
+    targets = [(name, module) for name, module in model.named_modules()
+               if type(module) is torch.nn.Linear and module.weight.device.type == "cpu"
+               and module.weight.dtype == torch.float32]
+    packed = 0
+    for name, linear in targets:
+        try:
+            replacement = cls(linear, tied=linear.weight is shared)
+        except RuntimeError:
+            return packed
+        if packed == 0 and not _agrees(linear, replacement):
+            return 0
+        parent_name, _, child = name.rpartition(".")
+        parent = model.get_submodule(parent_name) if parent_name else model
+        setattr(parent, child, replacement)
+        packed += 1
+    return packed
