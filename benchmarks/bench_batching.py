@@ -8,7 +8,10 @@ A random-weight Llama with SmolLM2-135M's shape (float32, CPU) answers the 9 pro
 - (b) hanprompt's ``ContinuousBatcher`` (``HFBackend.generate_many``): ``DynamicCache`` rows that
   leave as they end and waiting rows joined between steps, at ``--max-batch`` 16 and 4;
 - (c) the previous static batching: one left-padded ``model.generate`` per distinct
-  ``max_new_tokens``.
+  ``max_new_tokens``;
+- (d) (b) at max batch 16 on a second copy of the model loaded with ``packed_linear=False``:
+  torch's plain ``nn.Linear`` (MKL) instead of oneDNN's packed layers (all other sides run on
+  the packed model, hanprompt's default on the CPU in float32).
 
 Generation only (the model is loaded and warmed up first); the best of ``--rounds`` per side.
 Whether (a) and (b) produce the same greedy tokens is printed too.
@@ -105,8 +108,11 @@ def main() -> None:
 
             model = build_tiny_llama(Path(tmp) / "smollm2-135m-shape", shape=SMOLLM2_135M_SHAPE)
         backend = registry.load(str(model))
+        plain = registry.load(str(model), packed_linear=False)
+        print(f"(a)-(c): {backend.info.kernels or 'plain nn.Linear'}; (d): {plain.info.kernels or 'plain nn.Linear'}")
         prompts = [backend.render([{"role": "user", "content": p}]) for p in PROMPTS]
         refill_side(backend, prompts[:2], [4, 4], 2)  # warm-up
+        refill_side(plain, prompts[:2], [4, 4], 2)
         print(f"torch threads {torch.get_num_threads()} · load average {os.getloadavg()[0]:.2f} at start")
         for name, budgets in (("uniform", [48] * 9), ("mixed", [16 + 8 * i for i in range(9)])):
             tokens = sum(budgets)
@@ -122,6 +128,8 @@ def main() -> None:
                 best["(b) hanprompt refill, max batch 4"] = min(best.get("(b) hanprompt refill, max batch 4", 1e9), wall)
                 best["(c) static batch per max_new_tokens"] = min(best.get("(c) static batch per max_new_tokens", 1e9),
                                                                   static_side(backend, prompts, budgets))
+                wall, _ = refill_side(plain, PROMPTS, budgets, 16)
+                best["(d) as (b) 16, plain nn.Linear"] = min(best.get("(d) as (b) 16, plain nn.Linear", 1e9), wall)
                 if not args.no_cb:
                     same = [a == b for a, b in zip(cb_tokens, ours)]
             ref = best["(b) hanprompt refill, max batch 16"]
