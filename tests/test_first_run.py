@@ -77,6 +77,7 @@ UNREACHABLE = [
     (["translate", "Hello.", "-t", "llm:hanprompt-test/no-such-model"], "hanprompt-test/no-such-model",
      "--model PATH"),
     (["translate", "Hello.", "-t", "ct2:hanprompt-test/no-such-mt"], "hanprompt-test/no-such-mt", "ct2-transformers"),
+    (["bench", "-m", "hanprompt-test/no-such-model"], "hanprompt-test/no-such-model", "--model PATH"),
 ]
 
 

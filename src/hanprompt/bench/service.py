@@ -350,9 +350,7 @@ def run_bench(options: BenchOptions, *, db: str | None = None, machine: Machine 
 
     counters: dict[str, tokens.Count | None] = {}
     korean: dict[str, dict] = {}
-    for spec in dict.fromkeys(specs):
-        if progress:
-            progress(f"{spec}: loading the tokenizer")
+    for spec in dict.fromkeys(specs):  # no progress line: a hub model that cannot be had is one error line
         count, why = tokens.counter(local[spec])
         counters[str(spec)] = count
         korean[str(spec)] = tokens.korean_efficiency(count) if count else {"error": why}
