@@ -9,8 +9,10 @@ Three workloads on a random-weight Llama with SmolLM2-135M's shape (float32, CPU
 
 Each side is one fresh process, timed from spawn to exit (imports, model load, generation,
 storing and rendering all inside): (a) one ``model.generate`` per cell with plain transformers;
-(b) ``hanprompt run`` as it is now; (c) ``hanprompt run`` from the git revision given by
-``--previous`` (default: the last one with static batching), exported with ``git archive``.
+(b) ``hanprompt run`` as it is now; (b') the same with ``--no-packed-linear`` (torch's plain
+``nn.Linear`` instead of oneDNN's packed layers: what the batching alone brings); (c)
+``hanprompt run`` from the git revision given by ``--previous`` (default: the last one with
+static batching), exported with ``git archive``.
 Sides alternate round by round; the median of the rounds is reported, with the ratios.
 
     python benchmarks/bench_matrix.py [--rounds 3] [--workloads uniform mixed seeded]
@@ -111,12 +113,13 @@ def plain_loop(model: Path, spec: dict, env: dict) -> dict:
     return {"s": wall, "tokens": json.loads(done.stdout.strip().splitlines()[-1])["tokens"]}
 
 
-def hanprompt_run(model: Path, file: Path, env: dict, src: Path | None, home: Path) -> dict:
+def hanprompt_run(model: Path, file: Path, env: dict, src: Path | None, home: Path, *extra: str) -> dict:
     """``hanprompt run`` in a fresh process (with ``src`` first on the path: another revision)."""
     env = dict(env, HANPROMPT_HOME=str(home))
     if src is not None:
         env["PYTHONPATH"] = str(src)
-    cmd = [sys.executable, "-m", "hanprompt", "run", str(file), "--model", str(model), "--no-cache", "--json"]
+    cmd = [sys.executable, "-m", "hanprompt", "run", str(file), "--model", str(model), "--no-cache", "--json",
+           *extra]
     if src is None:
         cmd.append("--debug")  # the phase split, on stderr
     wall, done = _timed(cmd, env)
@@ -175,7 +178,9 @@ def main() -> None:
         for r in range(args.rounds):
             for name in names:
                 sides = {"loop": lambda: plain_loop(model, specs[name], env),
-                         "now": lambda: hanprompt_run(model, files[name], env, None, tmp / f"home-{name}-{r}")}
+                         "now": lambda: hanprompt_run(model, files[name], env, None, tmp / f"home-{name}-{r}"),
+                         "now-plain": lambda: hanprompt_run(model, files[name], env, None, tmp / f"home-pl-{name}-{r}",
+                                                            "--no-packed-linear")}
                 if previous is not None:
                     sides["previous"] = lambda: hanprompt_run(model, files[name], env, previous,
                                                               tmp / f"home-prev-{name}-{r}")
@@ -187,12 +192,13 @@ def main() -> None:
                           + (f" · {got['phases']}" if got.get("phases") else ""), flush=True)
         med = {k: statistics.median(g["s"] for g in v) for k, v in times.items()}
         print()
-        print("| workload | plain loop (a) | hanprompt now (b) | previous (c) | (a)/(b) | (c)/(b) |")
-        print("|---|---|---|---|---|---|")
+        print("| workload | plain loop (a) | hanprompt now (b) | (b') plain nn.Linear | previous (c) | (a)/(b) | "
+              "(a)/(b') | (c)/(b) |")
+        print("|---|---|---|---|---|---|---|---|")
         for name in names:
-            a, b, c = med[(name, "loop")], med[(name, "now")], med.get((name, "previous"))
-            print(f"| {name} | {a:.1f} s | {b:.1f} s | {f'{c:.1f} s' if c else '–'} | **{a / b:.2f}x** | "
-                  f"{f'{c / b:.2f}x' if c else '–'} |")
+            a, b, bp, c = med[(name, "loop")], med[(name, "now")], med[(name, "now-plain")], med.get((name, "previous"))
+            print(f"| {name} | {a:.1f} s | {b:.1f} s | {bp:.1f} s | {f'{c:.1f} s' if c else '–'} | **{a / b:.2f}x** | "
+                  f"{a / bp:.2f}x | {f'{c / b:.2f}x' if c else '–'} |")
         print()
         if "uniform" in names:
             print(f"uniform: (a)/(b) = {med[('uniform', 'loop')] / med[('uniform', 'now')]:.2f}x (target >= 3.5x)")
