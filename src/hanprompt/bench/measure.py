@@ -83,6 +83,7 @@ def run_config(
         "device": backend.info.device,
         "placement": backend.info.placement,
         "dtype": backend.info.dtype,
+        "kernels": backend.info.kernels or None,  # e.g. "oneDNN packed linear x211" (hf, CPU float32)
         "warnings": list(backend.info.warnings),
     }
     known = [c.input_tokens for c in completions if c.input_tokens]
