@@ -92,6 +92,32 @@ def test_from_empty_builds_schema_py(url):
     assert db.migrate(engine) == migrations.head()  # a second run changes nothing
 
 
+def test_the_written_out_head_is_alembics():
+    assert migrations.HEAD == migrations.head()
+
+
+def test_an_up_to_date_database_opens_without_alembic(url, tmp_path):
+    open_engine(url)  # built (and stamped) by Alembic
+    code = ("import sys; from hanprompt.store import open_engine; "
+            f"open_engine({url!r}); print('alembic' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False", done.stderr
+
+
+def test_a_database_one_revision_behind_still_migrates(url):
+    engine = _fresh(url)
+    if engine.dialect.name == "sqlite":
+        db._sqlite_setup(engine)
+    try:
+        assert migrations.upgrade(engine, "m005") == "m005"
+        assert not migrations._at_head(engine)
+        assert migrations.upgrade(engine) == migrations.HEAD
+        assert migrations._at_head(engine)
+        _no_diff(engine)
+    finally:
+        engine.dispose()
+
+
 @pytest.mark.parametrize("version", [1, 2, 3, 4])
 def test_from_each_schema_before_alembic_keeps_data(url, version, tmp_path):
     old = _fresh(url)
