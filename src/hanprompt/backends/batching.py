@@ -252,12 +252,13 @@ def _growing_layer_class():
         """A ``DynamicLayer`` whose keys and values are views of buffers with room to grow.
 
         ``DynamicLayer.update`` concatenates, copying the whole cache at every step (quadratic in
-        the length); here a step copies only the new positions, and the buffers grow by
-        ``GROW`` positions at a time. Keys or values replaced from outside (rows joined, dropped
-        or trimmed) are adopted into fresh buffers at the next update.
+        the length); here a step copies only the new positions. Full buffers grow by a quarter
+        of what they hold (at least 16 positions, at most ``GROW``), so the spare room stays
+        small next to the cache itself, on a GPU too. Keys or values replaced from outside (rows
+        joined, dropped or trimmed) are adopted into fresh buffers at the next update.
         """
 
-        GROW = 256  # positions added when the buffers are full
+        GROW = 256  # most positions added at once
 
         def __init__(self, **kwargs):
             super().__init__(**kwargs)
@@ -276,7 +277,7 @@ def _growing_layer_class():
             if not ours or need > buffers[0].shape[-2]:
                 old = (self.keys, self.values) if have else None
                 shape = list(key_states.shape)
-                shape[-2] = need + self.GROW
+                shape[-2] = need + min(self.GROW, max(16, need // 4))
                 buffers = tuple(torch.empty(shape[:-1] + [s.shape[-1]], dtype=s.dtype, device=s.device)
                                 for s in (key_states, value_states))
                 if old is not None:
