@@ -124,3 +124,22 @@ def test_out_of_memory_halves_the_batch_and_says_so_once(backend):
             backend.generate(_msgs("Hi"), GenParams(max_new_tokens=3))
     finally:
         backend.model = real
+
+
+def test_greedy_rows_equal_transformers_generate_past_the_cache_growth(backend):
+    """The cache grows in blocks (batching.GrowingLayer) and is re-seated when rows leave or join:
+    greedy tokens equal transformers' own ``generate`` (whose cache concatenates every step), one
+    prompt at a time, past several growths."""
+    import torch
+
+    budgets = [60, 35, 50]  # the second row leaves early, the third takes its slot
+    requests = [(_msgs(p), GenParams(max_new_tokens=n, ignore_eos=True)) for p, n in zip(PROMPTS, budgets)]
+    ours = backend.generate_many(requests, max_batch=2)
+    for (messages, params), got in zip(requests, ours):
+        ids = backend._encode([backend.render(messages)])
+        n = params.max_new_tokens
+        with torch.inference_mode():
+            out = backend.model.generate(**ids, max_new_tokens=n, min_new_tokens=n, do_sample=False,
+                                         pad_token_id=backend.tokenizer.pad_token_id)
+        want = backend.tokenizer.decode(out[0, ids["input_ids"].shape[1]:], skip_special_tokens=True)
+        assert got.output_tokens == n and got.text == want
