@@ -146,7 +146,8 @@ def parse_gpu_layers(text: str) -> tuple[int | str, ...]:
         elif item.isdigit():
             out.append(int(item))
         else:
-            raise UsageError(f"--gpu-layers: {item!r} is neither a whole number nor 'all'; write e.g. 0,8,all")
+            raise UsageError(f"--gpu-layers: {item!r} is not a number of layers (0 or more) nor 'all'; "
+                             "write e.g. 0,8,all")
     return tuple(dict.fromkeys(out))
 
 

@@ -34,8 +34,8 @@ def register(sub) -> None:
     p.add_argument("--price-input", type=float, metavar="X", help="openai models: API price per million input tokens")
     p.add_argument("--price-output", type=float, metavar="X",
                    help="openai models: API price per million output tokens, shown beside --price-per-hour costs")
-    p.add_argument("--prompt-tokens", type=int, default=512, metavar="N", help="prompt length (default 512)")
-    p.add_argument("--gen-tokens", type=int, default=128, metavar="N", help="tokens generated, EOS ignored (default 128)")
+    p.add_argument("--prompt-tokens", type=int, default=512, metavar="N", help="prompt length in the model's tokens: the prompt is as close to N as the tokenizer allows, never over (default 512)")
+    p.add_argument("--gen-tokens", type=int, default=128, metavar="N", help="tokens generated, EOS ignored: 2 or more, so that decoding is timed (default 128)")
     p.add_argument("--repeat", type=int, default=5, metavar="N", help="timed runs per configuration (default 5)")
     p.add_argument("--warmup", type=int, default=1, metavar="N", help="untimed runs first (default 1)")
     p.add_argument("--batch", type=int, metavar="N", help="also measure aggregate decode tokens/s at batch N")
@@ -151,7 +151,7 @@ def speed_table(report):
             e2e = m["e2e_s"]
             cells += [_num(m.get("load_s"), ".2f"), _pm(m.get("prefill_tok_s")), _pm(m.get("decode_tok_s")),
                       _pm(m.get("ttft_s"), ".3f"),
-                      f"{_pm(e2e, '.2f')} ({e2e['p50']:.2f} / {e2e['p90']:.2f})"]
+                      f"{_pm(e2e, '.3f')} ({e2e['p50']:.3f} / {e2e['p90']:.3f})"]
             if batch:
                 cells.append(_num((m.get("batch") or {}).get("decode_tok_s")))
         else:
@@ -163,7 +163,7 @@ def speed_table(report):
 def roofline_table(report):
     priced = any(row["metrics"].get("cost") for row in report.rows)
     columns = ["model", "config", "placement", "peak RSS MB", "peak VRAM MB", "bytes/token MB",
-               "ceiling tok/s", "MBU"] + (["cost / M out"] if priced else [])
+               "ceiling tok/s", "MBU"] + (["cost / M out (batch 1 / N)"] if priced else [])
     table = _table("memory and roofline", columns)
     for row in report.rows:
         if row["status"] != "ok":
