@@ -125,3 +125,23 @@ def test_one_model_in_memory_at_a_time(spec_file, tiny_model, tmp_path):
     assert summary.status == "done" and summary.generated == 4
     assert alive == [[True], [False, True]]
     assert {"load_s", "prefill_s", "decode_s", "store_s"} <= set(summary.timings)
+
+
+def test_logs_show_speeds_only_for_measured_rows(cli, spec_file, tiny_model):
+    path = spec_file(FILE)
+    first = run_json(cli, path, "--model", tiny_model)
+    second = run_json(cli, path, "--model", tiny_model)
+    assert not any(r["cached"] for r in first) and all(r["cached"] for r in second)
+    code, out, err = cli("logs", "--limit", "10")
+    assert code == 0, err
+    rows = {line.split()[0]: line for line in out.splitlines()[1:] if line.split() and line.split()[0].isdigit()}
+    for r in first:
+        assert "cached" not in rows[str(r["id"])]
+    for r in second:
+        assert rows[str(r["id"])].split()[-2] == "cached"  # in the tok/s column, before the time
+    code, out, err = cli("logs", "show", str(second[0]["id"]))
+    assert code == 0, err
+    assert f"served from the cache: not measured now; generation {second[0]['cached_from_id']} measured it" in out
+    assert "tok/s" not in out  # the reused speed is not shown as this row's
+    code, out, err = cli("logs", "show", str(first[0]["id"]))
+    assert "tok/s" in out and "served from the cache" not in out

@@ -88,7 +88,8 @@ def list_logs(args: argparse.Namespace) -> int:
         cells = (
             r["id"], r["run_id"], common.whole(r["model"], 30), common.excerpt(prompt, 40),
             common.excerpt(r["response"], 50), r["output_tokens"] or 0,
-            f"{r['tokens_per_s'] or 0:.1f}", (r["created_at"] or "")[:19],
+            "cached" if r.get("cached") else f"{r['tokens_per_s'] or 0:.1f}",  # speeds only where measured
+            (r["created_at"] or "")[:19],
         )
         table.add_row(*map(common.text, cells))
     common.print_table(common.stdout_console(), table)
@@ -118,6 +119,10 @@ def show_log(args: argparse.Namespace) -> int:
         f"--- {n_in} in{counted} · TTFT {row['ttft_s'] or 0:.3f} s · {row['tokens_per_s'] or 0:.1f} tok/s"
         f" · {row['total_s'] or 0:.3f} s · load {row['load_s'] or 0:.2f} s{cost}",
     ]
+    if row.get("cached"):  # the timings above were measured once, by the generation it reuses
+        origin = f"generation {row['cached_from_id']}" if row.get("cached_from_id") else "an earlier generation"
+        lines[-1] = (f"--- {n_in} in{counted} · served from the cache: not measured now; "
+                     f"{origin} measured it{cost}")
     lines += [f"check {v(c['name'])}: {'pass' if c['passed'] else 'FAIL'} {v(c['reason'] or '')}" for c in row["checks"]]
     for t in row.get("translations") or []:
         lines += [f"--- translation {t['source_lang']} -> {t['target_lang']} by {v(t['translator'], keep='')} "
