@@ -45,6 +45,36 @@ def tiny_embedder(tmp_path_factory):
     return build_tiny_embedder(tmp_path_factory.mktemp("embedders") / "tiny-embedder")
 
 
+@pytest.fixture(scope="session")
+def tiny_gguf(tiny_model, tmp_path_factory):
+    """The tiny random Llama of ``tiny_model`` written as a float32 GGUF by gguf's GGUFWriter."""
+    from hanprompt.testing.gguf_models import write_gguf
+
+    return write_gguf(tiny_model, tmp_path_factory.mktemp("gguf") / "tiny.gguf")
+
+
+@pytest.fixture(scope="session")
+def llama_server(tiny_gguf):
+    """``python -m llama_cpp.server`` serving the tiny GGUF as model ``tiny``; yields its base URL."""
+    from hanprompt.testing.servers import LlamaServer
+
+    with LlamaServer(tiny_gguf, alias="tiny") as server:
+        yield server.base_url
+
+
+@pytest.fixture
+def spec_file(tmp_path):
+    """Write an experiment file: spec_file(yaml_text, name="exp.yaml") -> its path."""
+    import textwrap
+
+    def write(text: str, name: str = "exp.yaml"):
+        path = tmp_path / name
+        path.write_text(textwrap.dedent(text), encoding="utf-8")
+        return path
+
+    return write
+
+
 @pytest.fixture
 def cli(capsys):
     """Run the CLI in this process: cli("ask", "hi", ...) -> (exit code, stdout, stderr)."""

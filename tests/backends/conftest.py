@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import sqlite3
-import textwrap
 
 import pytest
 
@@ -14,28 +13,11 @@ def no_api_key(monkeypatch):
 
 
 @pytest.fixture(scope="session")
-def tiny_gguf(tiny_model, tmp_path_factory):
-    """The tiny random Llama of ``tiny_model`` written as a float32 GGUF by gguf's GGUFWriter."""
-    from hanprompt.testing.gguf_models import write_gguf
-
-    return write_gguf(tiny_model, tmp_path_factory.mktemp("gguf") / "tiny.gguf")
-
-
-@pytest.fixture(scope="session")
 def tiny_gguf_plain(tiny_model_plain, tmp_path_factory):
     """The same kind of GGUF without a chat template."""
     from hanprompt.testing.gguf_models import write_gguf
 
     return write_gguf(tiny_model_plain, tmp_path_factory.mktemp("gguf") / "tiny-plain.gguf")
-
-
-@pytest.fixture(scope="session")
-def llama_server(tiny_gguf):
-    """``python -m llama_cpp.server`` serving the tiny GGUF as model ``tiny``; yields its base URL."""
-    from hanprompt.testing.servers import LlamaServer
-
-    with LlamaServer(tiny_gguf, alias="tiny") as server:
-        yield server.base_url
 
 
 @pytest.fixture
@@ -45,16 +27,6 @@ def stub():
 
     with StubServer() as server:
         yield server
-
-
-@pytest.fixture
-def spec_file(tmp_path):
-    def write(text: str, name: str = "exp.yaml"):
-        path = tmp_path / name
-        path.write_text(textwrap.dedent(text), encoding="utf-8")
-        return path
-
-    return write
 
 
 @pytest.fixture

@@ -49,20 +49,3 @@ def tied_model(tmp_path_factory):
     LlamaForCausalLM(config).save_pretrained(path)
     tokenizer.save_pretrained(path)
     return path
-
-
-@pytest.fixture(scope="session")
-def bench_gguf(tiny_model, tmp_path_factory):
-    """The tiny random Llama of ``tiny_model`` as a float32 GGUF."""
-    from hanprompt.testing.gguf_models import write_gguf
-
-    return write_gguf(tiny_model, tmp_path_factory.mktemp("gguf") / "tiny.gguf")
-
-
-@pytest.fixture(scope="module")
-def llama_server_url(bench_gguf):
-    """A real llama.cpp OpenAI-compatible server serving the tiny GGUF as ``tiny``."""
-    from hanprompt.testing.servers import LlamaServer
-
-    with LlamaServer(bench_gguf, alias="tiny") as server:
-        yield server.base_url

@@ -13,19 +13,19 @@ from hanprompt.bench import BenchOptions, run_bench, shapes
 FAST = ["--prompt-tokens", "48", "--gen-tokens", "8", "--repeat", "3", "--warmup", "1"]
 
 
-def test_gguf_shape_matches_the_hf_model_it_was_written_from(bench_gguf, tiny_model):
-    gguf, hf = shapes.gguf_file(bench_gguf), shapes.hf_folder(tiny_model)
+def test_gguf_shape_matches_the_hf_model_it_was_written_from(tiny_gguf, tiny_model):
+    gguf, hf = shapes.gguf_file(tiny_gguf), shapes.hf_folder(tiny_model)
     assert gguf.n_layers == hf.n_layers == 2
     assert gguf.layers == hf.layers  # float32 both
     assert (gguf.head, gguf.embedding) == (hf.head, hf.embedding)
     assert gguf.kv_per_layer == hf.kv_per_layer // 2  # llama.cpp keeps K and V in f16
 
 
-def test_done_when_gguf_and_hf_on_cpu_and_cuda(bench_gguf, tiny_model, tmp_path):
+def test_done_when_gguf_and_hf_on_cpu_and_cuda(tiny_gguf, tiny_model, tmp_path):
     """The issue's check: every figure for the CPU rows, the GPU rows skipped with reasons."""
     chart = tmp_path / "bench.png"
     done = subprocess.run(
-        [sys.executable, "-m", "hanprompt", "bench", "--model", f"gguf:{bench_gguf}", "--model", str(tiny_model),
+        [sys.executable, "-m", "hanprompt", "bench", "--model", f"gguf:{tiny_gguf}", "--model", str(tiny_model),
          "--devices", "cpu,cuda", "--gpu-layers", "0,all", *FAST, "--threads", "2", "--json", "--chart", str(chart)],
         capture_output=True, text=True, timeout=600, env=dict(os.environ, HANPROMPT_HOME=str(tmp_path)),
     )
@@ -68,8 +68,8 @@ def test_bad_gguf_inputs(cli, tmp_path, tiny_model):
     assert code == 2 and "0 or more" in err
 
 
-def test_openai_rows_measure_the_server_over_the_stream(llama_server_url, tiny_model):
-    report = run_bench(BenchOptions(models=(f"openai:tiny@{llama_server_url}", str(tiny_model)), prompt_tokens=32,
+def test_openai_rows_measure_the_server_over_the_stream(llama_server, tiny_model):
+    report = run_bench(BenchOptions(models=(f"openai:tiny@{llama_server}", str(tiny_model)), prompt_tokens=32,
                                     gen_tokens=8, repeat=2, warmup=1, batch=2, price_per_hour=2.0,
                                     api_prices=(0.15, 0.6), bandwidth={"cpu": 20.0}))
     server, local = report.rows

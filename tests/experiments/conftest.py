@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import sqlite3
-import textwrap
 
 import pytest
 
@@ -14,18 +13,6 @@ def slow_model(tmp_path_factory):
 
     shape = dict(hidden_size=256, intermediate_size=512, num_hidden_layers=4)
     return build_tiny_llama(tmp_path_factory.mktemp("models") / "slow-llama", shape=shape)
-
-
-@pytest.fixture
-def spec_file(tmp_path):
-    """Write an experiment file: spec_file(yaml_text, name="exp.yaml") -> its path."""
-
-    def write(text: str, name: str = "exp.yaml"):
-        path = tmp_path / name
-        path.write_text(textwrap.dedent(text), encoding="utf-8")
-        return path
-
-    return write
 
 
 @pytest.fixture

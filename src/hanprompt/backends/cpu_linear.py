@@ -16,6 +16,7 @@ product disagrees with ``torch.nn.functional.linear``: the model keeps its plain
 """
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -67,15 +68,10 @@ def _module_class():
     return PackedLinear
 
 
-_CLASS = None
-
-
+@functools.lru_cache(maxsize=None)
 def packed_class():
     """The :class:`PackedLinear` module class (built on first use, so torch loads lazily)."""
-    global _CLASS
-    if _CLASS is None:
-        _CLASS = _module_class()
-    return _CLASS
+    return _module_class()
 
 
 def _agrees(linear, packed) -> bool:
