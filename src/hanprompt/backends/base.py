@@ -70,6 +70,8 @@ class Completion:
     text: str
     prompt: str  # the exact text the model saw, after the chat template
     input_tokens: int | None  # None: not known (a server that sends no usage, no tokenizer)
+    #: the answer's tokens; an end-of-turn token that ended it is not counted, on every backend (as
+    #: OpenAI-compatible servers count ``completion_tokens``)
     output_tokens: int
     ttft_s: float
     total_s: float

@@ -82,6 +82,10 @@ def resolve_file(name: str) -> tuple[Path, str | None]:
 
     Raises ModelNotFound when there is no such file (or no such hub file here).
     """
+    from hanprompt.backends import embedded
+
+    if embedded.is_alias(name) and not Path(name).exists():
+        return embedded.path(name), None
     path = Path(name).expanduser()
     if path.is_dir():
         found = sorted(p.name for p in path.glob("*.gguf"))
@@ -192,6 +196,10 @@ class GGUFBackend(Backend):
         kwargs: dict = {"n_ctx": n_ctx, "n_gpu_layers": -1 if opts.gpu_layers == "all" else gpu}
         if opts.threads:
             kwargs.update(n_threads=opts.threads, n_threads_batch=opts.threads)
+        from hanprompt.backends import llama_probe  # quantized weights on a build that traps here: one line
+
+        ftype = int(meta.get("general.file_type") or -1)
+        llama_probe.ensure_runs(path, ftype, _ftype_name(llama_cpp, ftype))
         llm = cls._open(llama_cpp, path, **kwargs)
         _warm_up(llm)
         on_gpu = min(gpu, n_layers)  # the extra "layer" llama.cpp counts is the output matrix
@@ -292,7 +300,7 @@ class GGUFBackend(Backend):
             text=stream.text,
             prompt=prompt,
             input_tokens=len(ids),
-            output_tokens=len(out),
+            output_tokens=len(out) - (finish == "eos"),  # the end-of-turn token is not counted
             ttft_s=(stamps[0] - start) if stamps else 0.0,
             total_s=(stamps[-1] - start) if stamps else time.perf_counter() - start,
             finish_reason=finish,
@@ -338,6 +346,9 @@ def read_metadata(llama_cpp, path: Path) -> dict[str, str]:
 
     try:
         out = {"general.architecture": value("general.architecture") or ""}
+        file_type = value("general.file_type")
+        if file_type is not None:
+            out["general.file_type"] = file_type
         arch = out["general.architecture"]
         for key in (f"{arch}.context_length", f"{arch}.block_count"):
             found = value(key)
@@ -353,6 +364,14 @@ def _warm_up(llm) -> None:
     threads and buffers, which belongs to loading, not to the first answer's TTFT."""
     llm.eval([max(llm.token_bos(), 0), max(llm.token_eos(), 0)])
     llm.reset()
+
+
+def _ftype_name(llama_cpp, ftype: int) -> str:
+    """llama.cpp's name of a ``llama_ftype`` value: ``Q4_1``, ``Q4_K_M``, ``F32``; ``type N`` if unknown."""
+    for name in dir(llama_cpp):
+        if name.startswith("LLAMA_FTYPE_") and getattr(llama_cpp, name) == ftype and name != "LLAMA_FTYPE_GUESSED":
+            return name.removeprefix("LLAMA_FTYPE_").removeprefix("MOSTLY_").removeprefix("ALL_")
+    return f"type {ftype}"
 
 
 def _token_text(llm, token: int) -> str:

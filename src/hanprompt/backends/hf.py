@@ -135,6 +135,31 @@ class _TextStream:
             self.on_text(final[self.sent:])
 
 
+def other_kind(folder: Path) -> str | None:
+    """What a model folder is when it is not a causal LM, with the command that takes it; else None.
+
+    Read from its files alone (``modules.json``: sentence-transformers; ``config.json``: the
+    architectures, ``is_encoder_decoder``), so nothing is loaded.
+    """
+    import json
+
+    if (folder / "modules.json").is_file():
+        return ("an embedding model (sentence-transformers), not a chat model; use it for similar checks: "
+                f"hanprompt run FILE --embedder {folder}")
+    try:
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    names = " ".join(config.get("architectures") or [])
+    if config.get("is_encoder_decoder") or any(k in names for k in ("MTModel", "M2M100", "Nllb", "T5", "Bart")):
+        return (f"a translation (encoder-decoder) model ({names or config.get('model_type')}), not a chat model; "
+                f"translate with it: hanprompt translate -t mt:{folder}")
+    if names and not any(k in names for k in ("CausalLM", "LMHeadModel", "ForConditionalGeneration")):
+        return (f"an encoder model ({names}), not a chat model; for similar checks use a sentence-transformers "
+                "folder with --embedder PATH")
+    return None
+
+
 class HFBackend(Backend):
     """A causal LM from the hub or a local folder, through transformers."""
 
@@ -164,6 +189,9 @@ class HFBackend(Backend):
                     f"{name} is not a model folder (no config.json in it); pass a folder written by "
                     "save_pretrained(), or a hub id"
                 )
+            wrong = other_kind(folder)
+            if wrong:
+                raise UsageError(f"{name} is {wrong}")
 
     @classmethod
     def load(cls, name: str, **options) -> "HFBackend":
@@ -347,14 +375,16 @@ class HFBackend(Backend):
 
     # ---- postprocess ------------------------------------------------------------------
     def _completion(self, row: Row) -> Completion:
-        kept = row.tokens[:-1] if row.finish == "eos" else row.tokens  # the stop token is counted, not shown
+        # The end-of-turn token is neither shown nor counted: output tokens are the answer's, as
+        # OpenAI-compatible servers count them (backends.base.Completion.output_tokens).
+        kept = row.tokens[:-1] if row.finish == "eos" else row.tokens
         ttft = row.first_at - row.admitted_at  # from tokenization to the first token
         total = row.last_at - row.admitted_at
         return Completion(
             text=self.tokenizer.decode(kept, skip_special_tokens=True),
             prompt=row.prompt,
             input_tokens=row.input_tokens,
-            output_tokens=len(row.tokens),
+            output_tokens=len(kept),
             ttft_s=ttft,
             total_s=total,
             finish_reason=row.finish or "length",

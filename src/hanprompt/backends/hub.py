@@ -73,6 +73,8 @@ def offline() -> bool:
 def unavailable(name: str, reason: str, path_flag: str = "--model PATH") -> ModelNotFound:
     """The one-line error for a hub model that is neither cached nor downloadable here."""
     hint = "" if offline() else "; with no network, set HF_HUB_OFFLINE=1 to skip the hub"
+    if path_flag == "--model PATH":
+        hint += "; the embedded model works offline: --model smollm2"
     return ModelNotFound(
         f"model {name!r} is neither in the local Hugging Face cache nor downloadable from here "
         f"({reason}); download it where there is network access with `{download_command(name)}`, "

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib
 import json
+from pathlib import Path
 from dataclasses import dataclass
 
 from hanprompt.backends.base import Backend
@@ -32,7 +33,8 @@ class ModelSpec:
 
 
 def parse_spec(spec: str) -> ModelSpec:
-    """``hf:path``, ``hf:org/name``, ``gguf:file.gguf``, ``openai:model@url``, or a bare path / hub id (hf)."""
+    """``hf:path``, ``hf:org/name``, ``gguf:file.gguf``, ``openai:model@url``, an embedded model's name
+    (``smollm2``, ``gemma3-270m``: gguf), or a bare path / hub id (hf)."""
     spec = (spec or "").strip()
     if not spec:
         raise UsageError("empty model spec: pass --model hf:<hub id or path>")
@@ -50,6 +52,10 @@ def parse_spec(spec: str) -> ModelSpec:
             model, url = split_target(rest.strip())
             return ModelSpec(prefix, f"{model}@{url}")
         return ModelSpec(prefix, rest.strip())
+    from hanprompt.backends import embedded
+
+    if embedded.is_alias(spec) and not Path(spec).exists():  # `smollm2`: the model that came with the install (a GGUF)
+        return ModelSpec("gguf", spec.lower())
     return ModelSpec(DEFAULT_BACKEND, spec)
 
 

@@ -12,7 +12,7 @@ def register(sub) -> None:
     p = sub.add_parser("ask", help="ask a model one question", description="Ask a model one question; the answer streams to stdout, its stats to stderr.")
     p.add_argument("prompt", help="the question or instruction")
     p.add_argument("-m", "--model", metavar="SPEC", help="hf:<hub id or path> (or a bare one), gguf:<file.gguf>, or openai:<model>@<base_url> "
-                   "(default: Qwen2.5-0.5B-Instruct)")
+                   "(default: $HANPROMPT_MODEL, else smollm2: the embedded SmolLM2-135M-Instruct, English)")
     p.add_argument("-s", "--system", metavar="TEXT", help="a system message")
     p.add_argument("--no-log", action="store_true", help="do not store this generation")
     common.add_model_options(p)
@@ -39,9 +39,12 @@ def run(args: argparse.Namespace) -> int:
     params = common.gen_params(args)
     streamed = not args.json
 
+    model = settings.default_model() if args.model is None else args.model
+
     def on_loaded(backend):
         for warning in backend.info.warnings:
             print(f"hanprompt: warning: {common.visible(warning, keep='')}", file=sys.stderr)
+        common.korean_hint(backend.spec, args.prompt, args.system)
 
     def on_text(piece: str) -> None:
         sys.stdout.write(common.visible(piece))
@@ -49,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
 
     answer = ask(
         args.prompt,
-        model=settings.DEFAULT_MODEL if args.model is None else args.model,
+        model=model,
         system=args.system,
         params=params,
         load_options=common.load_options(args),

@@ -11,6 +11,16 @@ from typing import Any
 from hanprompt.textio import visible  # noqa: F401  (the CLI's printing goes through it)
 
 
+def korean_hint(spec: str, *texts: str | None) -> None:
+    """One note on stderr when Korean text goes to an embedded English-only model, naming the model to fetch."""
+    from hanprompt.backends import embedded
+    from hanprompt.hangul import has_hangul
+
+    name = spec.partition(":")[2] if spec.startswith("gguf:") else ""
+    if embedded.is_alias(name) and any(t and has_hangul(t) for t in texts):
+        print(f"hanprompt: note: {embedded.KOREAN_HINT}", file=sys.stderr)
+
+
 def add_common(parser: argparse.ArgumentParser, *, json_flag: bool = True, db: bool = True) -> None:
     if json_flag:
         parser.add_argument("--json", action="store_true", help="print JSON on stdout")

@@ -76,7 +76,8 @@ def list_logs(args: argparse.Namespace) -> int:
         common.print_json(rows)
         return 0
     if not rows:
-        print("no generations logged yet; try: hanprompt ask \"...\" --model PATH", file=sys.stderr)
+        print("no generations logged yet; try: hanprompt ask \"What is the capital of England?\" "
+              "(the embedded smollm2 model, offline)", file=sys.stderr)
         return 0
     from rich.table import Table
 

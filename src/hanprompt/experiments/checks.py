@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
-from hanprompt.errors import HanpromptError
+from hanprompt.errors import HanpromptError, ModelNotFound
 from hanprompt.experiments.spec import Check, LoadedSpec, Loc
 from hanprompt.hangul import hangul_share
 from hanprompt.textio import nfc
@@ -117,6 +117,7 @@ class CheckEnv:
 
         self.base_dir = Path(base_dir) if base_dir is not None else Path.cwd()
         self.default_embedder = embedder or DEFAULT_EMBEDDER
+        self.notes: list[str] = []  # one line each, for the user: a default model that is not here
         self.default_judge = judge
         self.lookup = lookup  # cache keys -> completions stored before (the run's result cache)
         self._functions: dict[str, Callable] = {}
@@ -131,10 +132,21 @@ class CheckEnv:
         return self._functions[ref]
 
     def embedder(self, check: Check):
-        """The loaded embedder of a ``similar`` check (ModelNotFound / BackendError when it cannot be had)."""
-        from hanprompt.experiments.similarity import load_embedder
+        """The loaded embedder of a ``similar`` check; None when it is the default embedder and cannot be
+        had here (no hub): such checks are not judged. ModelNotFound / BackendError for an embedder the
+        user named (the file's ``embedder:``, the check's, or ``--embedder``) that cannot be had."""
+        from hanprompt.experiments.similarity import DEFAULT_EMBEDDER, load_embedder, missing_default_note
 
-        return load_embedder(check.embedder or self.default_embedder)
+        name = check.embedder or self.default_embedder
+        try:
+            return load_embedder(name)
+        except ModelNotFound:
+            if name != DEFAULT_EMBEDDER or check.embedder is not None:
+                raise
+            note = missing_default_note()
+            if note not in self.notes:
+                self.notes.append(note)
+            return None
 
     def judge_of(self, check: Check):
         """The loaded judge backend of an llm-rubric check, or None when no judge is set."""
@@ -172,6 +184,8 @@ class CheckEnv:
             for check in checks:
                 if check.similar is not None:
                     embedder = self.embedder(check)
+                    if embedder is None:
+                        continue
                     embedders[embedder.name] = embedder
                     texts.setdefault(embedder.name, []).extend([nfc(check.similar), nfc(response or "")])
         for name, batch in texts.items():
@@ -232,6 +246,10 @@ def _python(check: Check, record: dict, env: CheckEnv) -> tuple[bool, str, float
 
 def _similar(check: Check, record: dict, env: CheckEnv) -> tuple[bool, str, float | None]:
     embedder = env.embedder(check)
+    if embedder is None:  # the default embedder is not here: not judged, with how to get it
+        from hanprompt.experiments.similarity import missing_default_note
+
+        return None, missing_default_note(), None
     cosine = embedder.cosine(nfc(check.similar), record["response"])
     limit = 0.75 if check.threshold is None else check.threshold  # promptfoo's default
     return cosine >= limit, f"cosine similarity {cosine:.3f} (at least {limit:.2f}; {embedder.name})", max(0.0, cosine)

@@ -99,10 +99,10 @@ def _params(loaded: LoadedSpec, variant: Variant, repeat_index: int) -> GenParam
 
 def expand(loaded: LoadedSpec, models: list[ModelEntry] | None = None, repeat: int | None = None) -> list[Cell]:
     """Every cell of the experiment, models outermost (each model is loaded once)."""
-    from hanprompt.settings import DEFAULT_MODEL
+    from hanprompt.settings import default_model
 
     spec = loaded.spec
-    models = models or list(spec.models) or [ModelEntry(spec=DEFAULT_MODEL)]
+    models = models or list(spec.models) or [ModelEntry(spec=default_model())]
     repeat = spec.repeat if repeat is None else repeat
     limits.check_range("repeat", repeat, 1, limits.MAX_REPEAT)
     cells: list[Cell] = []

@@ -446,7 +446,11 @@ def run_experiment(
     backend = registry.load(first.spec, **first.options)  # a bad model fails before anything is written
     if judge:
         registry.load(judge)  # --judge: a bad spec fails on its own, before anything is written
-    prepare(loaded)  # so does a missing python: function, an embedder or a judge that cannot be had
+    # so does a missing python: function, an embedder or a judge that cannot be had; a default model
+    # that is not here (the similar checks' embedder, offline) leaves its checks not judged, said once
+    for note in prepare(loaded).notes:
+        if on_notice is not None:
+            on_notice(note)
     # every prompt of the first model checked against its context (the others' when they load)
     first_key = first.model_dump_json()
     fitted = {first_key: _fitted(backend, by_model[first_key], truncate)}

@@ -68,12 +68,23 @@ class _Factory:
 
 def _not_sentence_transformers(name: str) -> BackendError:
     return BackendError(
-        f"embedder {name} is not a sentence-transformers model (no modules.json); set embedder: to a "
-        f"folder saved by SentenceTransformer.save() or a hub id such as {DEFAULT_EMBEDDER}"
+        f"embedder {name} is not a sentence-transformers model (no modules.json); pass --embedder (embedder: in "
+        f"the file) a folder saved by SentenceTransformer.save() or a hub id such as {DEFAULT_EMBEDDER}"
     )
 
 
 _loaded: dict[str, Embedder] = {}
+_missing: dict[str, ModelNotFound] = {}  # hub ids that could not be had, with their error
+PATH_FLAG = "--embedder PATH (embedder: in the file)"
+
+
+def missing_default_note() -> str:
+    """Why ``similar`` checks on the default embedder are not judged here, and how to get it."""
+    from hanprompt.backends.hub import download_command
+
+    return (f"not judged: the default embedder {DEFAULT_EMBEDDER} is not here (no hub access); fetch it once with "
+            f"`{download_command(DEFAULT_EMBEDDER)}` where there is network, or pass --embedder PATH "
+            "(embedder: in the file)")
 
 
 def load_embedder(name: str) -> Embedder:
@@ -98,11 +109,18 @@ def load_embedder(name: str) -> Embedder:
     if local:
         folder = Path(name).expanduser()
         if not folder.is_dir():
-            raise ModelNotFound(f"embedder {name} does not exist; set embedder: to a sentence-transformers "
-                                f"folder or a hub id such as {DEFAULT_EMBEDDER}")
+            raise ModelNotFound(f"embedder {name} does not exist; pass --embedder (embedder: in the file) a "
+                                f"sentence-transformers folder or a hub id such as {DEFAULT_EMBEDDER}")
         if not (folder / "modules.json").is_file():
             raise _not_sentence_transformers(name)
-    model = from_pretrained(_Factory, name, local, {}, "embedder", path_flag="embedder: PATH")
+    if name in _missing:  # asked of the hub once per process
+        raise _missing[name]
+    try:
+        model = from_pretrained(_Factory, name, local, {}, "embedder", path_flag=PATH_FLAG)
+    except ModelNotFound as e:
+        if not local:
+            _missing[name] = ModelNotFound(str(e))
+        raise
     if not local:
         from huggingface_hub import try_to_load_from_cache
 
