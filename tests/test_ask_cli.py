@@ -114,8 +114,9 @@ def test_empty_prompt(cli, tiny_model, hanprompt_home, prompt):
     assert _log_is_empty(hanprompt_home)
 
 
-def test_default_model_unavailable_says_how_to_pass_a_path(cli, monkeypatch, hanprompt_home):
+def test_a_default_hub_model_unavailable_says_how_to_pass_a_path(cli, monkeypatch, hanprompt_home):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HANPROMPT_MODEL", "Qwen/Qwen2.5-0.5B-Instruct")  # the default for Korean users
     code, _, err = cli("ask", "hi")
     assert code == 2 and "Qwen/Qwen2.5-0.5B-Instruct" in err and "--model PATH" in err
     assert _log_is_empty(hanprompt_home)

@@ -83,7 +83,7 @@ def test_generation_stops_at_eos(tmp_path, tiny_model, backend):
     c = b.generate(KO, GenParams(max_new_tokens=12))
     assert ids  # the free run produced tokens
     assert c.finish_reason == "eos"
-    assert c.output_tokens == k + 1
+    assert c.output_tokens == k  # the answer's tokens: the end-of-turn token is not counted
     assert c.text == backend.tokenizer.decode(new[:k])
     # ignore_eos (benchmarks): the same model runs to max_new_tokens, EOS masked out
     full = b.generate(KO, GenParams(max_new_tokens=12, ignore_eos=True))

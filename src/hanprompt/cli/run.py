@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
+from pathlib import Path
 
 from hanprompt.cli import common
 
@@ -75,6 +77,8 @@ def run(args: argparse.Namespace) -> int:
     def on_loaded(backend):
         for warning in backend.info.warnings:
             print(f"hanprompt: warning: {common.visible(warning, keep='')}", file=sys.stderr)
+        with contextlib.suppress(OSError, ValueError):  # Korean prompts for the embedded English model
+            common.korean_hint(backend.spec, Path(args.file).read_text(encoding="utf-8", errors="replace"))
 
     def on_notice(text: str) -> None:
         print(f"hanprompt: note: {common.visible(text, keep='')}", file=sys.stderr)
