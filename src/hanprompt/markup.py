@@ -9,10 +9,12 @@ reads it everywhere: markdown-it-py's CommonMark with raw HTML, plus GFM tables 
   position (offset i in the answer is offset i in the plain text) and nothing is glued together.
   Code blocks and code spans are blanked too unless ``code=True``. Malformed markup (``**``
   unbalanced, ``<strong>`` never closed) is kept as text, as the parser reads it.
-- ``to_html`` is what the report and the viewer show: the Markdown rendered, raw HTML included,
-  then cleaned by nh3 (the Rust ammonia sanitizer) down to formatting elements without attributes;
-  no script, style, event handler, link or image survives, so nothing a model writes can run or
-  load anything.
+- ``preview_text`` is ``plain_text`` with code kept and markup inside a word dropped, for excerpts.
+- ``to_html`` is what the report and the viewer show: the Markdown rendered, its raw HTML shown as
+  text except formatting tags (``<strong>``, ``<br>``, ``<table>``), links and images as their
+  text, then cleaned by nh3 (the Rust ammonia sanitizer) down to those elements without attributes: no
+  script, style, event handler, link or image survives, so nothing a model writes can run or load
+  anything, and a ``<script>`` in an answer reads as the text it is.
 """
 from __future__ import annotations
 
@@ -41,7 +43,12 @@ def parser(*, render: bool = False):
     from markdown_it import MarkdownIt
 
     md = MarkdownIt("commonmark", {"breaks": True}).enable(["table", "strikethrough"])
-    return md if render else md.disable("text_join")
+    if not render:
+        return md.disable("text_join")
+    md.add_render_rule("html_inline", _render_html)
+    md.add_render_rule("html_block", _render_html)
+    md.add_render_rule("image", _render_image)
+    return md
 
 
 def source_text(text: str) -> str:
@@ -57,6 +64,28 @@ def plain_text(text: str, *, code: bool = False) -> str:
     """
     src = source_text(text)
     return _plain(src, parser().parse(src), code)
+
+
+def preview_text(text: str) -> str:
+    """The answer's words for a one-line preview: ``plain_text`` with code kept, where a run of
+    markup inside a word (``볼거리*가``, ``3호선`을``) is dropped instead of spaced."""
+    src = source_text(text)
+    plain = plain_text(text, code=True)
+    out: list[str] = []
+    i = 0
+    while i < len(plain):
+        if plain[i] == " " and not src[i].isspace():  # a run of markup
+            j = i
+            while j < len(plain) and plain[j] == " " and not src[j].isspace():
+                j += 1
+            inside = 0 < i and j < len(plain) and not plain[i - 1].isspace() and not plain[j].isspace()
+            if not (inside and "<" not in src[i:j]):  # tags (<br>, </td>) still part words
+                out.append(" ")
+            i = j
+        else:
+            out.append(plain[i])
+            i += 1
+    return "".join(out)
 
 
 def _line_starts(src: str) -> list[int]:
@@ -180,8 +209,87 @@ def plain_lines(lines: Iterable[str], *, chunk: int = 256) -> Iterator[str]:
         yield from _plain(src, parser().parse(src), False).split("\n")[:-1]
 
 
+class _HtmlPieces(HTMLParser):
+    """Where each tag, comment and run of text of an HTML fragment starts, and its tag name."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=False)
+        self.starts: list[tuple[tuple[int, int], str | None]] = []
+
+    def _at(self, tag: str | None = None) -> None:
+        self.starts.append((self.getpos(), tag))
+
+    def handle_starttag(self, tag, attrs):
+        self._at(tag)
+
+    def handle_startendtag(self, tag, attrs):
+        self._at(tag)
+
+    def handle_endtag(self, tag):
+        self._at(tag)
+
+    def handle_data(self, data):
+        self._at("#text")
+
+    def handle_entityref(self, name):
+        self._at("#entity")
+
+    def handle_charref(self, name):
+        self._at("#entity")
+
+    def handle_comment(self, data):
+        self._at()
+
+    def handle_decl(self, decl):
+        self._at()
+
+    def handle_pi(self, data):
+        self._at()
+
+    def unknown_decl(self, data):
+        self._at()
+
+
+def _html_as_text_but_formatting(fragment: str) -> str:
+    """Raw HTML of an answer: formatting tags (ALLOWED_TAGS) kept for nh3 to clean, every other
+    tag (script, img, a, style ...) and the text around them escaped, so it shows as text."""
+    from markupsafe import escape
+
+    lines = [0]
+    for i, ch in enumerate(fragment):
+        if ch == "\n":
+            lines.append(i + 1)
+    reader = _HtmlPieces()
+    reader.feed(fragment)
+    reader.close()
+    offsets = [(lines[line - 1] + column, tag) for (line, column), tag in reader.starts]
+    out, done = [], 0
+    for n, (start, tag) in enumerate(offsets):
+        if start < done:
+            continue
+        end = offsets[n + 1][0] if n + 1 < len(offsets) else len(fragment)
+        piece = fragment[start:end]
+        out.append(piece if tag in ALLOWED_TAGS or tag == "#entity" else str(escape(piece)))
+        done = end
+    if done < len(fragment):  # what the HTML parser left unread (a tag cut off at the end)
+        out.append(str(escape(fragment[done:])))
+    return "".join(out)
+
+
+def _render_html(renderer, tokens, idx, options, env) -> str:
+    return _html_as_text_but_formatting(tokens[idx].content)
+
+
+def _render_image(renderer, tokens, idx, options, env) -> str:
+    # an image is never loaded: its description stands in its place
+    from markupsafe import escape
+
+    return str(escape(renderer.renderInlineAsText(tokens[idx].children or [], options, env)))
+
+
 def to_html(text: str) -> str:
-    """Safe HTML of a Markdown answer: rendered by markdown-it-py, cleaned by nh3 to ALLOWED_TAGS."""
+    """Safe HTML of a Markdown answer: rendered by markdown-it-py, its raw HTML shown as text except
+    formatting tags, then cleaned by nh3 (ammonia) down to ALLOWED_TAGS without attributes."""
     import nh3
 
     html = parser(render=True).render(text)
