@@ -177,8 +177,12 @@ def _html(src: str, start: int, end: int, keep) -> None:
         if ch == "\n":
             lines.append(i + 1)
     reader = _HtmlText()
-    reader.feed(block)
-    reader.close()
+    try:
+        reader.feed(block)
+        reader.close()
+    except AssertionError:  # html.parser gives up on some malformed declarations (<![x): all text
+        keep(start, end)
+        return
     for line, column, length in reader.spans:
         at = start + lines[line - 1] + column
         keep(at, min(at + length, end))
@@ -260,8 +264,11 @@ def _html_as_text_but_formatting(fragment: str) -> str:
         if ch == "\n":
             lines.append(i + 1)
     reader = _HtmlPieces()
-    reader.feed(fragment)
-    reader.close()
+    try:
+        reader.feed(fragment)
+        reader.close()
+    except AssertionError:  # html.parser gives up on some malformed declarations (<![x): all text
+        return str(escape(fragment))
     offsets = [(lines[line - 1] + column, tag) for (line, column), tag in reader.starts]
     out, done = [], 0
     for n, (start, tag) in enumerate(offsets):

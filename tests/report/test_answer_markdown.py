@@ -71,6 +71,8 @@ def test_hostile_markup_loses_everything_that_could_run_or_load(name):
 def test_markdown_that_is_malformed_still_renders_as_text():
     html = to_html("**굵게 시작만\n<strong>닫지 않음\n```\n닫지 않은 코드")
     assert "굵게 시작만" in html and "닫지 않음" in html and "닫지 않은 코드" in html
+    html = to_html("<div>\n<![x <b>굵게</b> <script>x()</script>\n</div>")  # html.parser gives up on <![x
+    assert "&lt;script&gt;x()&lt;/script&gt;" in html and "<b>" not in html
 
 
 # --- in the browser ----------------------------------------------------------------------------

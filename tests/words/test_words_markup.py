@@ -90,6 +90,7 @@ def test_a_code_block_never_closed_runs_to_the_end_as_markdown_says():
     "<strong 한국의 수도는 서울입니다.",  # not a tag at all: text
     "[한국의 수도는 서울입니다.",
     "*한국의 _수도는** 서울입니다._",
+    "<div>\n<![x 한국의 수도는 서울입니다.\n</div>",  # html.parser gives up on <![x: all text
 ])
 def test_malformed_markup_is_counted_as_text(text):
     found = count_texts(text)
