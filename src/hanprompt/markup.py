@@ -109,11 +109,15 @@ def _plain(src: str, tokens, code: bool) -> str:
         out[start:end] = src[start:end]
 
     block_map = None
+    inline_map, cursor = None, 0  # the cells of a table row share the row's lines: go on from the last
     for token in tokens:
         if token.map is not None:
             block_map = token.map
         if token.type == "inline" and block_map is not None:
-            _inline(src, token.children or [], *span(block_map), keep, out, code)
+            start, end = span(block_map)
+            if block_map != inline_map:
+                inline_map, cursor = block_map, start
+            cursor = _inline(src, token.children or [], cursor, end, keep, out, code)
         elif token.type in _CODE_TOKENS and code and token.map is not None:
             first, last = token.map
             if token.type == "fence":  # the content lines, without the ``` lines
@@ -125,8 +129,8 @@ def _plain(src: str, tokens, code: bool) -> str:
     return "".join(out)
 
 
-def _inline(src: str, children, start: int, end: int, keep, out: list[str], code: bool) -> None:
-    """Keep the text tokens of one inline run, found in order in src[start:end]."""
+def _inline(src: str, children, start: int, end: int, keep, out: list[str], code: bool) -> int:
+    """Keep the text tokens of one inline run, found in order in src[start:end]; where it ended."""
     cursor = start
     for child in children:
         kind = child.type
@@ -136,7 +140,7 @@ def _inline(src: str, children, start: int, end: int, keep, out: list[str], code
             at = src.find(child.content, cursor, end)
             if at < 0:  # not verbatim in the source (tabs expanded, say): keep the whole run as text
                 keep(start, end)
-                return
+                return end
             keep(at, at + len(child.content))
             cursor = at + len(child.content)
         elif kind == "text_special":  # an escape (\*) or an entity (&amp;): the character it stands for
@@ -155,6 +159,7 @@ def _inline(src: str, children, start: int, end: int, keep, out: list[str], code
             at = src.find(child.content, cursor, end)
             if at >= 0:
                 cursor = at + len(child.content)
+    return cursor
 
 
 class _HtmlText(HTMLParser):

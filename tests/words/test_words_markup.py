@@ -64,6 +64,12 @@ def test_words_inside_markup_count_as_words(text):
     assert not {"국", "한"} & set(found), (text, found)
 
 
+def test_every_cell_of_a_table_counts():
+    # cells alike in one row: each is found after the one before
+    found = count_texts("| 나라 | 수도 |\n|---|---|\n| 한국 | 한국 |\n| **서울** | `코드` 서울 |\n| 서울 | 서울 |")
+    assert found["한국"] == 2 and found["서울"] == 4 and found["나라"] == 1 and "코드" not in found
+
+
 @pytest.mark.parametrize("text", [
     "`한국의 수도` 서울입니다.",
     "``한국의 `수도` ``  서울입니다.",
