@@ -204,7 +204,7 @@ def plain_lines(lines: Iterable[str], *, chunk: int = 256) -> Iterator[str]:
     buffer: list[str] = []
     wanted = chunk
     for line in lines:
-        if len(buffer) >= wanted and line[:1] not in ("", " ", "\t") and buffer[-1].strip() == "":
+        if len(buffer) >= wanted and line[:1] not in ("", " ", "\t") and buffer[-1].strip(" \t") == "":
             src = source_text("\n".join(buffer) + "\n")
             tokens = parser().parse(src)
             if any(t.type in _OPEN_ENDED and t.map and t.map[1] >= len(buffer) for t in tokens):

@@ -140,6 +140,8 @@ SAMPLES = [
     "앞\n\n```\n코드\n\n코드\n```\n\n<div>\n<b>굵게</b> 글\n<script>x()</script>\n</div>\n\n뒤\n",
     "**열림\n<strong>열림\n```\n끝까지\n\n코드\n",
     "줄\r\n바꿈\0널\r끝",
+    # a line of form feed and line separator is not blank to Markdown: no cut after it
+    "- <div>한국의\n\n  한국의\n\x0c\u2028\n\u2028</b>  ![\n> <script>\\|\n~~~1. `]\n",
 ]
 
 
