@@ -12,7 +12,7 @@ simulation in ``hanprompt.experiments.coverage`` shows it at n = 2..20:
   Beta quantiles at a fractional count. Exact for 0/1 scores; conservative for scores in
   between, which are less spread than 0/1 scores of the same mean (Hoeffding 1963, Theorem 3).
   Percentile bootstrap and t-intervals were dropped: a bootstrap cannot be wider than the values
-  it saw, and a t-interval covers ~75% on scores that are mostly 1 with a rare 0, at any n up to 20.
+  it saw, and a t-interval covers 72-83% on scores that are mostly 1 with a rare 0, at n = 10-20.
 - differences B - A of pass rates and of mean scores: Newcombe's hybrid method (Newcombe 1998,
   method 10) generalised as MOVER (Zou & Donner 2008), built from the two intervals above:
   [d - sqrt((b - l_B)² + (u_A - a)²), d + sqrt((u_B - b)² + (a - l_A)²)].
