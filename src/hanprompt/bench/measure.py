@@ -101,7 +101,8 @@ def run_config(
                 completions.append(backend.generate(prompt(), params))
                 continue
             times: list[float] = []
-            completions.append(backend.generate(prompt(), params, on_text=lambda _piece: times.append(time.perf_counter())))
+            arrived = lambda _piece, times=times: times.append(time.perf_counter())  # noqa: E731
+            completions.append(backend.generate(prompt(), params, on_text=arrived))
             streams.append(times)
         rows = backend.generate_batch([(prompt(), params) for _ in range(batch)]) if batch else None
     info = {

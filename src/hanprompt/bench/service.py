@@ -310,9 +310,10 @@ def check_physics(cfg: Config, measured: Measured, metrics: dict, bandwidth: Ban
             for memory in used:
                 bandwidth.mark_unreliable(memory, why)
             roof["bandwidth_unreliable"] = True
-            figures = ", ".join(f"{m} {bandwidth.entries[m]['gb_s']:.1f} GB/s ({bandwidth.entries[m]['source']}"
-                                + (", measured again" if bandwidth.entries[m].get("remeasured_from") is not None else "")
-                                + ")" for m in used)
+            figures = ", ".join(
+                f"{m} {bandwidth.entries[m]['gb_s']:.1f} GB/s ({bandwidth.entries[m]['source']}"
+                + (", measured again" if bandwidth.entries[m].get("remeasured_from") is not None else "") + ")"
+                for m in used)
             flags.append(_flag(
                 "mbu", f"MBU {roof['mbu']:.0%} is above 100%: decode cannot read the weights faster than memory "
                        f"delivers them, so the bandwidth ({figures}) is unreliable",

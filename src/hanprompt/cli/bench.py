@@ -229,8 +229,8 @@ def notes(report) -> list:
     for memory, entry in report.bandwidth.items():
         if entry["source"] != "measured" and memory not in used:
             continue  # a --bandwidth figure no row read from
-        again = (f", measured again after {entry['remeasured_because']} (first {_num(entry['remeasured_from'], '.1f')} GB/s)"
-                 if entry.get("remeasured_because") else "")
+        again = (f", measured again after {entry['remeasured_because']} "
+                 f"(first {_num(entry['remeasured_from'], '.1f')} GB/s)" if entry.get("remeasured_because") else "")
         unreliable = f"; unreliable: {entry['unreliable']}" if entry.get("unreliable") else ""
         lines.append(common.text(f"bandwidth {memory}: {_num(entry['gb_s'], '.1f', ' GB/s')} ({entry['source']}{again})"
                                  f"{unreliable}"))

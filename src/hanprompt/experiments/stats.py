@@ -77,7 +77,9 @@ def mover(est_a, interval_a, est_b, interval_b):
     """Interval of est_b - est_a from the two sides' intervals (Newcombe 1998 method 10; Zou & Donner 2008)."""
     (lo_a, hi_a), (lo_b, hi_b) = interval_a, interval_b
     d = est_b - est_a
-    return d - ((est_b - lo_b) ** 2 + (hi_a - est_a) ** 2) ** 0.5, d + ((hi_b - est_b) ** 2 + (est_a - lo_a) ** 2) ** 0.5
+    low = d - ((est_b - lo_b) ** 2 + (hi_a - est_a) ** 2) ** 0.5
+    high = d + ((hi_b - est_b) ** 2 + (est_a - lo_a) ** 2) ** 0.5
+    return low, high
 
 
 def newcombe(successes_a, n_a, successes_b, n_b, confidence: float = CONFIDENCE):
