@@ -321,10 +321,12 @@ def check_physics(cfg: Config, measured: Measured, metrics: dict, bandwidth: Ban
                 f"{roof['bytes_per_token'] / 1e6:,.1f} MB read per token stay partly in the CPU's caches"))
     prefill, decode = (metrics.get("prefill_tok_s") or {}).get("mean"), (metrics.get("decode_tok_s") or {}).get("mean")
     if prefill is not None and decode is not None and prefill < decode:
+        before = ("a queue or a network before the server answers" if cfg.spec.backend not in ("hf", "gguf")
+                  else "other work on a busy machine taking the cores while the prompt ran")
         flags.append(_flag(
             "prefill_tok_s", f"prefill ({prefill:,.1f} tok/s) is slower than decode ({decode:,.1f} tok/s)",
-            "TTFT holds more than the prompt's forward pass: a queue or a network before the server answers, "
-            "a first-call set-up, or a prompt processed one token at a time"))
+            f"TTFT holds more than the prompt's forward pass: {before}, a first-call set-up, or a prompt "
+            "processed one token at a time"))
     if metrics.get("decode_untimed"):
         flags.append(_flag("decode_tok_s", metrics["decode_untimed"],
                            "the server buffers its answer and sends it in few chunks; no decode speed, and no "
