@@ -67,10 +67,11 @@ def test_the_decode_time_a_server_sends_is_used_before_the_stream():
 def test_mbu_above_100_percent_is_flagged_and_the_bandwidth_marked_unreliable(tiny_model, cli, tmp_path):
     # A bandwidth far too low (as from a probe on a busy machine, or a typo): the roofline is impossible.
     report = run_bench(BenchOptions(models=(str(tiny_model),), devices=("cpu",), prompt_tokens=32, gen_tokens=6,
-                                    repeat=2, warmup=0, bandwidth={"cpu": 0.0001}))
+                                    repeat=2, warmup=0, batch=2, bandwidth={"cpu": 0.0001}))
     (row,) = report.rows
     roof = row["metrics"]["roofline"]
     assert roof["mbu"] > 1 and roof["bandwidth_unreliable"] is True
+    assert row["metrics"]["batch"]["mbu"] > 1 and "batch.mbu" in [f["figure"] for f in row["metrics"]["flags"]]
     (flag,) = [f for f in row["metrics"]["flags"] if f["figure"] == "mbu"]
     assert flag["problem"].startswith(f"MBU {roof['mbu']:.0%} is above 100%") and "busy" in flag["likely_cause"]
     entry = report.bandwidth["cpu"]

@@ -290,6 +290,7 @@ def check_physics(cfg: Config, measured: Measured, metrics: dict, bandwidth: Ban
     - MBU above 100% (decode faster than memory can deliver the bytes read per token): the
       bandwidths it used are measured again; if it is still above 100%, they are marked
       unreliable (``unreliable`` in the bandwidth entry, ``bandwidth_unreliable`` in the roofline).
+      A batch MBU above 100% is flagged too.
     - prefill slower than decode (prefill processes the whole prompt in one forward pass, so its
       tokens/s is normally many times decode's).
     - a server's decode that its stream is too coarse to time (``decode_untimed``).
@@ -319,6 +320,13 @@ def check_physics(cfg: Config, measured: Measured, metrics: dict, bandwidth: Ban
                        f"delivers them, so the bandwidth ({figures}) is unreliable",
                 "the bandwidth probe ran while the machine was busy, or a --bandwidth figure is too low, or the "
                 f"{roof['bytes_per_token'] / 1e6:,.1f} MB read per token stay partly in the CPU's caches"))
+    batch = metrics.get("batch") or {}
+    if batch.get("mbu") is not None and batch["mbu"] > 1:
+        flags.append(_flag(
+            "batch.mbu", f"batch MBU {batch['mbu']:.0%} is above 100%: {batch['size']} sequences decoded faster than "
+                         "memory delivers the weights once per step and each sequence's KV cache",
+            "the bandwidth figure is too low (a probe on a busy machine, or a --bandwidth figure), or the weights "
+            "stay partly in the CPU's caches"))
     prefill, decode = (metrics.get("prefill_tok_s") or {}).get("mean"), (metrics.get("decode_tok_s") or {}).get("mean")
     if prefill is not None and decode is not None and prefill < decode:
         before = ("a queue or a network before the server answers" if cfg.spec.backend not in ("hf", "gguf")
