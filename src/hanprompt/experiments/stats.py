@@ -270,7 +270,7 @@ def verdict(a: Sample, b: Sample) -> dict:
         n = max([MIN_VERDICT_N, have + 1] + ([min(wanted)] if wanted else []))
         out["repeats_needed"] = math.ceil(n / max(a.units, b.units))
         out["verdict"] = (f"no verdict (below the minimum: {_results(max(sizes))} on a side, "
-                          f"a verdict needs {MIN_VERDICT_N}; ~{out['repeats_needed']} repeats would tell{greedy})")
+                          f"a verdict needs {MIN_VERDICT_N}; at least {out['repeats_needed']} repeats{greedy})")
         return out
     # Only intervals at or above the minimum decide.
     usable = [ci for ci in (out["pass_rate_difference_ci"], out["mean_score_difference_ci"])
