@@ -21,7 +21,7 @@ from hanprompt.backends.base import (Backend, Completion, GenParams, LoadInfo, M
 from hanprompt.backends.batching import ContinuousBatcher, Row
 from hanprompt.backends.context import overflow_error
 from hanprompt.backends.hub import from_pretrained, looks_like_path, resolve_device
-from hanprompt.errors import BackendError, DeviceError, ModelNotFound, UsageError
+from hanprompt.errors import BackendError, DeviceError, ModelNotFound, UsageError, one_line
 from hanprompt.timing import Phases
 
 _CPU_FP16 = (
@@ -210,7 +210,7 @@ class HFBackend(Backend):
                     f"{name} is not a causal language model (its config is {type(config).__name__}); "
                     "the hf backend runs decoder models such as Llama, Qwen or Gemma"
                 ) from e
-            raise BackendError(f"cannot load {name}: {str(e).splitlines()[0]}") from e
+            raise BackendError(f"cannot load {name}: {one_line(e)}") from e
         except torch.OutOfMemoryError as e:
             raise DeviceError(
                 f"out of GPU memory loading {name}; try --device auto --max-memory 0=3GiB,cpu=20GiB, "
@@ -218,7 +218,7 @@ class HFBackend(Backend):
             ) from e
         except SafetensorError as e:
             raise BackendError(
-                f"cannot read the weights of {name}: {str(e).splitlines()[0]}; the .safetensors file is "
+                f"cannot read the weights of {name}: {one_line(e)}; the .safetensors file is "
                 "damaged or incomplete: download or save the model again"
             ) from e
         if device == "mps":

@@ -11,7 +11,7 @@ import contextlib
 import os
 from pathlib import Path
 
-from hanprompt.errors import DeviceError, ModelNotFound
+from hanprompt.errors import DeviceError, ModelNotFound, one_line
 
 #: seconds the one look-up on the hub may take before the model counts as unreachable
 PROBE_TIMEOUT_S = 10.0
@@ -101,8 +101,7 @@ def _probe(name: str, path_flag: str) -> None:
 
 
 def _first_line(error: BaseException, default: str) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0][:120] if text else default
+    return one_line(error, 120) if str(error).strip() else default
 
 
 @contextlib.contextmanager
