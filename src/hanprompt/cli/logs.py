@@ -13,13 +13,13 @@ def register(sub) -> None:
     p.add_argument("-n", "--limit", type=int, default=20, metavar="N", help="how many (default 20; 0 for all)")
     p.add_argument("-q", "--search", metavar="TEXT", help="only prompts or responses containing TEXT")
     p.add_argument("-m", "--model", metavar="M", help="only models whose spec contains M")
-    p.add_argument("--run", type=int, metavar="RUN_ID", help="only this run's generations")
+    p.add_argument("--run", type=common.record_id, metavar="RUN_ID", help="only this run's generations")
     common.add_common(p)
     p.set_defaults(handler=list_logs)
     lsub = p.add_subparsers(dest="logs_command", metavar="SUBCOMMAND", parser_class=type(p))
 
     show = lsub.add_parser("show", help="one generation in full")
-    show.add_argument("id", type=int)
+    show.add_argument("id", type=common.record_id)
     common.add_common(show)
     show.set_defaults(handler=show_log)
 
@@ -28,12 +28,12 @@ def register(sub) -> None:
     export.add_argument("-o", "--output", metavar="FILE", help="write to FILE (default: stdout)")
     export.add_argument("-q", "--search", metavar="TEXT")
     export.add_argument("-m", "--model", metavar="M")
-    export.add_argument("--run", type=int, metavar="RUN_ID")
+    export.add_argument("--run", type=common.record_id, metavar="RUN_ID")
     common.add_common(export, json_flag=False)
     export.set_defaults(handler=export_logs)
 
     rm = lsub.add_parser("rm", help="delete generations by id")
-    rm.add_argument("ids", type=int, nargs="+", metavar="ID")
+    rm.add_argument("ids", type=common.record_id, nargs="+", metavar="ID")
     common.add_common(rm, json_flag=False)
     rm.set_defaults(handler=remove_logs)
 
