@@ -11,11 +11,11 @@ from typing import Iterator
 from sqlalchemy import Connection, Engine, create_engine, event, exc, text
 from sqlalchemy.engine import make_url
 
-from hanprompt.errors import StoreError, one_line
+from hanprompt.errors import StoreError, arg, one_line
 from hanprompt.outputs import private_file
 from hanprompt.store import migrations, search
 
-_FIX = "pass --db sqlite:///PATH or --db postgresql+psycopg://USER@HOST:PORT/DB"
+_FIX = f"pass {arg('db', 'sqlite:///PATH')} or {arg('db', 'postgresql+psycopg://USER@HOST:PORT/DB')}"
 _engines: dict[str, Engine] = {}
 
 
