@@ -135,6 +135,21 @@ def test_threads_reach_a_gguf_judge_beside_an_hf_model(cli, spec_file, tiny_mode
     registry.clear_cache()
 
 
+def test_threads_reach_an_llm_gguf_translator_beside_an_hf_model(cli, spec_file, tiny_model, tiny_gguf):
+    from hanprompt.backends import registry
+    from hanprompt.translate import base
+
+    registry.clear_cache()
+    base.clear_cache()
+    path = spec_file(EXPERIMENT + f"translate: {{to: ko, translator: 'llm:gguf:{tiny_gguf}'}}\n")
+    code, out, err = cli("run", path, "--model", tiny_model, "--threads", "1", "--max-new-tokens", "2", "--json")
+    assert code == 0, err
+    assert all(len(r["translations"]) == 1 for r in json.loads(out))
+    assert registry.is_loaded(f"gguf:{tiny_gguf}", threads=1) and not registry.is_loaded(f"gguf:{tiny_gguf}")
+    registry.clear_cache()
+    base.clear_cache()
+
+
 def test_threads_reach_every_gguf_model_and_resume_accepts_them(cli, spec_file, tiny_gguf):
     from hanprompt.backends import registry
 
