@@ -236,6 +236,17 @@ def test_llama_cpp_messages_stay_off_the_terminal_unless_debug(cli_process, tiny
     assert "hanprompt: llama_model_loader: loaded meta data" in loud.stderr  # through the log
 
 
+def test_a_damaged_file_names_llama_cpps_own_reason(cli, tiny_gguf, tmp_path):
+    import re
+
+    cut = tmp_path / "cut.gguf"
+    cut.write_bytes(tiny_gguf.read_bytes()[:200])
+    code, out, err = cli("ask", "hi", "--model", f"gguf:{cut}")
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1, err
+    # llama.cpp's first error line (it went to the log, not the terminal) names the cause
+    assert re.search(rf"llama.cpp cannot read {re.escape(str(cut))} \(\w+: [^)]+\); the file may be damaged", err), err
+
+
 # --- the shipped example on a real model ---------------------------------------------------------
 
 

@@ -87,29 +87,39 @@ def import_llama_cpp():
 #: where llama.cpp's own messages go (DEBUG level); the CLI prints them only with --debug
 NATIVE_LOG = logging.getLogger("hanprompt.llama_cpp")
 _native_callback = None  # the ctypes callback, kept alive as long as llama.cpp may call it
+_native_errors: list[str] = []  # llama.cpp's first error lines since the last native_error()
+#: ggml.h's enum ggml_log_level: NONE 0, DEBUG 1, INFO 2, WARN 3, ERROR 4, CONT 5 (continues a line)
+_GGML_LOG_ERROR, _GGML_LOG_CONT = 4, 5
 
 
 def route_native_logs(llama_cpp) -> None:
     """Send every message of llama.cpp (loading chatter, warnings, errors) to :data:`NATIVE_LOG`
     at DEBUG level instead of stderr.
 
-    llama-cpp-python's own callback prints the messages logged at llama.cpp's "none" level
-    (and errors) on stderr even with ``verbose=False``; this one replaces it. Failures that
-    matter still reach the user, as the exceptions the loader raises.
+    llama-cpp-python's own callback prints the messages logged at llama.cpp's "none" level, and
+    its warnings (which it takes for errors: it maps an older numbering of ggml's levels), on
+    stderr even with ``verbose=False``; this one replaces it. Failures that
+    matter still reach the user, in the exceptions the loader raises (with llama.cpp's first
+    error line: :func:`native_error`).
     """
     global _native_callback
     if _native_callback is not None:
         return
     pending: list[str] = []
+    error = [False]  # whether the line being assembled is an error
 
     def forward(level: int, text: bytes, user_data) -> None:  # lines may come in pieces
         try:
+            if level != _GGML_LOG_CONT and not pending:
+                error[0] = level == _GGML_LOG_ERROR
             pending.append(text.decode("utf-8", errors="replace") if text else "")
             if pending[-1].endswith("\n"):
-                line = "".join(pending).rstrip()
+                line = "".join(pending).strip()
                 pending.clear()
                 if line:
                     NATIVE_LOG.debug("%s", line)
+                    if error[0] and len(_native_errors) < 8:
+                        _native_errors.append(line)
         except Exception:  # a callback from C must never raise
             pending.clear()
 
@@ -117,6 +127,14 @@ def route_native_logs(llama_cpp) -> None:
 
     _native_callback = llama_cpp.llama_log_callback(forward)
     llama_cpp.llama_log_set(_native_callback, ctypes.c_void_p(0))
+
+
+def native_error() -> str:
+    """llama.cpp's first error line since the previous call, the cause the later ones repeat
+    (``""`` when it logged none), for the message of a load that failed; the list is emptied."""
+    first = _native_errors[0] if _native_errors else ""
+    _native_errors.clear()
+    return first[:200]
 
 
 def default_threads() -> int:
@@ -270,11 +288,13 @@ class GGUFBackend(Backend):
 
     @staticmethod
     def _open(llama_cpp, path: Path, **kwargs):
+        native_error()  # only this load's errors are named below
         try:
             return llama_cpp.Llama(model_path=str(path), verbose=False, **kwargs)
         except (ValueError, RuntimeError) as e:
+            why = "; ".join(filter(None, (one_line(e), native_error())))
             raise BackendError(
-                f"llama.cpp cannot load {path} ({one_line(e)}); the file may be damaged, or "
+                f"llama.cpp cannot load {path} ({why}); the file may be damaged, or "
                 "its architecture newer than this llama-cpp-python: pip install -U llama-cpp-python"
             ) from e
 
@@ -393,11 +413,13 @@ def read_metadata(llama_cpp, path: Path) -> dict[str, str]:
     route_native_logs(llama_cpp)  # llama.cpp's loading chatter goes to the log
     params = llama_cpp.llama_model_default_params()
     params.vocab_only = True
+    native_error()  # only this load's errors are named below
     model = llama_cpp.llama_model_load_from_file(str(path).encode(), params)
     if not model:
+        why = native_error()
         raise BackendError(
-            f"llama.cpp cannot read {path}; the file may be damaged, or its architecture newer than "
-            "this llama-cpp-python: pip install -U llama-cpp-python"
+            f"llama.cpp cannot read {path}{f' ({why})' if why else ''}; the file may be damaged, or its "
+            "architecture newer than this llama-cpp-python: pip install -U llama-cpp-python"
         )
 
     def value(key: str) -> str | None:
