@@ -10,7 +10,7 @@ from hanprompt import limits
 from hanprompt.backends import registry
 from hanprompt.backends.base import GenParams
 from hanprompt.backends.context import fit
-from hanprompt.errors import UsageError
+from hanprompt.errors import UsageError, for_cli
 
 CONTEXT = 64
 LONG = "start " + "word " * 120 + "end"  # far more than 64 tokens
@@ -38,7 +38,9 @@ def short_model(tmp_path_factory):
 def test_generation_parameters_are_bounded(values, flag, fix):
     with pytest.raises(UsageError) as e:
         GenParams.build(**values)
-    assert str(e.value).startswith(f"{flag} must be") and fix in str(e.value)
+    # the command line names the flag; a library caller reads the argument's own name
+    assert for_cli(e.value).startswith(f"{flag} must be") and fix in str(e.value)
+    assert str(e.value).startswith(f"{next(iter(values))} must be")
 
 
 def test_the_edges_are_allowed():
@@ -63,7 +65,8 @@ def test_fit_refuses_with_both_numbers_and_cuts_when_asked(short_model):
     with pytest.raises(UsageError) as e:
         fit(backend, messages, params)
     assert f"the prompt is {prompt_tokens:,} tokens and max_new_tokens is 8" in str(e.value)
-    assert "64-token context" in str(e.value) and "--truncate" in str(e.value)
+    assert "64-token context" in str(e.value) and "truncate='left' or 'right'" in str(e.value)
+    assert "pass --truncate left|right" in for_cli(e.value) and "--" not in str(e.value)
     for side, kept_end in (("left", "end"), ("right", "start")):
         cut = fit(backend, messages, params, side)
         assert cut[0] == messages[0]  # the system message stays whole

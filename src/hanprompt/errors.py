@@ -1,10 +1,73 @@
-"""The exceptions hanprompt raises. Each message names the problem and the fix."""
+"""The exceptions hanprompt raises. Each message names the problem and the fix.
+
+A message that names one of the library's arguments (``max_new_tokens``) writes it with
+:func:`arg`: ``str(error)`` then says ``max_new_tokens``, as a library caller writes it, and the
+command line's :func:`for_cli` says ``--max-new-tokens``, as a user types it.
+"""
+from __future__ import annotations
+
+import re
+
+_ARG = re.compile("\x1f([A-Za-z_][A-Za-z0-9_]*)\x1f([^\x1e]*)\x1e")
+
+
+def arg(name: str, value: object = None, *, choices: tuple[str, ...] = ()) -> str:
+    """An argument named in an error message, with its value or the values to choose from.
+
+    ``arg("max_new_tokens")`` reads ``max_new_tokens`` to a library caller and
+    ``--max-new-tokens`` on the command line; ``arg("truncate", choices=("left", "right"))``
+    reads ``truncate='left' or 'right'`` and ``--truncate left|right``.
+    """
+    text = "|".join(choices) if choices else ("" if value is None else str(value))
+    return f"\x1f{name}\x1f{text.replace(chr(0x1e), '')}\x1e"
+
+
+def _render(text: str, cli: bool) -> str:
+    def one(m: re.Match) -> str:
+        name, value = m.group(1), m.group(2)
+        if cli:
+            return f"--{name.replace('_', '-')}" + (f" {value}" if value else "")
+        if not value:
+            return name
+        return f"{name}=" + " or ".join(repr(v) for v in value.split("|")) if "|" in value else f"{name}={value}"
+
+    return _ARG.sub(one, text)
+
+
+def for_cli(error: BaseException) -> str:
+    """The message of ``error`` as the command line shows it: arguments named as flags."""
+    if isinstance(error, HanpromptError):
+        return _render(Exception.__str__(error), cli=True)
+    return str(error)
+
+
+def one_line(error: BaseException, limit: int | None = None, *, typed: bool = False) -> str:
+    """Any exception as one line: the first non-blank line of its message, or its class name when
+    the message is empty or blank; cut to ``limit`` characters (with "…") when given.
+
+    ``typed`` puts the class name before the message of an exception that is not a
+    :class:`HanpromptError` (``OSError: disk full``), for failures the user did not cause.
+    """
+    try:
+        text = str(error)
+    except Exception:  # a broken __str__ must not hide the failure behind a second one
+        text = ""
+    first = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    name = type(error).__name__
+    if not first:
+        return name
+    if limit is not None and len(first) > limit:
+        first = first[: max(limit - 1, 0)] + "…"
+    return f"{name}: {first}" if typed and not isinstance(error, HanpromptError) else first
 
 
 class HanpromptError(Exception):
     """Base class: a problem the user can fix. The CLI prints it on one line and exits 2."""
 
     exit_code = 2
+
+    def __str__(self) -> str:  # arguments named as a library caller writes them
+        return _render(super().__str__(), cli=False)
 
 
 class UsageError(HanpromptError):

@@ -21,6 +21,10 @@ MAX_SEED = 2**63 - 1
 MAX_REPEAT = 10_000
 #: prompts per batch in an experiment
 MAX_CONCURRENCY = 1_024
+#: CPU threads one model may be given (llama.cpp's n_threads)
+MAX_THREADS = 4_096
+#: the ids of stored records (runs, generations): the log's Integer keys, 32-bit on PostgreSQL
+MAX_ID = 2**31 - 1
 
 MaxNewTokens = Annotated[int, Field(ge=1, le=MAX_NEW_TOKENS)]
 Temperature = Annotated[float, Field(ge=0.0, le=MAX_TEMPERATURE, allow_inf_nan=False)]
@@ -37,6 +41,27 @@ RANGES = {
     "repeat": f"a whole number from 1 to {MAX_REPEAT:,}",
     "max_concurrency": f"a whole number from 1 to {MAX_CONCURRENCY:,}",
 }
+
+
+def valid_id(value: object) -> bool:
+    """Whether ``value`` can be the id of a stored record: an int from 1 to :data:`MAX_ID`.
+
+    An id outside that range names nothing, and the database would refuse it with an error of
+    its own (PostgreSQL: integer out of range; Python's sqlite3: OverflowError past 64 bits), so
+    ids a user or a URL gives are checked with this before any query.
+    """
+    return isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_ID
+
+
+def parse_id(text: str) -> int:
+    """An id as written by a user (``"42"``); ValueError naming the range for anything else."""
+    try:
+        value = int(str(text).strip())
+    except ValueError:
+        value = None
+    if value is None or not valid_id(value):
+        raise ValueError(f"{text!r} is not an id: ids are whole numbers from 1 to {MAX_ID:,}")
+    return value
 
 
 def check_range(flag: str, value: int, low: int, high: int) -> None:

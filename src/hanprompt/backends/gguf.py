@@ -1,7 +1,11 @@
 """The GGUF backend: a llama.cpp model file through llama-cpp-python.
 
 ``gguf:PATH.gguf`` (or ``gguf:ORG/REPO/FILE.gguf``, fetched from the Hugging Face hub), with
-``--gpu-layers N|all``, ``--threads N`` and ``--ctx-size N``. The chat template comes from the
+``--gpu-layers N|all``, ``--threads N`` and ``--ctx-size N``. Without ``threads``, llama.cpp
+generates and processes prompts on :func:`default_threads` CPU threads (half the CPUs, at least
+one: a shared machine keeps room for others). llama.cpp's own messages (loading, warnings) go to
+the ``hanprompt.llama_cpp`` logger at DEBUG level, never straight to the terminal; the CLI shows
+them with ``--debug``. The chat template comes from the
 file's ``tokenizer.chat_template`` and is applied by the rules of ``hanprompt.backends.chat``,
 like the hf backend's; token counts come from the model's own vocabulary.
 
@@ -13,6 +17,7 @@ from __future__ import annotations
 import codecs
 import functools
 import hashlib
+import logging
 import random
 import re
 import time
@@ -25,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from hanprompt.backends import chat
 from hanprompt.backends.base import Backend, Completion, GenParams, LoadInfo, Messages, OnText, build_options
 from hanprompt.backends.context import overflow_error
-from hanprompt.errors import BackendError, DeviceError, ModelNotFound, UsageError
+from hanprompt.errors import BackendError, DeviceError, ModelNotFound, UsageError, arg, one_line
 
 INSTALL = "pip install 'hanprompt[gguf]'"
 INSTALL_GPU = "CMAKE_ARGS=\"-DGGML_CUDA=on\" pip install --force-reinstall --no-cache-dir llama-cpp-python"
@@ -66,7 +71,8 @@ def parse_gpu_layers(text: str) -> int | str:
 
 
 def import_llama_cpp():
-    """The ``llama_cpp`` module, or BackendError with the install line."""
+    """The ``llama_cpp`` module, or BackendError with the install line; llama.cpp's messages are
+    routed to the log (:func:`route_native_logs`) once it is imported."""
     try:
         import llama_cpp
     except ImportError as e:
@@ -74,7 +80,74 @@ def import_llama_cpp():
             f"the gguf: backend needs llama-cpp-python, which is not installed: {INSTALL} "
             f"(for an NVIDIA GPU: {INSTALL_GPU})"
         ) from e
+    route_native_logs(llama_cpp)
     return llama_cpp
+
+
+#: where llama.cpp's own messages go (DEBUG level); the CLI prints them only with --debug
+NATIVE_LOG = logging.getLogger("hanprompt.llama_cpp")
+_native_callback = None  # the ctypes callback, kept alive as long as llama.cpp may call it
+_native_errors: list[str] = []  # llama.cpp's first error lines since the last native_error()
+#: ggml.h's enum ggml_log_level: NONE 0, DEBUG 1, INFO 2, WARN 3, ERROR 4, CONT 5 (continues a line)
+_GGML_LOG_ERROR, _GGML_LOG_CONT = 4, 5
+
+
+def route_native_logs(llama_cpp) -> None:
+    """Send every message of llama.cpp (loading chatter, warnings, errors) to :data:`NATIVE_LOG`
+    at DEBUG level instead of stderr.
+
+    llama-cpp-python's own callback prints the messages logged at llama.cpp's "none" level, and
+    its warnings (which it takes for errors: it maps an older numbering of ggml's levels), on
+    stderr even with ``verbose=False``; this one replaces it. Failures that
+    matter still reach the user, in the exceptions the loader raises (with llama.cpp's first
+    error line: :func:`native_error`).
+    """
+    global _native_callback
+    if _native_callback is not None:
+        return
+    pending: list[str] = []
+    error = [False]  # whether the line being assembled is an error
+
+    def forward(level: int, text: bytes, user_data) -> None:  # lines may come in pieces
+        try:
+            if level != _GGML_LOG_CONT and not pending:
+                error[0] = level == _GGML_LOG_ERROR
+            pending.append(text.decode("utf-8", errors="replace") if text else "")
+            if pending[-1].endswith("\n"):
+                line = "".join(pending).strip()
+                pending.clear()
+                if line:
+                    NATIVE_LOG.debug("%s", line)
+                    if error[0] and len(_native_errors) < 8:
+                        _native_errors.append(line)
+        except Exception:  # a callback from C must never raise
+            pending.clear()
+
+    import ctypes
+
+    _native_callback = llama_cpp.llama_log_callback(forward)
+    llama_cpp.llama_log_set(_native_callback, ctypes.c_void_p(0))
+
+
+def native_error() -> str:
+    """llama.cpp's first error line since the previous call, the cause the later ones repeat
+    (``""`` when it logged none), for the message of a load that failed; the list is emptied."""
+    first = _native_errors[0] if _native_errors else ""
+    _native_errors.clear()
+    return first[:200]
+
+
+def default_threads() -> int:
+    """llama.cpp's CPU threads, for generation (``n_threads``) and prompt processing
+    (``n_threads_batch``) alike, when ``threads`` is not given: half the CPUs this process may
+    run on (its affinity mask), at least 1.
+
+    llama-cpp-python's own defaults are half the CPUs for generation but every CPU for prompt
+    processing, which on a busy machine makes each prompt wait for the slowest core.
+    """
+    from hanprompt.bench.bandwidth import cpu_threads
+
+    return max(1, cpu_threads() // 2)
 
 
 def resolve_file(name: str) -> tuple[Path, str | None]:
@@ -118,7 +191,7 @@ def _download(repo: str, filename: str) -> Path:
     except (OSError, HfHubHTTPError, ValueError) as e:
         raise ModelNotFound(
             f"{repo}/{filename} is neither in the Hugging Face cache nor downloadable here "
-            f"({str(e).splitlines()[0][:120]}); download it where there is network access and pass "
+            f"({one_line(e, 120)}); download it where there is network access and pass "
             "gguf:PATH to the file"
         ) from e
 
@@ -183,8 +256,8 @@ class GGUFBackend(Backend):
         llama_cpp = import_llama_cpp()
         if opts.gpu_layers and not llama_cpp.llama_supports_gpu_offload():
             raise DeviceError(
-                f"--gpu-layers {opts.gpu_layers}: this llama-cpp-python build has no GPU support (or no "
-                f"GPU is present); drop --gpu-layers, or on a machine with an NVIDIA GPU: {INSTALL_GPU}"
+                f"{arg('gpu_layers', opts.gpu_layers)}: this llama-cpp-python build has no GPU support (or no "
+                f"GPU is present); drop {arg('gpu_layers')}, or on a machine with an NVIDIA GPU: {INSTALL_GPU}"
             )
         t0 = time.perf_counter()
         meta = read_metadata(llama_cpp, path)  # first, to size the context
@@ -193,9 +266,9 @@ class GGUFBackend(Backend):
         n_ctx = opts.ctx_size or min(trained or DEFAULT_MAX_CTX, DEFAULT_MAX_CTX)
         n_layers = int(meta.get(f"{arch}.block_count", 0) or 0)
         gpu = n_layers + 1 if opts.gpu_layers == "all" else min(int(opts.gpu_layers), n_layers + 1)
-        kwargs: dict = {"n_ctx": n_ctx, "n_gpu_layers": -1 if opts.gpu_layers == "all" else gpu}
-        if opts.threads:
-            kwargs.update(n_threads=opts.threads, n_threads_batch=opts.threads)
+        threads = opts.threads or default_threads()
+        kwargs: dict = {"n_ctx": n_ctx, "n_gpu_layers": -1 if opts.gpu_layers == "all" else gpu,
+                        "n_threads": threads, "n_threads_batch": threads}
         from hanprompt.backends import llama_probe  # quantized weights on a build that traps here: one line
 
         ftype = int(meta.get("general.file_type") or -1)
@@ -223,11 +296,13 @@ class GGUFBackend(Backend):
 
     @staticmethod
     def _open(llama_cpp, path: Path, **kwargs):
+        native_error()  # only this load's errors are named below
         try:
             return llama_cpp.Llama(model_path=str(path), verbose=False, **kwargs)
         except (ValueError, RuntimeError) as e:
+            why = "; ".join(filter(None, (one_line(e), native_error())))
             raise BackendError(
-                f"llama.cpp cannot load {path} ({str(e).splitlines()[0]}); the file may be damaged, or "
+                f"llama.cpp cannot load {path} ({why}); the file may be damaged, or "
                 "its architecture newer than this llama-cpp-python: pip install -U llama-cpp-python"
             ) from e
 
@@ -268,6 +343,7 @@ class GGUFBackend(Backend):
         prompt = self.render(messages)
         start = time.perf_counter()  # time to first token counts tokenization too
         ids = self.tokenize(prompt)
+        tokenized = time.perf_counter()
         room = self.context_length - len(ids)
         if room < 1:  # ask and run check this first (backends.context.fit); a library caller may not
             raise overflow_error(self, len(ids), params.max_new_tokens)
@@ -296,17 +372,31 @@ class GGUFBackend(Backend):
         finally:
             tokens.close()
         stream.feed(b"", final=True)
+        ttft = (stamps[0] - start) if stamps else 0.0
+        total = (stamps[-1] - start) if stamps else time.perf_counter() - start
         return Completion(
             text=stream.text,
             prompt=prompt,
             input_tokens=len(ids),
             output_tokens=len(out) - (finish == "eos"),  # the end-of-turn token is not counted
-            ttft_s=(stamps[0] - start) if stamps else 0.0,
-            total_s=(stamps[-1] - start) if stamps else time.perf_counter() - start,
+            ttft_s=ttft,
+            total_s=total,
             finish_reason=finish,
+            timings=_timings(start, tokenized, stamps),
         )
 
 
+
+
+def _timings(start: float, tokenized: float, stamps: list[float]) -> dict:
+    """The phase split of one generation, in seconds (``time.perf_counter`` stamps):
+    ``prefill_s`` from the tokenized prompt to the first token (llama.cpp evaluating the prompt
+    and sampling once), ``decode_s`` from the first token to the last (TTFT is tokenization plus
+    prefill; total is TTFT plus decode). Without any token, the prompt's evaluation is all there is.
+    """
+    if not stamps:
+        return {"prefill_s": time.perf_counter() - tokenized, "decode_s": 0.0}
+    return {"prefill_s": stamps[0] - tokenized, "decode_s": stamps[-1] - stamps[0]}
 
 
 @functools.lru_cache(maxsize=8)
@@ -317,7 +407,7 @@ def _grammar(schema: str):
     try:
         return llama_cpp.LlamaGrammar.from_json_schema(schema, verbose=False)
     except (ValueError, RuntimeError) as e:
-        raise UsageError(f"llama.cpp cannot turn this JSON schema into a grammar: {str(e).splitlines()[0]}") from e
+        raise UsageError(f"llama.cpp cannot turn this JSON schema into a grammar: {one_line(e)}") from e
 
 
 def read_metadata(llama_cpp, path: Path) -> dict[str, str]:
@@ -327,16 +417,17 @@ def read_metadata(llama_cpp, path: Path) -> dict[str, str]:
     Raises BackendError when llama.cpp cannot read the file.
     """
     import ctypes
-    import logging
 
-    logging.getLogger("llama-cpp-python").setLevel(logging.ERROR)  # llama.cpp's loading chatter
+    route_native_logs(llama_cpp)  # llama.cpp's loading chatter goes to the log
     params = llama_cpp.llama_model_default_params()
     params.vocab_only = True
+    native_error()  # only this load's errors are named below
     model = llama_cpp.llama_model_load_from_file(str(path).encode(), params)
     if not model:
+        why = native_error()
         raise BackendError(
-            f"llama.cpp cannot read {path}; the file may be damaged, or its architecture newer than "
-            "this llama-cpp-python: pip install -U llama-cpp-python"
+            f"llama.cpp cannot read {path}{f' ({why})' if why else ''}; the file may be damaged, or its "
+            "architecture newer than this llama-cpp-python: pip install -U llama-cpp-python"
         )
 
     def value(key: str) -> str | None:

@@ -21,12 +21,12 @@ from hanprompt.backends.base import (Backend, Completion, GenParams, LoadInfo, M
 from hanprompt.backends.batching import ContinuousBatcher, Row
 from hanprompt.backends.context import overflow_error
 from hanprompt.backends.hub import from_pretrained, looks_like_path, resolve_device
-from hanprompt.errors import BackendError, DeviceError, ModelNotFound, UsageError
+from hanprompt.errors import BackendError, DeviceError, ModelNotFound, UsageError, arg, one_line
 from hanprompt.timing import Phases
 
 _CPU_FP16 = (
-    "--dtype float16 on CPU is refused: float16 matrix products run 20-30x slower there than "
-    "float32; use --dtype float32 or --dtype bfloat16 (or --device cuda on a GPU)"
+    f"{arg('dtype', 'float16')} on CPU is refused: float16 matrix products run 20-30x slower there than "
+    f"float32; use {arg('dtype', 'float32')} or {arg('dtype', 'bfloat16')} (or {arg('device', 'cuda')} on a GPU)"
 )
 
 
@@ -57,14 +57,14 @@ def parse_max_memory(text: str) -> dict[str | int, str]:
         key, value = key.strip(), value.strip()
         if not sep or not re.fullmatch(r"\d+(\.\d+)?\s*([KMGT]i?B)?", value, re.I):
             raise UsageError(
-                f"--max-memory: cannot read {part!r}; write DEVICE=SIZE pairs like 0=3GiB,cpu=20GiB"
+                f"{arg('max_memory')}: cannot read {part!r}; write DEVICE=SIZE pairs like 0=3GiB,cpu=20GiB"
             )
         if key.isdigit():
             out[int(key)] = value
         elif key in ("cpu", "mps", "disk"):
             out[key] = value
         else:
-            raise UsageError(f"--max-memory: unknown device {key!r}; use a GPU index (0, 1, ...) or cpu")
+            raise UsageError(f"{arg('max_memory')}: unknown device {key!r}; use a GPU index (0, 1, ...) or cpu")
     return out
 
 
@@ -212,7 +212,7 @@ class HFBackend(Backend):
         transformers.utils.logging.disable_progress_bar()
         device = resolve_device(opts.device)
         if opts.device != "auto" and (opts.max_memory or opts.offload_folder):
-            raise UsageError("--max-memory and --offload-folder only apply with --device auto")
+            raise UsageError(f"{arg('max_memory')} and {arg('offload_folder')} only apply with {arg('device', 'auto')}")
         common = {"trust_remote_code": opts.trust_remote_code}
         config = from_pretrained(AutoConfig, name, local, common, "config")
         dtype = _resolve_dtype(opts.dtype, device, getattr(config, "dtype", None) or getattr(config, "torch_dtype", None))
@@ -238,15 +238,15 @@ class HFBackend(Backend):
                     f"{name} is not a causal language model (its config is {type(config).__name__}); "
                     "the hf backend runs decoder models such as Llama, Qwen or Gemma"
                 ) from e
-            raise BackendError(f"cannot load {name}: {str(e).splitlines()[0]}") from e
+            raise BackendError(f"cannot load {name}: {one_line(e)}") from e
         except torch.OutOfMemoryError as e:
             raise DeviceError(
-                f"out of GPU memory loading {name}; try --device auto --max-memory 0=3GiB,cpu=20GiB, "
-                "--quantize 4bit, or a smaller model"
+                f"out of GPU memory loading {name}; try {arg('device', 'auto')} {arg('max_memory', '0=3GiB,cpu=20GiB')}, "
+                f"{arg('quantize', '4bit')}, or a smaller model"
             ) from e
         except SafetensorError as e:
             raise BackendError(
-                f"cannot read the weights of {name}: {str(e).splitlines()[0]}; the .safetensors file is "
+                f"cannot read the weights of {name}: {one_line(e)}; the .safetensors file is "
                 "damaged or incomplete: download or save the model again"
             ) from e
         if device == "mps":

@@ -11,7 +11,7 @@ import contextlib
 import os
 from pathlib import Path
 
-from hanprompt.errors import DeviceError, ModelNotFound
+from hanprompt.errors import DeviceError, ModelNotFound, arg, one_line
 
 #: seconds the one look-up on the hub may take before the model counts as unreachable
 PROBE_TIMEOUT_S = 10.0
@@ -40,11 +40,11 @@ def resolve_device(requested: str | None) -> str:
     if requested == "cuda" and not cuda:
         build = "a CPU-only build" if torch.version.cuda is None else "no visible GPU"
         raise DeviceError(
-            f"--device cuda: CUDA is not available here (torch {torch.__version__}, {build}); "
-            "use --device cpu, or install a CUDA build of torch on a machine with an NVIDIA GPU"
+            f"{arg('device', 'cuda')}: CUDA is not available here (torch {torch.__version__}, {build}); "
+            f"use {arg('device', 'cpu')}, or install a CUDA build of torch on a machine with an NVIDIA GPU"
         )
     if requested == "mps" and not mps:
-        raise DeviceError("--device mps: Apple's Metal (MPS) is not available here; use --device cpu")
+        raise DeviceError(f"{arg('device', 'mps')}: Apple's Metal (MPS) is not available here; use {arg('device', 'cpu')}")
     return requested
 
 
@@ -103,8 +103,7 @@ def _probe(name: str, path_flag: str) -> None:
 
 
 def _first_line(error: BaseException, default: str) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0][:120] if text else default
+    return one_line(error, 120) if str(error).strip() else default
 
 
 @contextlib.contextmanager

@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from hanprompt import limits
 from hanprompt.backends import chat
 from hanprompt.backends.base import Backend, Completion, GenParams, LoadInfo, Messages, OnText, build_options
-from hanprompt.errors import BackendError, HanpromptError, UsageError
+from hanprompt.errors import BackendError, HanpromptError, UsageError, one_line
 
 INSTALL = "pip install 'hanprompt[openai]'"
 DEFAULT_KEY_ENV = "OPENAI_API_KEY"
@@ -197,7 +197,7 @@ class OpenAIBackend(Backend):
             )
         if isinstance(e, openai.APIConnectionError):
             cause = e.__cause__ or e.__context__
-            why = str(cause).splitlines()[0][:120] if cause and str(cause) else "connection failed"
+            why = one_line(cause, 120) if cause and str(cause).strip() else "connection failed"
             return BackendError(
                 f"cannot reach {where} ({why}){retried} while {doing} {self.model}; start the server or "
                 "fix the base URL"
@@ -214,7 +214,7 @@ class OpenAIBackend(Backend):
             return BackendError(
                 f"{where} answered HTTP {e.status_code} ({message}){again} while {doing} {self.model}{hint}"
             )
-        return BackendError(f"{where}: {self._scrub(str(e).splitlines()[0][:200])} while {doing} {self.model}")
+        return BackendError(f"{where}: {self._scrub(one_line(e, 200))} while {doing} {self.model}")
 
     # ---- preprocess -------------------------------------------------------------------
     def render(self, messages: Messages) -> str:
@@ -276,14 +276,14 @@ class OpenAIBackend(Backend):
                             finish = choice.finish_reason
         except openai.OpenAIError as e:  # the connection lost or timed out mid-stream, or an error event
             cause = e.__cause__ or e
-            why = (str(cause).splitlines() or [type(cause).__name__])[0][:120] or type(cause).__name__
+            why = one_line(cause, 120)
             raise BackendError(
                 f"the stream from {self.base_url} broke off after {chunks} chunks ({self._scrub(why)}) for "
                 f"{self.model}: the answer is incomplete and was not kept"
             ) from None
         except ValueError as e:  # a data line that is not JSON
             raise BackendError(
-                f"{self.base_url} sent a malformed stream ({str(e).splitlines()[0][:80]}) for {self.model}; "
+                f"{self.base_url} sent a malformed stream ({one_line(e, 80)}) for {self.model}; "
                 "is this an OpenAI-compatible server?"
             ) from None
         end = time.perf_counter()
@@ -411,9 +411,10 @@ def _server_message(e) -> str:
     body = getattr(e, "body", None)
     if isinstance(body, dict):
         body = body.get("error", body)
-        if isinstance(body, dict) and body.get("message"):
-            return str(body["message"]).splitlines()[0][:160]
-    return (str(getattr(e, "message", "")) or type(e).__name__).splitlines()[0][:160]
+        if isinstance(body, dict) and str(body.get("message") or "").strip():
+            return one_line(BackendError(str(body["message"])), 160)
+    message = str(getattr(e, "message", "") or "")
+    return one_line(BackendError(message), 160) if message.strip() else type(e).__name__
 
 
 def _load_tokenizer(name: str, required: bool):
@@ -435,7 +436,7 @@ def _load_tokenizer(name: str, required: bool):
     except (OSError, ValueError) as e:
         if required:
             raise ModelNotFound(
-                f"tokenizer {name!r} cannot be loaded ({str(e).splitlines()[0][:100]}); give a local folder "
+                f"tokenizer {name!r} cannot be loaded ({one_line(e, 100)}); give a local folder "
                 "or a hub id in the Hugging Face cache"
             ) from e
         return None

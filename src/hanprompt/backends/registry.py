@@ -59,6 +59,15 @@ def parse_spec(spec: str) -> ModelSpec:
     return ModelSpec(DEFAULT_BACKEND, spec)
 
 
+def with_threads(spec: str | ModelSpec, options: dict, threads: int | None) -> dict:
+    """The loading ``options`` of ``spec`` with llama.cpp's CPU ``threads`` when it is a ``gguf:``
+    model (replacing any of its own); other backends' options, or ``threads`` None, unchanged."""
+    parsed = spec if isinstance(spec, ModelSpec) else parse_spec(spec)
+    if threads is None or parsed.backend != "gguf":
+        return options
+    return dict(options, threads=threads)
+
+
 def backend_class(prefix: str) -> type[Backend]:
     module, _, cls = BACKENDS[prefix].partition(":")
     return getattr(importlib.import_module(module), cls)

@@ -38,7 +38,7 @@ class BenchOptions:
     bandwidth: dict[str, float] = field(default_factory=dict)
     price_per_hour: float | None = None
     max_memory: str | None = None
-    threads: int | None = None  # gguf: llama.cpp's CPU threads (default: llama-cpp-python's)
+    threads: int | None = None  # gguf: llama.cpp's CPU threads (default: backends.gguf.default_threads)
     ctx_size: int | None = None  # gguf: context opened (default: prompt_tokens + gen_tokens)
     api_key_env: str | None = None  # openai: the variable holding the key
     api_prices: tuple[float, float] | None = None  # openai: (input, output) price per million tokens
@@ -84,7 +84,7 @@ class BenchOptions:
         if self.price_per_hour is not None:
             _positive(self.price_per_hour, name("price_per_hour"))
         if self.threads is not None:
-            limits.check_range(name("threads"), self.threads, 1, 4096)
+            limits.check_range(name("threads"), self.threads, 1, limits.MAX_THREADS)
         if self.ctx_size is not None:
             need = self.prompt_tokens + self.gen_tokens
             limits.check_range(f"{name('ctx_size')} (prompt plus generated tokens at least)", self.ctx_size, need,

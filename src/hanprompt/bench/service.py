@@ -17,7 +17,7 @@ from hanprompt.bench import fit, roofline, shapes, tokens
 from hanprompt.bench.machine import LocalMachine, Machine
 from hanprompt.bench.measure import Measured, release, run_config, timing_metrics
 from hanprompt.bench.options import ALL_LAYERS, BenchOptions
-from hanprompt.errors import HanpromptError, ModelNotFound
+from hanprompt.errors import HanpromptError, ModelNotFound, one_line
 
 Progress = Callable[[str], None]
 #: failures of one configuration that leave the others worth measuring
@@ -366,8 +366,7 @@ def _cost(options: BenchOptions, metrics: dict, api_prices: dict | None) -> dict
 
 
 def _failure(e: BaseException) -> str:
-    first = str(e).strip().splitlines()[0] if str(e).strip() else ""
-    return f"{type(e).__name__}: {first}" if not isinstance(e, HanpromptError) else first
+    return one_line(e, typed=True)
 
 
 def measure_row(cfg: Config, options: BenchOptions, machine: Machine, bandwidth: Bandwidths,

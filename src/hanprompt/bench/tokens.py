@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Callable
 
 from hanprompt.backends.registry import ModelSpec
+from hanprompt.errors import one_line
 
 Count = Callable[[str], int]  # text -> number of tokens, no special tokens added
 
@@ -32,12 +33,13 @@ def _hf_counter(name: str) -> Count:
 
 def _gguf_counter(name: str) -> Count:
     """llama.cpp's tokenizer of a GGUF file: the vocabulary alone is loaded, no weights, no context."""
-    import logging
     import weakref
 
     import llama_cpp
 
-    logging.getLogger("llama-cpp-python").setLevel(logging.ERROR)  # llama.cpp's loading chatter
+    from hanprompt.backends.gguf import route_native_logs
+
+    route_native_logs(llama_cpp)  # llama.cpp's loading chatter goes to the log
     params = llama_cpp.llama_model_default_params()
     params.vocab_only = True
     model = llama_cpp.llama_model_load_from_file(str(Path(name).expanduser()).encode(), params)
@@ -65,7 +67,7 @@ def counter(spec: ModelSpec) -> tuple[Count | None, str | None]:
     try:
         return make(spec.name), None
     except (ImportError, OSError, ValueError) as e:  # a model that is missing altogether raises
-        return None, f"cannot load the tokenizer: {str(e).splitlines()[0] if str(e) else type(e).__name__}"
+        return None, f"cannot load the tokenizer: {one_line(e)}"
 
 
 def korean_efficiency(count: Count) -> dict:

@@ -45,11 +45,17 @@ class _NoticeHandler(logging.Handler):
         print(f"hanprompt: {visible(record.getMessage(), keep='')}", file=sys.stderr)  # sys.stderr of the moment
 
 
-def _show_notices() -> None:
+def _show_notices(debug: bool = False) -> None:
+    """The library's notices on stderr; with ``--debug``, its DEBUG messages too (llama.cpp's own
+    loading messages among them)."""
     logger = logging.getLogger("hanprompt")
-    if not any(isinstance(h, _NoticeHandler) for h in logger.handlers):
-        logger.addHandler(_NoticeHandler(logging.INFO))
-        logger.setLevel(logging.INFO)
+    level = logging.DEBUG if debug else logging.INFO
+    handler = next((h for h in logger.handlers if isinstance(h, _NoticeHandler)), None)
+    if handler is None:
+        handler = _NoticeHandler(level)
+        logger.addHandler(handler)
+    handler.setLevel(level)
+    logger.setLevel(level)
 
 
 def entry() -> int:
@@ -78,8 +84,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     debug = args.debug or getattr(args, "debug_sub", False)
+    _show_notices(debug)
     from hanprompt.cli.common import visible
-    from hanprompt.errors import HanpromptError, Terminated
+    from hanprompt.errors import HanpromptError, Terminated, for_cli
 
     def on_sigterm(signum, frame):  # SIGTERM stops a command the way Ctrl-C does
         raise Terminated()
@@ -90,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     except HanpromptError as e:
         if debug:
             raise
-        print(f"hanprompt: error: {visible(e, keep='')}", file=sys.stderr)
+        print(f"hanprompt: error: {visible(for_cli(e), keep='')}", file=sys.stderr)
         return e.exit_code
     except KeyboardInterrupt as e:
         print("hanprompt: interrupted", file=sys.stderr)
@@ -100,9 +107,10 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as e:  # an unexpected failure: one line, the traceback behind --debug
         if debug:
             raise
-        first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        from hanprompt.errors import one_line
+
         print(
-            f"hanprompt: unexpected error: {type(e).__name__}: {visible(first, keep='')} (rerun with --debug for the traceback)",
+            f"hanprompt: unexpected error: {visible(one_line(e, typed=True), keep='')} (rerun with --debug for the traceback)",
             file=sys.stderr,
         )
         return 1

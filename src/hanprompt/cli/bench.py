@@ -27,7 +27,8 @@ def register(sub) -> None:
     p.add_argument("--gpu-layers", default="0", metavar="LIST",
                    help="gguf models: layers on the GPU, comma-separated numbers or 'all' (default 0)")
     p.add_argument("--max-memory", metavar="SPEC", help="hf --devices auto caps, e.g. 0=3GiB,cpu=20GiB")
-    p.add_argument("--threads", type=int, metavar="N", help="gguf models: CPU threads (default: llama-cpp-python's)")
+    p.add_argument("--threads", type=int, metavar="N", help="gguf models: llama.cpp's CPU threads for generation and prompt processing "
+                        "(default: half the CPUs this process may use, at least 1)")
     p.add_argument("--ctx-size", type=int, metavar="N",
                    help="gguf models: context to open (default: --prompt-tokens + --gen-tokens, as llama-bench)")
     p.add_argument("--api-key-env", metavar="VAR", help="openai models: variable holding the key (default OPENAI_API_KEY)")
@@ -85,12 +86,12 @@ def bench(args: argparse.Namespace) -> int:
     notes = []
     if args.chart:
         from hanprompt.bench import chart
-        from hanprompt.errors import UsageError
+        from hanprompt.errors import UsageError, for_cli
 
         try:
             notes.append(f"chart written to {chart.draw(report.rows, args.chart)}")
         except UsageError as e:
-            notes.append(str(e))
+            notes.append(for_cli(e))
     if args.json:
         common.print_json(report.as_dict())
     else:

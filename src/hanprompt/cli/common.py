@@ -21,6 +21,17 @@ def korean_hint(spec: str, *texts: str | None) -> None:
         print(f"hanprompt: note: {embedded.KOREAN_HINT}", file=sys.stderr)
 
 
+def record_id(text: str) -> int:
+    """argparse ``type=`` of a run or generation id: 1 to ``limits.MAX_ID``, checked before any
+    query (one line and exit 2 otherwise)."""
+    from hanprompt import limits
+
+    try:
+        return limits.parse_id(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 def add_common(parser: argparse.ArgumentParser, *, json_flag: bool = True, db: bool = True) -> None:
     if json_flag:
         parser.add_argument("--json", action="store_true", help="print JSON on stdout")
@@ -44,7 +55,9 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
                    help="on the CPU in float32, keep torch's plain linear layers instead of oneDNN's packed ones")
     g = parser.add_argument_group("model loading (gguf backend: llama.cpp)")
     g.add_argument("--gpu-layers", metavar="N|all", help="layers to offload to the GPU (default: 0)")
-    g.add_argument("--threads", type=int, metavar="N", help="CPU threads (default: llama-cpp-python's, half the CPUs)")
+    g.add_argument("--threads", type=int, metavar="N",
+                   help="llama.cpp's CPU threads for generation and prompt processing (default: half the CPUs "
+                        "this process may use, at least 1)")
     g.add_argument("--ctx-size", type=int, metavar="N",
                    help="context in tokens (default: the model's trained context, at most 4096)")
     g = parser.add_argument_group("model loading (openai backend: openai:<model>@<base_url>)")

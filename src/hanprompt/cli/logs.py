@@ -13,13 +13,13 @@ def register(sub) -> None:
     p.add_argument("-n", "--limit", type=int, default=20, metavar="N", help="how many (default 20; 0 for all)")
     p.add_argument("-q", "--search", metavar="TEXT", help="only prompts or responses containing TEXT")
     p.add_argument("-m", "--model", metavar="M", help="only models whose spec contains M")
-    p.add_argument("--run", type=int, metavar="RUN_ID", help="only this run's generations")
+    p.add_argument("--run", type=common.record_id, metavar="RUN_ID", help="only this run's generations")
     common.add_common(p)
     p.set_defaults(handler=list_logs)
     lsub = p.add_subparsers(dest="logs_command", metavar="SUBCOMMAND", parser_class=type(p))
 
     show = lsub.add_parser("show", help="one generation in full")
-    show.add_argument("id", type=int)
+    show.add_argument("id", type=common.record_id)
     common.add_common(show)
     show.set_defaults(handler=show_log)
 
@@ -28,12 +28,12 @@ def register(sub) -> None:
     export.add_argument("-o", "--output", metavar="FILE", help="write to FILE (default: stdout)")
     export.add_argument("-q", "--search", metavar="TEXT")
     export.add_argument("-m", "--model", metavar="M")
-    export.add_argument("--run", type=int, metavar="RUN_ID")
+    export.add_argument("--run", type=common.record_id, metavar="RUN_ID")
     common.add_common(export, json_flag=False)
     export.set_defaults(handler=export_logs)
 
     rm = lsub.add_parser("rm", help="delete generations by id")
-    rm.add_argument("ids", type=int, nargs="+", metavar="ID")
+    rm.add_argument("ids", type=common.record_id, nargs="+", metavar="ID")
     common.add_common(rm, json_flag=False)
     rm.set_defaults(handler=remove_logs)
 
@@ -120,6 +120,9 @@ def show_log(args: argparse.Namespace) -> int:
         f"--- {n_in} in{counted} · TTFT {row['ttft_s'] or 0:.3f} s · {row['tokens_per_s'] or 0:.1f} tok/s"
         f" · {row['total_s'] or 0:.3f} s · load {row['load_s'] or 0:.2f} s{cost}",
     ]
+    if row.get("timings") and not row.get("cached"):  # the phase split: queue, prefill, decode seconds
+        lines[-1] += " · " + " · ".join(f"{k.removesuffix('_s')} {v_:.3f} s" for k, v_ in row["timings"].items()
+                                        if isinstance(v_, (int, float)))
     if row.get("cached"):  # the timings above were measured once, by the generation it reuses
         origin = f"generation {row['cached_from_id']}" if row.get("cached_from_id") else "an earlier generation"
         lines[-1] = (f"--- {n_in} in{counted} · served from the cache: not measured now; "

@@ -14,7 +14,7 @@ def register(sub) -> None:
                     "answers side by side with checks and translations, charts, word counts and benchmarks. "
                     "Several runs are also compared variant by variant.",
     )
-    p.add_argument("run_ids", nargs="*", type=int, metavar="RUN_ID", help="runs to show (default: the newest)")
+    p.add_argument("run_ids", nargs="*", type=common.record_id, metavar="RUN_ID", help="runs to show (default: the newest)")
     p.add_argument("-o", "--output", default="report.html", metavar="FILE", help="where to write (default: report.html)")
     common.add_common(p, json_flag=False)
     p.set_defaults(handler=report)

@@ -27,7 +27,7 @@ def register(sub) -> None:
                    help="hf: prompts per batch (default 16); openai: requests in flight (default 8); "
                         "gguf: one prompt at a time")
     p.add_argument("--no-cache", action="store_true", help="generate even what the cache holds")
-    p.add_argument("--resume", type=int, metavar="RUN_ID", help="complete only what this run is missing")
+    p.add_argument("--resume", type=common.record_id, metavar="RUN_ID", help="complete only what this run is missing")
     p.add_argument("--embedder", metavar="PATH_OR_ID",
                    help="the sentence-transformers model of similar checks (replaces the file's embedder:)")
     p.add_argument("--truncate", choices=["left", "right"],
@@ -36,6 +36,12 @@ def register(sub) -> None:
                    help="the model that grades llm-rubric checks, any model spec (replaces the file's judge:)")
     p.add_argument("--encoding", metavar="ENC",
                    help="encoding of FILE when it has no byte-order mark (default UTF-8; e.g. cp949)")
+    g = p.add_argument_group("generation (replace the file's and every variant's parameters; --resume reuses them)")
+    g.add_argument("--max-new-tokens", type=int, metavar="N", help="most tokens per answer")
+    g.add_argument("--temperature", type=float, metavar="T", help="0 is greedy")
+    g.add_argument("--top-p", type=float, metavar="P", help="nucleus sampling mass")
+    g.add_argument("--seed", type=int, metavar="N",
+                   help="seed of sampled cells (repeat i uses N+i); greedy cells (temperature 0) ignore it")
     common.add_model_options(p)
     common.add_common(p)
     p.set_defaults(handler=run)
@@ -43,8 +49,8 @@ def register(sub) -> None:
     c = sub.add_parser("compare", help="compare one run side by side, or two runs variant by variant",
                        description="One RUN_ID: its results side by side. Two: per-variant changes in pass "
                        "rate, length and speed from RUN_A to RUN_B.")
-    c.add_argument("run_a", type=int, metavar="RUN_A")
-    c.add_argument("run_b", type=int, nargs="?", metavar="RUN_B")
+    c.add_argument("run_a", type=common.record_id, metavar="RUN_A")
+    c.add_argument("run_b", type=common.record_id, nargs="?", metavar="RUN_B")
     c.add_argument("--baseline", metavar="VARIANT",
                    help="with one run: the variant the others are judged against (default: the first)")
     common.add_common(c)
@@ -64,15 +70,22 @@ def run(args: argparse.Namespace) -> int:
     from hanprompt.experiments.compare import compare_run
 
     options = common.load_options(args)
+    threads = options.pop("threads", None)  # every gguf: model of the run, judge and translator included
     if options and not args.model:
         raise UsageError("--device/--dtype/... apply to --model; pass --model too, or set them under models: in the file")
     # the library names its arguments in errors; the command line names its flags
     from hanprompt import limits
+    from hanprompt.backends.base import GenParams
 
     if args.repeat is not None:
         limits.check_range("--repeat", args.repeat, 1, limits.MAX_REPEAT)
     if args.max_concurrency is not None:  # None: each backend's default
         limits.check_range("--max-concurrency", args.max_concurrency, 1, limits.MAX_CONCURRENCY)
+    if threads is not None:
+        limits.check_range("--threads", threads, 1, limits.MAX_THREADS)
+    params = {k: getattr(args, k) for k in ("max_new_tokens", "temperature", "top_p", "seed")
+              if getattr(args, k) is not None}
+    GenParams.build(**params)  # a value out of range: one line naming its flag
 
     def on_loaded(backend):
         for warning in backend.info.warnings:
@@ -90,6 +103,7 @@ def run(args: argparse.Namespace) -> int:
                 repeat=args.repeat, max_concurrency=args.max_concurrency, use_cache=not args.no_cache,
                 resume=args.resume, db=args.db, progress=progress, on_loaded=on_loaded, encoding=args.encoding,
                 embedder=args.embedder, judge=args.judge, truncate=args.truncate, on_notice=on_notice,
+                params=params or None, threads=threads,
             )
     except RunInterrupted as e:
         s = e.summary

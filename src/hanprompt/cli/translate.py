@@ -14,7 +14,7 @@ def register(sub) -> None:
                     "score each translator (chrF++, BLEU, Hangul share, speed). Everything is stored.")
     p.add_argument("text", nargs="?", help="the text to translate (or use --file / --run)")
     p.add_argument("-f", "--file", metavar="F", help="a text file, one segment per line ('-' reads stdin)")
-    p.add_argument("--run", type=int, metavar="RUN_ID", help="translate every response of this run")
+    p.add_argument("--run", type=common.record_id, metavar="RUN_ID", help="translate every response of this run")
     p.add_argument("--to", default="ko", metavar="LANG", help="target language (default: ko)")
     p.add_argument("--from", dest="source", default="en", metavar="LANG", help="source language (default: en)")
     p.add_argument("-t", "--translator", action="append", metavar="SPEC",

@@ -35,7 +35,7 @@ def view(args: argparse.Namespace) -> int:
         url = settings.db_url(args.db)
         engine = viewer.read_only_engine(url)
         where = make_url(engine.url).render_as_string(hide_password=True)
-        app = viewer.create_app(engine, where=where, allowed_hosts=["*"] if args.allow_remote else None)
+        app = viewer.create_app(engine, where=where, allowed_hosts=["*"] if args.allow_remote else viewer.served_hosts(args.host, sock))
     except BaseException:
         sock.close()
         raise

@@ -15,7 +15,7 @@ def register(sub) -> None:
     )
     p.add_argument("files", nargs="*", metavar="FILE", help="UTF-8 text files ('-' reads stdin)")
     src = p.add_mutually_exclusive_group()
-    src.add_argument("--run", type=int, metavar="RUN_ID", help="the responses of one stored run")
+    src.add_argument("--run", type=common.record_id, metavar="RUN_ID", help="the responses of one stored run")
     src.add_argument("--experiment", metavar="NAME", help="the latest run of a stored experiment")
     src.add_argument("--all", action="store_true", help="every stored response")
     p.add_argument("--field", choices=["response", "translation"], default="response",

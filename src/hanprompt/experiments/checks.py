@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
-from hanprompt.errors import HanpromptError, ModelNotFound
+from hanprompt.errors import HanpromptError, ModelNotFound, one_line
 from hanprompt.experiments.spec import Check, LoadedSpec, Loc
 from hanprompt.hangul import hangul_share
 from hanprompt.textio import nfc
@@ -39,7 +39,7 @@ def _is_json(text: str, expected: bool = True) -> tuple[bool, str]:
         json.loads(_json_text(text))
         parsed, reason = True, "parses as JSON"
     except ValueError as e:
-        parsed, reason = False, f"not JSON: {str(e).splitlines()[0]}"
+        parsed, reason = False, f"not JSON: {one_line(e)}"
     return parsed == expected, reason
 
 
@@ -112,7 +112,7 @@ class CheckEnv:
     """
 
     def __init__(self, base_dir: str | Path | None = None, embedder: str | None = None, judge: str | None = None,
-                 lookup=None):
+                 lookup=None, threads: int | None = None):
         from hanprompt.experiments.similarity import DEFAULT_EMBEDDER
 
         self.base_dir = Path(base_dir) if base_dir is not None else Path.cwd()
@@ -120,6 +120,7 @@ class CheckEnv:
         self.notes: list[str] = []  # one line each, for the user: a default model that is not here
         self.default_judge = judge
         self.lookup = lookup  # cache keys -> completions stored before (the run's result cache)
+        self.threads = threads  # llama.cpp's CPU threads for a gguf: judge (None: its default)
         self._functions: dict[str, Callable] = {}
         self.verdicts: dict[tuple, object] = {}  # (judge, rubric, question, answer) -> judge.Outcome
 
@@ -155,7 +156,7 @@ class CheckEnv:
             return None
         from hanprompt.backends import registry
 
-        return registry.load(spec)  # loaded once per process
+        return registry.load(spec, **registry.with_threads(spec, {}, self.threads))  # loaded once per process
 
     def judge_pending(self, items: Iterable[tuple[Iterable[Check], dict]]) -> None:
         """Judge, in one batch per judge, every (rubric, answer) of these records not judged yet."""
@@ -210,13 +211,13 @@ def all_checks(loaded: LoadedSpec) -> Iterable[tuple[Loc, Check]]:
             yield ("variants", i, "checks", j), check
 
 
-def prepare(loaded: LoadedSpec) -> CheckEnv:
+def prepare(loaded: LoadedSpec, threads: int | None = None) -> CheckEnv:
     """Load what the file's checks need (functions, embedders, judges) before anything is written.
 
     Raises SpecError (file:line: key: problem; fix) for a missing file or function, an
     embedder that is absent or not a sentence-transformers model, or a judge that cannot load.
     """
-    env = CheckEnv(loaded.path.parent, loaded.spec.embedder, loaded.spec.judge)
+    env = CheckEnv(loaded.path.parent, loaded.spec.embedder, loaded.spec.judge, threads=threads)
     for loc, check in all_checks(loaded):
         if check.llm_rubric is not None and check.judge is None and loaded.spec.judge is not None:
             loc = ("judge",)  # the file's judge: its error belongs to its own line

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from hanprompt.backends.base import Backend, Completion, GenParams
+from hanprompt.errors import one_line
 from hanprompt.hangul import has_hangul
 
 #: a reason long enough for one sentence, short enough that a constrained model closes its JSON
@@ -111,7 +112,7 @@ def parse_verdict(text: str) -> Verdict:
         # through) is harmless; everything about the verdict's shape is still checked below.
         data = json.loads(payload, strict=False)
     except ValueError as e:
-        raise VerdictError(f"not JSON: {str(e).splitlines()[0]}") from None
+        raise VerdictError(f"not JSON: {one_line(e)}") from None
     if not isinstance(data, dict):
         raise VerdictError(f"a JSON {type(data).__name__}, not an object")
     missing = [k for k in ("pass", "score", "reason") if k not in data]

@@ -87,9 +87,16 @@ def _checks(checks: tuple[Check, ...], values: dict) -> tuple[Check, ...]:
     return tuple(out)
 
 
-def _params(loaded: LoadedSpec, variant: Variant, repeat_index: int) -> GenParams:
+def _params(loaded: LoadedSpec, variant: Variant, repeat_index: int, override: dict | None = None) -> GenParams:
     values = loaded.spec.params.model_dump(exclude_none=True)
     values.update(variant.params.model_dump(exclude_none=True))
+    own_seed = values.get("seed")
+    values.update(override or {})
+    if override and "seed" in override and not values.get("temperature"):
+        # a seed cannot change a greedy answer: the cell stays as it is without the override
+        values.pop("seed")
+        if own_seed is not None:
+            values["seed"] = own_seed
     params = GenParams(**values)
     if not params.greedy and params.seed is not None:
         # Each repeat its own seed, so repeats of a sampled prompt differ yet stay reproducible.
@@ -97,8 +104,14 @@ def _params(loaded: LoadedSpec, variant: Variant, repeat_index: int) -> GenParam
     return params
 
 
-def expand(loaded: LoadedSpec, models: list[ModelEntry] | None = None, repeat: int | None = None) -> list[Cell]:
-    """Every cell of the experiment, models outermost (each model is loaded once)."""
+def expand(loaded: LoadedSpec, models: list[ModelEntry] | None = None, repeat: int | None = None,
+           params: dict | None = None) -> list[Cell]:
+    """Every cell of the experiment, models outermost (each model is loaded once).
+
+    ``params`` (``max_new_tokens``, ``temperature``, ``top_p``, ``seed``) replace the file's and
+    every variant's generation parameters; its ``seed`` is left out of greedy cells, where it
+    could change nothing.
+    """
     from hanprompt.settings import default_model
 
     spec = loaded.spec
@@ -116,7 +129,8 @@ def expand(loaded: LoadedSpec, models: list[ModelEntry] | None = None, repeat: i
                 except HanpromptError as e:
                     raise loaded.error(("variants", i), f"{e} (vars {values})") from None
                 for r in range(repeat):
-                    cells.append(Cell(model, variant, values, r, messages, _params(loaded, variant, r), cell_checks))
+                    cells.append(Cell(model, variant, values, r, messages, _params(loaded, variant, r, params),
+                                      cell_checks))
     _no_repeated_cell(loaded, cells)
     return cells
 

@@ -22,10 +22,10 @@ from pydantic import ValidationError
 
 from hanprompt import limits
 from hanprompt.backends import registry
-from hanprompt.backends.base import Backend, Completion
-from hanprompt.errors import BackendError, HanpromptError, Terminated, UsageError
+from hanprompt.backends.base import Backend, Completion, GenParams
+from hanprompt.errors import BackendError, HanpromptError, Terminated, UsageError, arg, one_line
 from hanprompt.experiments.cache import cache_key, deterministic
-from hanprompt.experiments.checks import CheckEnv, prepare, run_checks
+from hanprompt.experiments.checks import CheckEnv, all_checks, prepare, run_checks
 from hanprompt.experiments.matrix import Cell, expand, matrix_hash
 from hanprompt.experiments.spec import LoadedSpec, ModelEntry, load_spec
 from hanprompt.generate import generation_record
@@ -111,12 +111,12 @@ class _Run:
 
     def __init__(self, engine, run_id: int, loaded: LoadedSpec, use_cache: bool, max_concurrency: int | None,
                  progress: Progress | None, total: int, done: int,
-                 on_notice: Callable[[str], None] | None = None, translator=None):
+                 on_notice: Callable[[str], None] | None = None, translator=None, threads: int | None = None):
         self.engine, self.run_id, self.loaded = engine, run_id, loaded
         self.use_cache, self.max_concurrency = use_cache, max_concurrency
         self.progress = progress or (lambda *_: None)
         self.check_env = CheckEnv(loaded.path.parent, loaded.spec.embedder, loaded.spec.judge,
-                                  lookup=self._cached if use_cache else None)
+                                  lookup=self._cached if use_cache else None, threads=threads)
         self.on_notice = on_notice
         self.summary = RunSummary(run_id, "running", total, already_done=done)
         self.phases = Phases()
@@ -312,7 +312,7 @@ def _completion(row: dict) -> Completion:
 
 
 def _run_spec(loaded: LoadedSpec, models: list[ModelEntry] | None, repeat: int | None,
-              truncate: str | None = None) -> dict:
+              truncate: str | None = None, params: dict | None = None, threads: int | None = None) -> dict:
     return {
         "file": str(loaded.path),
         "spec": loaded.spec.model_dump(mode="json", by_alias=True, exclude_none=True),
@@ -320,8 +320,41 @@ def _run_spec(loaded: LoadedSpec, models: list[ModelEntry] | None, repeat: int |
             "models": [m.model_dump(exclude_none=True) for m in models] if models else None,
             "repeat": repeat,
             **({"truncate": truncate} if truncate else {}),
+            **({"params": params} if params else {}),
+            **({"threads": threads} if threads is not None else {}),
         },
     }
+
+
+PARAM_KEYS = ("max_new_tokens", "temperature", "top_p", "seed")
+
+
+def _param_overrides(params: dict | None) -> dict | None:
+    """The generation parameters that replace the file's, checked; None when there are none."""
+    if not params:
+        return None
+    unknown = sorted(set(params) - set(PARAM_KEYS))
+    if unknown:
+        raise UsageError(f"params: unknown key {unknown[0]!r}; give any of {', '.join(PARAM_KEYS)}")
+    GenParams.build(**params)  # each value within its range (UsageError naming it otherwise)
+    return {k: params[k] for k in PARAM_KEYS if params.get(k) is not None} or None
+
+
+def _uses_gguf(loaded: LoadedSpec, cells: list[Cell]) -> bool:
+    """Whether a gguf: model takes part in the run: a model of its cells, a judge, or the translator."""
+    specs = {c.model.spec for c in cells} | {loaded.spec.judge} | {
+        check.judge for _, check in all_checks(loaded) if check.llm_rubric is not None}
+    section = loaded.spec.translate
+    if section is not None and section.translator.startswith("llm:"):
+        specs.add(section.translator.removeprefix("llm:"))
+    return any(spec and registry.parse_spec(spec).backend == "gguf" for spec in specs)
+
+
+def _translator_options(spec: str, threads: int | None) -> dict:
+    """Loading options of the translate: section's translator: ``threads`` for an llm:gguf: one."""
+    if threads is None or not spec.startswith("llm:"):
+        return {}
+    return registry.with_threads(spec.removeprefix("llm:"), {}, threads)
 
 
 def _fitted(backend: Backend, cells: list[Cell], truncate: str | None) -> list[Cell]:
@@ -347,7 +380,7 @@ def _resume_target(engine, run_id: int) -> dict:
     return run
 
 
-def _translator(loaded: LoadedSpec):
+def _translator(loaded: LoadedSpec, threads: int | None = None):
     """The translate: section's translator, loaded and checked for its languages (None without one)."""
     section = loaded.spec.translate
     if section is None:
@@ -356,17 +389,11 @@ def _translator(loaded: LoadedSpec):
 
     try:
         source, target = languages(section.from_, section.to)
-        (t,) = load_translators([section.translator], source, target)
+        (t,) = load_translators([section.translator], source, target,
+                                _translator_options(section.translator, threads))
     except HanpromptError as e:
         raise loaded.error(("translate",), str(e)) from None
     return t, source, target
-
-
-def _one_line(e: BaseException) -> str:
-    if isinstance(e, HanpromptError):
-        return str(e)
-    first = str(e).strip().splitlines()[0] if str(e).strip() else ""
-    return f"{type(e).__name__}: {first}" if first else type(e).__name__
 
 
 def run_experiment(
@@ -385,6 +412,8 @@ def run_experiment(
     encoding: str | None = None,
     truncate: str | None = None,
     on_notice: Callable[[str], None] | None = None,
+    params: dict | None = None,
+    threads: int | None = None,
 ) -> RunSummary:
     """Run (or with ``resume``, complete) the experiment in ``path`` and store it as one run.
 
@@ -396,6 +425,12 @@ def run_experiment(
     ``max_concurrency``: the most rows generating at once (hf: a batch whose free slots are
     refilled), requests in flight (openai); None takes each backend's default. ``on_notice``
     receives one-line notes for the user (a batch halved after running out of memory, say).
+    ``params`` (any of ``max_new_tokens``, ``temperature``, ``top_p``, ``seed``) replace the
+    file's and every variant's generation parameters (a ``seed`` stays out of greedy cells, and
+    ``on_notice`` says so when every cell is greedy). ``threads`` is llama.cpp's CPU threads for
+    every gguf: model of the run, judge and translator included (UsageError when none is gguf:).
+    Both are stored with the run's overrides, like ``models`` and ``repeat``, and a resume
+    reuses them unless given again.
 
     Raises HanpromptError for any input that fails its checks, before anything is written;
     RunBusy when another live process holds the run to resume; RunInterrupted on Ctrl-C or
@@ -409,6 +444,9 @@ def run_experiment(
 
     if max_concurrency is not None:
         limits.check_range("max_concurrency", max_concurrency, 1, limits.MAX_CONCURRENCY)
+    if threads is not None:
+        limits.check_range("threads", threads, 1, limits.MAX_THREADS)
+    params = _param_overrides(params)
     models = _model_entries(models)
     loaded = load_spec(path, encoding)
     engine = open_engine(settings.db_url(db))  # reachable, and not newer than this hanprompt
@@ -420,35 +458,51 @@ def run_experiment(
             models = [ModelEntry(**m) for m in overrides["models"]]
         repeat = overrides.get("repeat") if repeat is None else repeat
         truncate = overrides.get("truncate") if truncate is None else truncate
+        params = overrides.get("params") if params is None else params
+        threads = overrides.get("threads") if threads is None else threads
         stored = (target["spec"] or {}).get("spec") or {}
         embedder, judge = embedder or stored.get("embedder"), judge or stored.get("judge")
     # --embedder and --judge replace the file's embedder: and judge: (and are stored with the run's spec)
     if embedder or judge:
         loaded.spec = loaded.spec.model_copy(update={k: v for k, v in (("embedder", embedder), ("judge", judge)) if v})
-    cells = expand(loaded, models, repeat)  # every cell rendered and checked, no cell twice
+    cells = expand(loaded, models, repeat, params)  # every cell rendered and checked, no cell twice
+    if threads is not None and not _uses_gguf(loaded, cells):
+        raise UsageError(
+            f"{arg('threads', threads)} sets llama.cpp's CPU threads, and no model of this run (models, "
+            f"judge, translator) is a gguf: model; drop {arg('threads')}"
+        )
     digest = matrix_hash(cells)
     if resume is not None and target["spec_hash"] != digest:
         raise UsageError(
-            f"{loaded.path} (with these --model/--repeat) does not expand to the matrix of run {resume}; "
-            "resume with the file and options that run used, or start a new run without --resume"
+            f"{loaded.path} (with these models, repeat and generation parameters) does not expand to the "
+            f"matrix of run {resume}; resume with the file and options that run used, or start a new run"
         )
+    if params and "seed" in params and all(c.params.greedy for c in cells):
+        notice = (f"seed {params['seed']} has no effect: every cell decodes greedily (temperature 0), "
+                  "and a greedy answer does not depend on a seed")
+        if on_notice is not None:
+            on_notice(notice)
+
+    def options(entry: ModelEntry) -> dict:  # an entry's loading options, with the run's threads
+        return registry.with_threads(entry.spec, entry.options, threads)
+
     by_model: dict[str, list[Cell]] = {}
     for c in cells:
         by_model.setdefault(c.model.model_dump_json(), []).append(c)
     for model_cells in by_model.values():
-        registry.check(model_cells[0].model.spec, **model_cells[0].model.options)
-    translator = _translator(loaded)
+        registry.check(model_cells[0].model.spec, **options(model_cells[0].model))
+    translator = _translator(loaded, threads)
     ensure_writable(engine)
     first = cells[0].model
     if progress is not None:
         progress(0, len(cells), f"loading {first.spec}")
-    fresh = not registry.is_loaded(first.spec, **first.options)
-    backend = registry.load(first.spec, **first.options)  # a bad model fails before anything is written
-    if judge:
-        registry.load(judge)  # --judge: a bad spec fails on its own, before anything is written
+    fresh = not registry.is_loaded(first.spec, **options(first))
+    backend = registry.load(first.spec, **options(first))  # a bad model fails before anything is written
+    if judge:  # --judge: a bad spec fails on its own, before anything is written
+        registry.load(judge, **registry.with_threads(judge, {}, threads))
     # so does a missing python: function, an embedder or a judge that cannot be had; a default model
     # that is not here (the similar checks' embedder, offline) leaves its checks not judged, said once
-    for note in prepare(loaded).notes:
+    for note in prepare(loaded, threads).notes:
         if on_notice is not None:
             on_notice(note)
     # every prompt of the first model checked against its context (the others' when they load)
@@ -460,7 +514,8 @@ def run_experiment(
     done: set[str] = set()
     if resume is None:
         run_id = create_run(engine, name=loaded.name, kind="experiment",
-                            spec=_run_spec(loaded, models, repeat, truncate), spec_hash=digest, holder=holder)
+                            spec=_run_spec(loaded, models, repeat, truncate, params, threads), spec_hash=digest,
+                            holder=holder)
     else:
         from hanprompt.store.experiments import done_cells
 
@@ -468,7 +523,7 @@ def run_experiment(
         leases.acquire(engine, run_id, holder, ttl, reopen=True)  # RunBusy while another process works on it
         done = done_cells(engine, resume)
     run = _Run(engine, run_id, loaded, use_cache, max_concurrency, progress, len(cells), len(done), on_notice,
-               translator)
+               translator, threads)
     if fresh:
         _add_load_time(run.phases, first_info)
 
@@ -480,11 +535,11 @@ def run_experiment(
             todo = [(key, cs[0].model, [c for c in cs if c.key not in done]) for key, cs in by_model.items()]
             todo = [(key, entry, pending) for key, entry, pending in todo if pending]
             if todo and todo[0][1] != first:
-                registry.release(first.spec, **first.options)
+                registry.release(first.spec, **options(first))
             for n, (model_key, entry, pending) in enumerate(todo):
-                loaded_before = registry.is_loaded(entry.spec, **entry.options)
+                loaded_before = registry.is_loaded(entry.spec, **options(entry))
                 run.progress(run.done, run.summary.total, f"loading {entry.spec}")
-                backend = registry.load(entry.spec, **entry.options)  # cached by the registry
+                backend = registry.load(entry.spec, **options(entry))  # cached by the registry
                 if not loaded_before:
                     _add_load_time(run.phases, backend.info)
                 if on_loaded is not None:
@@ -496,7 +551,7 @@ def run_experiment(
                 run.model(backend, pending)
                 if n + 1 < len(todo):  # one model in memory at a time: the next one needs the room
                     del backend
-                    registry.release(entry.spec, **entry.options)
+                    registry.release(entry.spec, **options(entry))
             if resume is not None:
                 run.summary.judged = run.complete_verdicts(cells)
             run.translate()  # what an earlier, killed run stored but did not translate
@@ -509,7 +564,7 @@ def run_experiment(
         raise RunInterrupted(run.summary, terminated) from None
     except Exception as e:
         with _best_effort():
-            end("failed", _one_line(e))
+            end("failed", one_line(e, typed=True))
         raise
     end("done")
     run.summary.status = "done"

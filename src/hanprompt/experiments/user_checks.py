@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Callable
 
-from hanprompt.errors import InputError
+from hanprompt.errors import InputError, one_line
 
 DEFAULT_THRESHOLD = 0.5
 _HINT = "return True/False, a score from 0 to 1, or {pass, score, reason}"
@@ -44,7 +44,7 @@ def load_function(ref: str, base: Path) -> Callable:
         try:
             spec.loader.exec_module(module)
         except Exception as e:  # the user's module failed to import: say how, in one line
-            raise InputError(f"importing {path} failed: {_one_line(e)}; fix the file") from e
+            raise InputError(f"importing {path} failed: {one_line(e, typed=True)}; fix the file") from e
         sys.modules[name] = module
     func = getattr(module, fn, None)
     if not callable(func):
@@ -53,11 +53,6 @@ def load_function(ref: str, base: Path) -> Callable:
         listed = f" (functions there: {', '.join(found)})" if found else ""
         raise InputError(f"{path} has no function {fn!r}{listed}; fix the name after ':'")
     return func
-
-
-def _one_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__
 
 
 def _score(value, what: str) -> float:
@@ -74,7 +69,7 @@ def call(func: Callable, response: str, context: dict, threshold: float | None) 
         with contextlib.redirect_stdout(sys.stderr):  # a print() in the user's code keeps --json clean
             value = func(response, context)
     except Exception as e:  # the user's code: any exception is this check's failure
-        return False, f"{name} raised {_one_line(e)}", None
+        return False, f"{name} raised {one_line(e, typed=True)}", None
     try:
         if isinstance(value, bool):
             return value, f"{name} returned {value}", None

@@ -24,7 +24,7 @@ from yaml.reader import Reader
 from yaml.resolver import BaseResolver
 from yaml.scanner import Scanner
 
-from hanprompt.errors import InputError
+from hanprompt.errors import InputError, one_line
 
 MAX_NODES = 100_000
 MAX_DEPTH = 100
@@ -164,7 +164,7 @@ def load(text: str, where: str) -> tuple[Any, dict[Loc, int]]:
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
         line = f":{mark.line + 1}" if mark else ""
-        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        problem = getattr(e, "problem", None) or one_line(e)
         if problem == "found unhashable key":  # prompt: {{city}} is a mapping inside a mapping to YAML
             raise InputError(f"{where}{line}: YAML reads an unquoted {{{{ as a mapping; put the text in quotes, "
                              "e.g. prompt: \"{{city}} ...\"") from e

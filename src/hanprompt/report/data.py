@@ -14,6 +14,7 @@ from typing import Iterable
 from sqlalchemy import Connection, Engine, and_, case, exists, func, not_, or_, select
 
 from hanprompt.errors import NotFoundError
+from hanprompt.limits import valid_id
 from hanprompt.store.db import reading, row_dict
 from hanprompt.store.runs import live_status
 from hanprompt.store.schema import (
@@ -301,7 +302,7 @@ def run_page(
         query = query.where(generations.c.id > after)
     query = query.order_by(generations.c.id).limit(limit + 1)
     with reading(engine) as conn:
-        row = conn.execute(select(runs).where(runs.c.id == run_id)).mappings().first()
+        row = conn.execute(select(runs).where(runs.c.id == run_id)).mappings().first() if valid_id(run_id) else None
         if row is None:
             raise NotFoundError(f"no run with id {run_id}")
         run_row = live_status([row_dict(row)], conn)[0]
@@ -324,7 +325,7 @@ def run_page(
 def run_info(engine: Engine, run_id: int) -> dict:
     """One run with its counts. Raises NotFoundError for an unknown id."""
     with reading(engine) as conn:
-        row = conn.execute(select(runs).where(runs.c.id == run_id)).mappings().first()
+        row = conn.execute(select(runs).where(runs.c.id == run_id)).mappings().first() if valid_id(run_id) else None
         if row is None:
             raise NotFoundError(f"no run with id {run_id}")
         return dict(live_status([row_dict(row)], conn)[0], **_counts(conn, [run_id])[run_id])
@@ -333,7 +334,8 @@ def run_info(engine: Engine, run_id: int) -> dict:
 def generation_detail(engine: Engine, gen_id: int) -> dict:
     """One generation with every stored field, its checks and its translations (with scores)."""
     with reading(engine) as conn:
-        row = conn.execute(select(generations).where(generations.c.id == gen_id)).mappings().first()
+        row = (conn.execute(select(generations).where(generations.c.id == gen_id)).mappings().first()
+               if valid_id(gen_id) else None)
         if row is None:
             raise NotFoundError(f"no generation with id {gen_id}")
         out = attach(conn, [row_dict(row)])[0]

@@ -125,8 +125,16 @@ def run_meta(run: dict, results: list[dict]) -> dict:
         "created_at": run.get("created_at"), "finished_at": run.get("finished_at"), "error": run.get("error"),
         "file": spec.get("file"), "description": experiment.get("description"),
         "params": experiment.get("params"), "repeat": experiment.get("repeat"),
+        "overrides": run_overrides(spec),
         "spec": spec, "models": models_used(results), "totals": stats(results),
     }
+
+
+def run_overrides(spec: dict) -> dict:
+    """What the command line replaced in the file for this run (repeat, generation parameters,
+    threads, truncation; models are shown with the answers), as stored with the run."""
+    overrides = spec.get("overrides") if isinstance(spec.get("overrides"), dict) else {}
+    return {k: v for k, v in overrides.items() if v is not None and k != "models"}
 
 
 def translation_line(t: dict) -> dict:

@@ -18,6 +18,7 @@ from typing import Callable
 
 from sqlalchemy import Engine, create_engine, event
 
+from hanprompt import limits
 from hanprompt.errors import NotFoundError, UsageError
 from hanprompt.report import charts, data, render, shape
 
@@ -64,15 +65,14 @@ def read_only_engine(url: str) -> Engine:
 
 
 def _int(value: str | None, name: str) -> int | None:
+    """A query parameter that holds an id (``?before=``, ``?a=``): None when absent, NotFoundError
+    (a 404 page) for anything that cannot be an id, before it reaches the database."""
     if value in (None, ""):
         return None
     try:
-        number = int(value)
-    except ValueError:
-        raise NotFoundError(f"{name} must be a whole number, not {value!r}") from None
-    if number < 0:
-        raise NotFoundError(f"{name} must not be negative")
-    return number
+        return limits.parse_id(value)
+    except ValueError as e:
+        raise NotFoundError(f"{name}: {e}") from None
 
 
 def _filters(params) -> data.Filters:
@@ -250,9 +250,28 @@ def create_app(engine: Engine, *, where: str = "", allowed_hosts: list[str] | No
 
 def _path_id(value: str) -> int:
     try:
-        return int(value)
-    except ValueError:
-        raise NotFoundError(f"{value!r} is not an id") from None
+        return limits.parse_id(value)
+    except ValueError as e:
+        raise NotFoundError(str(e)) from None
+
+
+def served_hosts(host: str, sock: socket.socket) -> list[str]:
+    """The Host headers the viewer answers on ``sock``: the address it is bound to, the name it was
+    given as ``host``, and ``localhost`` when bound to 127.0.0.1 or ::1 (what that name resolves to).
+
+    Any other Host is refused, so that a page of another site whose name is made to resolve to
+    this address (DNS rebinding) cannot read the log.
+    """
+    bound = sock.getsockname()[0]
+    names = [bound, host.strip("[]")]
+    if bound in ("127.0.0.1", "::1"):
+        names.append("localhost")
+    out: list[str] = []
+    for name in names:  # an IPv6 address arrives in brackets: Host: [::1]:8765
+        for form in ((name, f"[{name}]") if ":" in name else (name,)):
+            if form and form not in out:
+                out.append(form)
+    return out
 
 
 def bind(host: str, port: int, *, allow_remote: bool = False) -> socket.socket:

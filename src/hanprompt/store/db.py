@@ -11,11 +11,11 @@ from typing import Iterator
 from sqlalchemy import Connection, Engine, create_engine, event, exc, text
 from sqlalchemy.engine import make_url
 
-from hanprompt.errors import StoreError
+from hanprompt.errors import StoreError, arg, one_line
 from hanprompt.outputs import private_file
 from hanprompt.store import migrations, search
 
-_FIX = "pass --db sqlite:///PATH or --db postgresql+psycopg://USER@HOST:PORT/DB"
+_FIX = f"pass {arg('db', 'sqlite:///PATH')} or {arg('db', 'postgresql+psycopg://USER@HOST:PORT/DB')}"
 _engines: dict[str, Engine] = {}
 
 
@@ -45,7 +45,7 @@ def _normalise_url(url: str):
         parsed = make_url(url)
         port = parsed.port  # a port that is no number fails here, in SQLAlchemy's parser
     except (exc.ArgumentError, ValueError) as e:
-        raise StoreError(f"invalid database URL {_hide_password(url)!r}: {str(e).splitlines()[0]}; {_FIX}") from e
+        raise StoreError(f"invalid database URL {_hide_password(url)!r}: {one_line(e)}; {_FIX}") from e
     if port is not None and not 0 < port < 65536:
         raise StoreError(f"invalid database URL {_hide_password(url)!r}: port {port} is not from 1 to 65535; "
                          f"{_FIX}")
@@ -128,11 +128,11 @@ def open_engine(url: str) -> Engine:
         raise
     except exc.OperationalError as e:
         engine.dispose()
-        first = str(e.orig).strip().splitlines()[0] if e.orig else str(e).splitlines()[0]
+        first = one_line(e.orig if e.orig else e)
         raise StoreError(f"cannot reach database {shown}: {first}; {_FIX}") from e
     except exc.DBAPIError as e:
         engine.dispose()
-        first = str(e.orig).strip().splitlines()[0] if e.orig else str(e).splitlines()[0]
+        first = one_line(e.orig if e.orig else e)
         raise StoreError(f"cannot use database {shown}: {first}; {_FIX}") from e
     _engines[url] = engine
     return engine
@@ -156,7 +156,7 @@ def ensure_writable(engine: Engine) -> None:
             finally:
                 tx.rollback()
     except exc.DBAPIError as e:
-        first = str(e.orig).strip().splitlines()[0] if e.orig else str(e).splitlines()[0]
+        first = one_line(e.orig if e.orig else e)
         raise StoreError(
             f"cannot write to database {_shown(engine)}: {first}; make it writable, or {_FIX}"
         ) from e

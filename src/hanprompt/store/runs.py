@@ -7,6 +7,7 @@ from sqlalchemy import Engine, delete, func, insert, or_, select, update
 
 from hanprompt import settings
 from hanprompt.errors import NotFoundError
+from hanprompt.limits import valid_id
 from hanprompt.store import leases
 from hanprompt.store.db import now, reading, row_dict
 from hanprompt.store.search import contains as text_contains
@@ -97,8 +98,9 @@ def record_single(engine: Engine, *, name: str, kind: str, spec: dict, record: d
 
 
 def get_run(engine: Engine, run_id: int) -> dict:
+    """One run with its live status; NotFoundError for an id that names none (checked before any query)."""
     with reading(engine) as conn:
-        row = conn.execute(select(runs).where(runs.c.id == run_id)).mappings().first()
+        row = conn.execute(select(runs).where(runs.c.id == run_id)).mappings().first() if valid_id(run_id) else None
         if row is None:
             raise NotFoundError(f"no run with id {run_id}; list them with `hanprompt runs`")
         return live_status([row_dict(row)], conn)[0]
@@ -164,8 +166,10 @@ def iter_generations(engine: Engine, *, batch: int = 1000, **filters) -> Iterato
 
 
 def get_generation(engine: Engine, gen_id: int) -> dict:
+    """One generation with its checks; NotFoundError for an id that names none (checked before any query)."""
     with reading(engine) as conn:
-        row = conn.execute(select(generations).where(generations.c.id == gen_id)).mappings().first()
+        row = (conn.execute(select(generations).where(generations.c.id == gen_id)).mappings().first()
+               if valid_id(gen_id) else None)
         if row is None:
             raise NotFoundError(f"no generation with id {gen_id}; list them with `hanprompt logs`")
         out = row_dict(row)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from hanprompt.errors import BackendError, DeviceError, ModelNotFound, UsageError
+from hanprompt.errors import BackendError, DeviceError, ModelNotFound, UsageError, one_line
 from hanprompt.translate.base import Translator
 from hanprompt.translate.families import LanguageHandling, model_max_tokens, tokenizer_family
 from hanprompt.translate.languages import Language
@@ -115,7 +115,7 @@ class CT2Translator(LanguageHandling, Translator):
                                                 intra_threads=threads or 0)
         except (RuntimeError, ValueError) as e:
             raise BackendError(
-                f"ct2:{name}: CTranslate2 cannot load it ({str(e).splitlines()[0][:160]}); "
+                f"ct2:{name}: CTranslate2 cannot load it ({one_line(e, 160)}); "
                 f"convert it again with this CTranslate2 version: {converter_command('MODEL', name)}"
             ) from e
         beams = num_beams or getattr(generation, "num_beams", None) or 1
@@ -160,7 +160,7 @@ def _tokenizer_and_generation(path: Path, name: str):
     try:
         tokenizer = AutoTokenizer.from_pretrained(str(path))
     except (OSError, ValueError, TypeError) as e:
-        raise ModelNotFound(f"ct2:{name}: cannot load its tokenizer ({str(e).splitlines()[0][:120]}); {fix}") from e
+        raise ModelNotFound(f"ct2:{name}: cannot load its tokenizer ({one_line(e, 120)}); {fix}") from e
     generation = None
     if (path / "generation_config.json").is_file():
         generation = GenerationConfig.from_pretrained(str(path))

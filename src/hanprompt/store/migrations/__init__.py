@@ -16,7 +16,7 @@ from pathlib import Path
 
 from sqlalchemy import Connection, Engine, inspect, text
 
-from hanprompt.errors import StoreError
+from hanprompt.errors import StoreError, arg
 
 log = logging.getLogger("hanprompt.store")
 HERE = Path(__file__).parent
@@ -80,14 +80,14 @@ def current(conn: Connection) -> str | None:
         revs = list(conn.execute(text("SELECT version_num FROM alembic_version")).scalars())
         if len(revs) > 1:
             raise StoreError(f"database records several schema revisions ({', '.join(revs)}); "
-                             "restore it from a backup or start a new one with --db")
+                             f"restore it from a backup or start a new one with {arg('db')}")
         rev = revs[0] if revs else None
     elif insp.has_table("schema_migrations"):
         version = conn.execute(text("SELECT max(version) FROM schema_migrations")).scalar()
         rev = None if version is None else LEGACY.get(version, str(version))
     elif insp.has_table("runs"):
         raise StoreError("database holds hanprompt tables but no record of their schema revision; "
-                         "point --db at a new database")
+                         f"point {arg('db')} at a new database")
     else:
         rev = None
     if rev is not None and not known(rev):

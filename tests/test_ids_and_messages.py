@@ -1,0 +1,161 @@
+"""Ids checked before the database, one line for any exception, and flags only on the command line."""
+from __future__ import annotations
+
+import pytest
+
+HUGE = "99999999999999999999999"
+
+
+def _one_line(code, out, err):
+    assert code == 2 and out == "", (code, out, err)
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    return err
+
+
+# --- ids ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("args", [
+    ["logs", "show", HUGE], ["logs", "show", "0"], ["logs", "show", "-4"], ["logs", "show", "2147483648"],
+    ["logs", "rm", "1", HUGE], ["logs", "--run", HUGE], ["logs", "export", "--run", HUGE],
+    ["compare", HUGE], ["compare", "1", HUGE], ["report", HUGE], ["run", "exp.yaml", "--resume", HUGE],
+    ["translate", "--run", HUGE], ["words", "--run", HUGE],
+])
+def test_an_id_that_cannot_exist_is_one_line_and_exit_2(cli, args):
+    err = _one_line(*cli(*args))
+    assert "is not an id: ids are whole numbers from 1 to 2,147,483,647" in err
+    assert "OverflowError" not in err and "unexpected" not in err
+
+
+def test_an_id_in_range_that_names_nothing_is_not_found(cli):
+    err = _one_line(*cli("logs", "show", "2147483647"))
+    assert "no generation with id 2147483647" in err
+
+
+def test_the_store_refuses_impossible_ids_before_querying_sqlite(hanprompt_home):
+    from hanprompt import settings
+    from hanprompt.errors import NotFoundError
+    from hanprompt.report import data
+    from hanprompt.store import open_engine
+    from hanprompt.store.runs import get_generation, get_run
+
+    engine = open_engine(settings.db_url())
+    for read in (get_run, get_generation, data.run_info, data.generation_detail):
+        for bad in (10**23, 0, -1, 2**31):
+            with pytest.raises(NotFoundError):
+                read(engine, bad)
+
+
+def test_the_store_refuses_impossible_ids_before_querying_postgresql(pg_url):
+    # PostgreSQL's integer keys stop at 2**31 - 1: a larger id would be its error, not ours
+    from hanprompt.errors import NotFoundError
+    from hanprompt.report import data
+    from hanprompt.store import open_engine
+    from hanprompt.store.runs import get_generation, get_run
+
+    engine = open_engine(pg_url)
+    for read in (get_run, get_generation, data.run_info, data.generation_detail):
+        with pytest.raises(NotFoundError):
+            read(engine, 2**40)
+
+
+def test_parse_id_bounds():
+    from hanprompt.limits import MAX_ID, parse_id, valid_id
+
+    assert parse_id("1") == 1 and parse_id(" 42 ") == 42 and parse_id(str(MAX_ID)) == MAX_ID
+    for bad in ("0", "-1", str(MAX_ID + 1), HUGE, "", "1.5", "abc", "9" * 5000):
+        with pytest.raises(ValueError, match="is not an id"):
+            parse_id(bad)
+    assert not valid_id(True) and not valid_id(2.0) and valid_id(7)
+
+
+# --- one line for any exception -----------------------------------------------------------------
+
+
+def test_one_line_of_any_exception():
+    from hanprompt.errors import UsageError, one_line
+
+    assert one_line(ValueError("")) == "ValueError"
+    assert one_line(KeyError()) == "KeyError"
+    assert one_line(RuntimeError("   \n\n  ")) == "RuntimeError"
+    assert one_line(OSError("\n  first line  \nsecond")) == "first line"
+    assert one_line(OSError("disk full"), typed=True) == "OSError: disk full"
+    assert one_line(UsageError("give a number"), typed=True) == "give a number"  # the user's own problem
+    assert one_line(ValueError("x" * 50), 10) == "x" * 9 + "…"
+
+    class Broken(Exception):
+        def __str__(self):
+            raise RuntimeError("no")
+
+    assert one_line(Broken("whatever")) == "Broken"
+
+
+def test_no_site_takes_the_first_line_of_a_message_by_hand():
+    # str(e).splitlines()[0] raises IndexError on an empty message; errors.one_line is the one way
+    import re
+    from pathlib import Path
+
+    import hanprompt
+
+    root = Path(hanprompt.__file__).parent
+    offenders = [f"{p.relative_to(root)}:{n}" for p in root.rglob("*.py")
+                 for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
+                 if re.search(r"str\((e|exc|error|cause|e\.orig)\)[^\n]*splitlines\(\)\s*\[0\]", line)]
+    assert offenders == []
+
+
+def test_an_unexpected_error_with_an_empty_message_is_one_line(cli, monkeypatch):
+    from hanprompt.cli import logs
+
+    def boom(args):
+        raise LookupError()
+
+    monkeypatch.setattr(logs, "list_logs", boom)  # the parser is built per call, with this handler
+    code, out, err = cli("logs")
+    assert code == 1 and out == "" and "Traceback" not in err
+    assert err.strip() == "hanprompt: unexpected error: LookupError (rerun with --debug for the traceback)"
+
+
+# --- library arguments and command-line flags --------------------------------------------------
+
+
+def test_an_argument_reads_as_the_library_writes_it_and_as_the_cli_types_it():
+    from hanprompt.errors import UsageError, arg, for_cli
+
+    e = UsageError(f"lower {arg('max_new_tokens')} or pass {arg('truncate', choices=('left', 'right'))}; "
+                   f"{arg('gpu_layers', 3)}")
+    assert str(e) == "lower max_new_tokens or pass truncate='left' or 'right'; gpu_layers=3"
+    assert for_cli(e) == "lower --max-new-tokens or pass --truncate left|right; --gpu-layers 3"
+    assert "\x1f" not in repr(str(e)) and for_cli(ValueError("plain")) == "plain"
+
+
+def test_max_new_tokens_beyond_the_context_names_the_flag_on_the_cli_only(cli, tiny_gguf):
+    from hanprompt.backends import registry
+    from hanprompt.backends.base import GenParams
+    from hanprompt.backends.context import check_max_new_tokens, fit
+    from hanprompt.errors import UsageError
+
+    backend = registry.load(f"gguf:{tiny_gguf}")
+    too_many = backend.context_length + 100
+    with pytest.raises(UsageError) as library:
+        check_max_new_tokens(backend, GenParams(max_new_tokens=too_many))
+    assert "set max_new_tokens below" in str(library.value) and "--" not in str(library.value)
+    with pytest.raises(UsageError) as library:
+        fit(backend, [{"role": "user", "content": "hi"}], GenParams(max_new_tokens=4), truncate="middle")
+    assert "truncate=" in str(library.value) and "--truncate" not in str(library.value)
+
+    err = _one_line(*cli("ask", "hi", "--model", f"gguf:{tiny_gguf}", "--max-new-tokens", too_many))
+    assert f"set --max-new-tokens below {backend.context_length:,}" in err
+    assert "max_new_tokens" not in err
+
+
+def test_a_bad_generation_value_names_the_flag_on_the_cli_and_the_argument_in_the_library(cli, spec_file):
+    from hanprompt.backends.base import GenParams
+    from hanprompt.errors import UsageError
+
+    with pytest.raises(UsageError) as library:
+        GenParams.build(top_p=2.0)
+    assert str(library.value).startswith("top_p must be") and "--" not in str(library.value)
+    path = spec_file("variants:\n  - id: a\n    prompt: hi\n")
+    err = _one_line(*cli("run", path, "--top-p", "2"))
+    assert err.startswith("hanprompt: error: --top-p must be a number above 0 and at most 1")
