@@ -58,11 +58,20 @@ def translate_texts(texts: list[str], *, translator: str, source_lang: str = "en
 
 
 def _rows(t: base.Translator, texts: list[str], source: Language, target: Language,
-          progress: base.Progress | None = None) -> list[dict]:
+          progress: base.Progress | None = None, references: list[str] | None = None) -> list[dict]:
+    """One row per text: the translation, its seconds and segments, its ``hangul_share`` (0..1) and its
+    ``flag`` (``translate.flags.flag``: why it is not taken for a translation; None when it is)."""
+    from hanprompt.hangul import hangul_share
+    from hanprompt.translate.flags import flag
+
+    instruction = t.instruction(source, target)
+    refs = references if references is not None else [None] * len(texts)
     return [
         {"translator": t.spec, "source_lang": source.code, "target_lang": target.code,
-         "source": r.source, "translation": r.translation, "seconds": r.seconds, "segments": r.segments}
-        for r in t.translate(texts, source, target, progress)
+         "source": r.source, "translation": r.translation, "seconds": r.seconds, "segments": r.segments,
+         "hangul_share": hangul_share(r.translation),
+         "flag": flag(r.translation, r.source, target.code, instruction=instruction, reference=ref)}
+        for r, ref in zip(t.translate(texts, source, target, progress), refs)
     ]
 
 
@@ -92,8 +101,10 @@ def translate_job(texts: list[str], *, translators: list[str], source_lang: str 
                   progress: base.Progress | None = None) -> dict:
     """Translate texts with each translator, score them when references are given, store a run.
 
-    Returns ``{"run_id", "translations": [...], "scores": [...]}``; with references, each
-    translation row also holds its ``reference`` and sentence-level ``chrf`` (chrF++, 0-100).
+    Returns ``{"run_id", "translations": [...], "scores": [...]}``; each translation row holds its
+    ``hangul_share`` and ``flag`` (see ``_rows``), with references also its ``reference`` and
+    sentence-level ``chrf`` (chrF++, 0-100). A translator's scores are over all its segments,
+    flagged ones included (an echo scores what it is worth), and count them apart in ``flagged``.
     ``progress(segments done, segments in all, translator spec)`` is called after each batch.
     """
     from hanprompt.store.translations import add_scores, add_translations
@@ -113,14 +124,15 @@ def translate_job(texts: list[str], *, translators: list[str], source_lang: str 
     ensure_writable(engine)  # a read-only log is found before the work, not after
     rows, scores = [], []
     for t in loaded:
-        done = _rows(t, texts, source, target, progress)
+        done = _rows(t, texts, source, target, progress, references)
         rows.extend(done)
         if references is not None:
             for row, ref, segment_chrf in zip(done, references, segment_scores(done, references)):
                 row.update(reference=ref, chrf=segment_chrf)
             seconds = sum(r["seconds"] for r in done)
             scores.append(dict(score([r["translation"] for r in done], references,
-                                     target_lang=target.code, seconds=seconds), translator=t.spec))
+                                     target_lang=target.code, seconds=seconds), translator=t.spec,
+                               flagged=sum(r["flag"] is not None for r in done)))
     run_spec = dict(spec or {}, translators=[t.spec for t in loaded], source_lang=source.code,
                     target_lang=target.code, segments=len(texts))
     with engine.begin() as conn:
