@@ -19,7 +19,9 @@ from hanprompt.backends.base import Backend, Completion, GenParams
 from hanprompt.hangul import has_hangul
 
 #: a reason long enough for one sentence, short enough that a constrained model closes its JSON
-REASON_MAX = 160
+#: within ``VERDICT_MAX_TOKENS`` (120 characters: about 30 tokens of English, 60-120 of Korean in
+#: tokenizers with Hangul merges)
+REASON_MAX = 120
 #: the scores a constrained judge may give: tenths, as an enum, because grammar converters
 #: (llama.cpp's, and others) enforce an enum but not a number's minimum and maximum
 SCORES = [i / 10 for i in range(11)]
@@ -36,7 +38,8 @@ VERDICT_SCHEMA = {
 }
 #: the most tokens one verdict may take: the JSON's keys and values (about 20 tokens) and a
 #: reason of at most ``REASON_MAX`` characters. A judge that cannot write a verdict fails in
-#: at most two calls of this many tokens (the first and one retry).
+#: at most two calls of this many tokens (the first and one retry); a verdict cut at this bound
+#: (a tokenizer that spends a token per byte of Hangul, say) is invalid like any other.
 VERDICT_MAX_TOKENS = 160
 #: greedy, so that a verdict is reproducible and cached
 JUDGE_PARAMS = GenParams(max_new_tokens=VERDICT_MAX_TOKENS, temperature=0.0)
@@ -210,7 +213,8 @@ def judge_warnings(judge: Backend) -> list[str]:
 def params_for(judge: Backend) -> GenParams:
     """The judge's parameters, with the verdict schema where the backend can constrain to it."""
     if judge.supports_json_schema:
-        return JUDGE_PARAMS.model_copy(update={"json_schema": json.dumps(VERDICT_SCHEMA, sort_keys=True)})
+        # keys in the schema's order, not sorted: grammars follow it, so the reason comes first
+        return JUDGE_PARAMS.model_copy(update={"json_schema": json.dumps(VERDICT_SCHEMA)})
     return JUDGE_PARAMS
 
 
