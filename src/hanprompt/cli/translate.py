@@ -54,14 +54,16 @@ def run(args: argparse.Namespace) -> int:
     options = {k: v for k, v in (("device", args.device), ("batch_size", args.batch_size)) if v}
     kw = dict(translators=args.translator or [DEFAULT_TRANSLATOR], source_lang=args.source,
               target_lang=args.to, options=options)
-    source, target = service.languages(args.source, args.to)  # a bad code fails before the database is touched
+    service.languages(args.source, args.to)  # a bad code fails before the database is touched
     if args.show < 0:
         raise UsageError(f"--show must be 0 or more, not {args.show}")
     engine = open_engine(settings.db_url(args.db))
-    # loaded once per process: the service's own load finds them; warned about as ask warns
-    for t in service.load_translators(kw["translators"], source, target, options):
-        for warning in t.warnings:
-            print(f"hanprompt: warning: {common.visible(warning, keep='')}", file=sys.stderr)
+
+    def on_warning(text: str) -> None:  # a translator's model without a chat template, as ask warns
+        print(f"hanprompt: warning: {common.visible(text, keep='')}", file=sys.stderr)
+
+    kw["on_warning"] = on_warning
+
     if args.run is not None:
         with common.progress_bars("segments", per_label=True) as progress:
             result = service.translate_run(engine, args.run, force=args.force, progress=progress, **kw)

@@ -7,6 +7,7 @@ transaction, so a bad input stores nothing.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 from sqlalchemy import Engine
 
@@ -23,11 +24,17 @@ def languages(source_lang: str, target_lang: str) -> tuple[Language, Language]:
     return source, target
 
 
-def load_translators(specs: list[str], source: Language, target: Language, options: dict | None = None):
-    """Each translator loaded (once per process) and checked for this language pair."""
+def load_translators(specs: list[str], source: Language, target: Language, options: dict | None = None,
+                     on_warning: Callable[[str], None] | None = None):
+    """Each translator loaded (once per process) and checked for this language pair; ``on_warning``
+    receives each one's warnings (``Translator.warnings``: a model without a chat template, ...)."""
     translators = [base.load(spec, **(options or {})) for spec in dict.fromkeys(specs or [base.DEFAULT_TRANSLATOR])]
     for t in translators:
         t.check(source, target)
+    if on_warning is not None:
+        for t in translators:
+            for warning in t.warnings:
+                on_warning(warning)
     return translators
 
 
@@ -75,6 +82,15 @@ def _rows(t: base.Translator, texts: list[str], source: Language, target: Langua
     ]
 
 
+def check_references(texts: list[str], references: list[str] | None) -> None:
+    """InputError unless there is one reference per text (or no references)."""
+    if references is not None and len(references) != len(texts):
+        raise InputError(
+            f"--references has {len(references)} lines but the source has {len(texts)}; "
+            "give one reference line per source line"
+        )
+
+
 def score(translations: list[str], references: list[str], *, target_lang: str = "ko",
           seconds: float | None = None) -> dict:
     """chrF++, BLEU (with signatures), Hangul share and segments per second of one translator."""
@@ -98,13 +114,14 @@ def segment_scores(rows: list[dict], references: list[str]) -> list[float]:
 def translate_job(texts: list[str], *, translators: list[str], source_lang: str = "en",
                   target_lang: str = "ko", references: list[str] | None = None, engine: Engine,
                   name: str, spec: dict | None = None, options: dict | None = None,
-                  progress: base.Progress | None = None) -> dict:
+                  progress: base.Progress | None = None, on_warning: Callable[[str], None] | None = None) -> dict:
     """Translate texts with each translator, score them when references are given, store a run.
 
     Returns ``{"run_id", "translations": [...], "scores": [...]}``; each translation row holds its
     ``hangul_share`` and ``flag`` (see ``_rows``), with references also its ``reference`` and
     sentence-level ``chrf`` (chrF++, 0-100). A translator's scores are over all its segments,
     flagged ones included (an echo scores what it is worth), and count them apart in ``flagged``.
+    ``on_warning`` receives the translators' warnings once they load (see ``load_translators``).
     ``progress(segments done, segments in all, translator spec)`` is called after each batch.
     """
     from hanprompt.store.translations import add_scores, add_translations
@@ -112,15 +129,11 @@ def translate_job(texts: list[str], *, translators: list[str], source_lang: str 
     from hanprompt.store.schema import runs
     from sqlalchemy import insert
 
-    if references is not None and len(references) != len(texts):
-        raise InputError(
-            f"--references has {len(references)} lines but the source has {len(texts)}; "
-            "give one reference line per source line"
-        )
+    check_references(texts, references)
     from hanprompt.store.db import ensure_writable
 
     source, target = languages(source_lang, target_lang)
-    loaded = load_translators(translators, source, target, options)
+    loaded = load_translators(translators, source, target, options, on_warning)
     ensure_writable(engine)  # a read-only log is found before the work, not after
     rows, scores = [], []
     for t in loaded:
@@ -173,7 +186,7 @@ def _store_generations(engine: Engine, t: base.Translator, run_id: int, generati
 
 def translate_run(engine: Engine, run_id: int, *, translators: list[str], source_lang: str = "en",
                   target_lang: str = "ko", options: dict | None = None, force: bool = False,
-                  progress: base.Progress | None = None) -> dict:
+                  progress: base.Progress | None = None, on_warning: Callable[[str], None] | None = None) -> dict:
     """Translate the responses of a stored run that each translator has not translated yet.
 
     A rerun completes only what is missing (nothing, for a complete translator); ``force``
@@ -181,7 +194,8 @@ def translate_run(engine: Engine, run_id: int, *, translators: list[str], source
     store.leases) while translating: a run another process is working on raises RunBusy.
     Each row carries the ``generation_id`` and the generation's ``variant``, ``model``, ``vars``
     and ``repeat_index``. ``progress(segments done, segments in all, translator spec)`` is called
-    after each batch. Returns ``{"translations": [new rows], "complete": {translator: rows there}}``.
+    after each batch, ``on_warning`` with the translators' warnings once they load. Returns
+    ``{"translations": [new rows], "complete": {translator: rows there}}``.
     """
     from hanprompt import settings
     from hanprompt.store import leases
@@ -194,7 +208,7 @@ def translate_run(engine: Engine, run_id: int, *, translators: list[str], source
     if not generations:
         raise InputError(f"run {run_id} has no generations to translate; pick another with `hanprompt runs`")
     source, target = languages(source_lang, target_lang)
-    loaded = load_translators(translators, source, target, options)  # all checked before any is stored
+    loaded = load_translators(translators, source, target, options, on_warning)  # all checked before any is stored
     ensure_writable(engine)
     holder, ttl = leases.new_holder(), settings.lease_ttl()
     leases.acquire(engine, run_id, holder, ttl)
