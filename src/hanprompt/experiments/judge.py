@@ -3,10 +3,11 @@
 The judge answers one JSON object ``{"reason": str, "pass": bool, "score": 0..1}``, constrained
 to that schema where its backend can (see ``VERDICT_SCHEMA``), parsed strictly, and asked once
 more when the first answer is not a valid verdict: not that object, or a reason that is empty
-or repeats the judge's own instructions (``check_reason``). A verdict takes at most
-``VERDICT_MAX_TOKENS`` tokens. The prompt describes the verdict's keys and shows no verdict. A rubric written in Korean gets a Korean
-judge prompt. Every judge call is a generation of its own (role ``judge``), stored linked to the
-answer it grades.
+or only repeats the judge's instructions, the rubric, the question or the answer
+(``check_reason``). A verdict takes at most ``VERDICT_MAX_TOKENS`` tokens. The prompt describes
+the verdict's keys and shows no verdict. A rubric written in Korean gets a Korean judge prompt.
+Every judge call is a generation of its own (role ``judge``), stored linked to the answer it
+grades.
 """
 from __future__ import annotations
 
