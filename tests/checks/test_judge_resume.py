@@ -2,10 +2,7 @@
 current judge's are kept; the command says how many of each."""
 from __future__ import annotations
 
-import json
 import sqlite3
-
-import pytest
 
 from hanprompt.experiments.checks import stored_verdict
 
