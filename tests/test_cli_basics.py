@@ -35,8 +35,8 @@ def test_version(cli):
 def test_every_command_has_help(cli):
     from hanprompt.cli import COMMANDS
 
-    for name in COMMANDS:
-        code, out, _ = cli(name, "--help")
+    for name in COMMANDS:  # modules are named as commands are, with _ for -
+        code, out, _ = cli(name.replace("_", "-"), "--help")
         assert code == 0 and "usage: hanprompt" in out
 
 

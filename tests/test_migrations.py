@@ -163,6 +163,29 @@ def test_each_revision_step_by_step_then_down_and_up(url):
         engine.dispose()
 
 
+def test_translations_before_m007_stay_unflagged(url):
+    from alembic import command
+
+    engine = _fresh(url)
+    if engine.dialect.name == "sqlite":
+        db._sqlite_setup(engine)
+    try:
+        assert migrations.upgrade(engine, "m006") == "m006"
+        _fill(engine, 4)
+        assert migrations.upgrade(engine) == migrations.head()
+        _check_kept(engine, 4)
+        with engine.connect() as c:
+            assert c.execute(text("SELECT flag FROM translations")).one() == (None,)
+            assert c.execute(text("SELECT flagged FROM translation_scores")).one() == (None,)
+        with engine.connect() as conn, conn.begin():
+            command.downgrade(migrations._config(conn), "m006")
+        with engine.connect() as conn:
+            assert "flag" not in {c["name"] for c in inspect(conn).get_columns("translations")}
+        _check_kept(engine, 4)
+    finally:
+        engine.dispose()
+
+
 def _duplicates(engine):
     with engine.begin() as c:
         for run in (1, 2):

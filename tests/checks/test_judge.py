@@ -6,8 +6,8 @@ import sqlite3
 
 import pytest
 
-from hanprompt.experiments.judge import (VerdictError, judge_messages, language, parse_verdict,
-                                          retry_messages)
+from hanprompt.experiments.judge import (VERDICT_MAX_TOKENS, VerdictError, judge_messages, language,
+                                          parse_verdict, retry_messages)
 
 
 def test_a_verdict_is_parsed_strictly():
@@ -121,14 +121,15 @@ def test_resume_fills_in_missing_verdicts(cli, write, tiny_model, tiny_judge, ha
     assert db_rows(hanprompt_home, "SELECT count(*) AS n FROM checks WHERE passed IS NULL")[0]["n"] == 1
     code, out, err = cli("run", path, "--resume", "1", "--judge", tiny_judge)
     assert code == 0, err
-    assert "1 verdicts filled in" in err
+    assert "judge asked about 1 answer (1 missing, 0 replaced" in err
     assert db_rows(hanprompt_home, "SELECT count(*) AS n FROM checks WHERE passed IS NULL")[0]["n"] == 0
     judges = db_rows(hanprompt_home, "SELECT messages FROM generations WHERE role = 'judge' ORDER BY id")
     assert judges and "한국어로" in json.loads(judges[0]["messages"])[0]["content"]  # a Korean rubric
     (check,) = [c for c in db_rows(hanprompt_home, "SELECT * FROM checks") if c["name"] == "llm-rubric"]
     assert check["passed"] == 0 and check["reason"].startswith("no valid verdict")
     code, _, err = cli("run", path, "--resume", "1", "--judge", tiny_judge)
-    assert code == 0 and "verdicts filled in" not in err  # nothing left to judge
+    # the unparsed verdict is asked again (the cache answers it the same), none is missing
+    assert code == 0 and "judge asked about 1 answer (0 missing, 1 replaced" in err
 
 
 def test_a_chat_too_long_for_the_judge_fails_the_check_not_the_run(cli, write, tiny_model):
@@ -137,7 +138,7 @@ def test_a_chat_too_long_for_the_judge_fails_the_check_not_the_run(cli, write, t
     results, _ = run(cli, path, "--model", tiny_model)
     rubric = next(r for r in results if r["variant"] == "a")["checks"][0]
     assert rubric["passed"] is False
-    assert "(its chat with room for 400 new tokens does not fit the judge's 1,024-token context)" in rubric["reason"]
+    assert f"(its chat with room for {VERDICT_MAX_TOKENS} new tokens does not fit the judge's 1,024-token context)" in rubric["reason"]
 
 
 @pytest.mark.parametrize("judge, where, message", [

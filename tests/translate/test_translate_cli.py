@@ -56,7 +56,7 @@ def test_comparison_table_for_two_translators_on_the_reference_set(cli, tiny_mar
     code, out, err = cli("translate", "--file", SRC, "--references", REF, "-t", specs[0], "-t", specs[1])
     assert code == 0, err
     header, *rows = out.splitlines()[:3]
-    assert header.split() == ["chrF++", "BLEU", "Hangul", "segments/s", "segments", "translator"]
+    assert header.split() == ["chrF++", "BLEU", "Hangul", "segments/s", "segments", "flagged", "translator"]
     assert "chrF++ signature: nrefs:1" in out and "BLEU signature: nrefs:1" in out and "nw:2" in out
     stored = list_scores(default_engine)
     assert [s["translator"] for s in stored] == specs
@@ -65,8 +65,11 @@ def test_comparison_table_for_two_translators_on_the_reference_set(cli, tiny_mar
         hyps = [t["translation"] for t in list_translations(default_engine, run_id=s["run_id"], translator=s["translator"])]
         assert s["chrf"] == pytest.approx(CHRF(word_order=2).corpus_score(hyps, [refs]).score)
         assert s["segments"] == len(refs) and s["segments_per_s"] > 0 and 0 <= s["hangul_share"] <= 1
+        flagged = [t for t in list_translations(default_engine, run_id=s["run_id"], translator=s["translator"])
+                   if t["flag"] is not None]
+        assert s["flagged"] == len(flagged)
         assert row.split() == [f"{s['chrf']:.1f}", f"{s['bleu']:.1f}", f"{s['hangul_share']:.0%}",
-                               f"{s['segments_per_s']:.2f}", str(len(refs)), s["translator"]]
+                               f"{s['segments_per_s']:.2f}", str(len(refs)), str(len(flagged)), s["translator"]]
 
 
 def test_an_llm_translator_runs_through_the_cli(cli, tiny_model):

@@ -130,7 +130,8 @@ def show_log(args: argparse.Namespace) -> int:
     lines += [f"check {v(c['name'])}: {'pass' if c['passed'] else 'FAIL'} {v(c['reason'] or '')}" for c in row["checks"]]
     for t in row.get("translations") or []:
         lines += [f"--- translation {t['source_lang']} -> {t['target_lang']} by {v(t['translator'], keep='')} "
-                  f"(run {t['run_id']}) · Hangul {t['hangul_share']:.0%} · {t['seconds'] or 0:.2f} s",
+                  f"(run {t['run_id']}) · Hangul {t['hangul_share']:.0%} · {t['seconds'] or 0:.2f} s"
+                  + (f" · flagged: {v(t['flag'])}" if t.get("flag") else ""),
                   v(t["translation"])]
     if row.get("error"):
         lines.append(f"error: {v(row['error'])}")

@@ -96,6 +96,9 @@ def run(args: argparse.Namespace) -> int:
     def on_notice(text: str) -> None:
         print(f"hanprompt: note: {common.visible(text, keep='')}", file=sys.stderr)
 
+    def on_warning(text: str) -> None:
+        print(f"hanprompt: warning: {common.visible(text, keep='')}", file=sys.stderr)
+
     try:
         with common.progress_bars("cells") as progress:
             summary = run_experiment(
@@ -103,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
                 repeat=args.repeat, max_concurrency=args.max_concurrency, use_cache=not args.no_cache,
                 resume=args.resume, db=args.db, progress=progress, on_loaded=on_loaded, encoding=args.encoding,
                 embedder=args.embedder, judge=args.judge, truncate=args.truncate, on_notice=on_notice,
-                params=params or None, threads=threads,
+                params=params or None, threads=threads, on_warning=on_warning,
             )
     except RunInterrupted as e:
         s = e.summary
@@ -132,8 +135,10 @@ def summary_line(s) -> str:
         line += f", {s.cached - s.copies} served from the cache"
     if s.already_done:
         line += f", {s.already_done} already done"
-    if s.judged:
-        line += f", {s.judged} verdicts filled in"
+    if s.judged or s.verdicts_kept:
+        line += (f"; judge asked about {s.judged} answer{'s' * (s.judged != 1)} ({s.judged - s.verdicts_replaced} "
+                 f"missing, {s.verdicts_replaced} replaced: unparsed or another judge's), "
+                 f"{s.verdicts_kept} verdict{'s' * (s.verdicts_kept != 1)} kept")
     return line
 
 
@@ -264,7 +269,9 @@ def _prompt_cell(p: dict | None):
     for t in p["translations"]:
         parts += ["\n", (f"→ {common.visible(t['target_lang'], keep='')}: ", "dim"),
                   common.excerpt(t["translation"], width),
-                  (f" ({_short(common.visible(t['translator'], keep=''), 24)})", "dim")]
+                  (f" ({_short(common.visible(t['translator'], keep=''), 24)} · Hangul {t['hangul_share']:.0%})", "dim")]
+        if t.get("flag"):
+            parts += [(f" flagged: {common.visible(t['flag'], keep='')}", "bold")]
     repeats = f" · {p['n']} repeats" if p["n"] > 1 else ""
     cost = f" · cost {p['cost']:.4g}" if p.get("cost") is not None else ""
     parts.append((f"\n{_num(p['output_tokens'], '.0f')} tok · {_speed(p)} · "

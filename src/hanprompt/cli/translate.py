@@ -58,6 +58,12 @@ def run(args: argparse.Namespace) -> int:
     if args.show < 0:
         raise UsageError(f"--show must be 0 or more, not {args.show}")
     engine = open_engine(settings.db_url(args.db))
+
+    def on_warning(text: str) -> None:  # a translator's model without a chat template, as ask warns
+        print(f"hanprompt: warning: {common.visible(text, keep='')}", file=sys.stderr)
+
+    kw["on_warning"] = on_warning
+
     if args.run is not None:
         with common.progress_bars("segments", per_label=True) as progress:
             result = service.translate_run(engine, args.run, force=args.force, progress=progress, **kw)
@@ -94,11 +100,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def comparison_table(scores: list[dict]) -> str:
-    """One row per translator, chrF++ first; plain text, so long model paths are never cut."""
-    header = f"{'chrF++':>7} {'BLEU':>6} {'Hangul':>7} {'segments/s':>11} {'segments':>9}  translator"
+    """One row per translator, chrF++ first; plain text, so long model paths are never cut. The scores
+    are over all segments; ``flagged`` counts those not taken for translations (``translate.flags``)."""
+    header = f"{'chrF++':>7} {'BLEU':>6} {'Hangul':>7} {'segments/s':>11} {'segments':>9} {'flagged':>8}  translator"
     rows = [
         f"{s['chrf']:>7.1f} {s['bleu']:>6.1f} {s['hangul_share']:>7.0%} {s['segments_per_s'] or 0:>11.2f} "
-        f"{s['segments']:>9}  {common.visible(s['translator'], keep='')}"
+        f"{s['segments']:>9} {s.get('flagged') or 0:>8}  {common.visible(s['translator'], keep='')}"
         for s in scores
     ]
     return "\n".join([header, *rows])
@@ -117,9 +124,12 @@ def render_side_by_side(rows: list[dict], show: int, console) -> None:
         for col in ("source", "translation", "reference"):
             table.add_column(col, overflow="fold", ratio=1)
         table.add_column("chrF++", justify="right")
+        table.add_column("Hangul", justify="right")
         for i, r in enumerate(mine[:show], 1):
-            table.add_row(common.text(str(i)), common.text(r["source"]), common.text(r["translation"]),
-                          common.text(r["reference"]), common.text(f"{r['chrf']:.1f}"))
+            flagged = f"\nflagged: {r['flag']}" if r.get("flag") else ""
+            table.add_row(common.text(str(i)), common.text(r["source"]), common.text(r["translation"] + flagged),
+                          common.text(r["reference"]), common.text(f"{r['chrf']:.1f}"),
+                          common.text(f"{r['hangul_share']:.0%}"))
         console.print(table)
 
 
@@ -137,21 +147,39 @@ def _label(r: dict) -> str:
     return " · ".join(parts)
 
 
+def _figures(r: dict) -> str:
+    """A translation's Hangul share, and its flag when it is not taken for a translation."""
+    from hanprompt.hangul import hangul_share
+
+    share = r["hangul_share"] if r.get("hangul_share") is not None else hangul_share(r["translation"])
+    return f"Hangul {share:.0%}" + (f" · flagged: {r['flag']}" if r.get("flag") else "")
+
+
 def _print_rows(args: argparse.Namespace, rows: list[dict], run_id: int) -> int:
+    """Each translation under a ``--`` line naming it (a run's generation, or the line of a file) with its
+    Hangul share and flag; one text's translation alone, its figures on stderr; then a summary line."""
     if args.json:
         common.print_json([dict(r, run_id=run_id) for r in rows])
         return 0
     if not rows:
         return 0
     translators = list(dict.fromkeys(r["translator"] for r in rows))
+    alone = len(rows) == len(translators) and rows[0].get("generation_id") is None  # one text
     for spec in translators:
         if len(translators) > 1:
             print(f"== {common.visible(spec, keep='')}")
-        for r in rows:
-            if r["translator"] == spec:
-                if r.get("generation_id") is not None:  # a run's response: say which one
-                    print(f"-- {common.visible(_label(r), keep='')}")
-                print(common.visible(r["translation"]))
+        mine = [r for r in rows if r["translator"] == spec]
+        for i, r in enumerate(mine, 1):
+            if r.get("generation_id") is not None:  # a run's response: say which one
+                print(f"-- {common.visible(_label(r), keep='')} · {common.visible(_figures(r), keep='')}")
+            elif not alone:
+                print(f"-- line {i} · {common.visible(_figures(r), keep='')}")
+            print(common.visible(r["translation"]))
+            if alone:
+                print(f"hanprompt: {common.visible(_figures(r), keep='')}", file=sys.stderr)
     seconds = sum(r["seconds"] for r in rows)
-    print(f"{len(rows)} translations in {seconds:.2f} s · stored in run {run_id}", file=sys.stderr)
+    flagged = sum(r.get("flag") is not None for r in rows)
+    apart = f" ({flagged} flagged, counted apart: not taken for translations)" if flagged else ""
+    print(f"{len(rows)} translation{'s' * (len(rows) != 1)}{apart} in {seconds:.2f} s · stored in run {run_id}",
+          file=sys.stderr)
     return 0

@@ -282,6 +282,20 @@ def _rubric(check: Check, record: dict, env: CheckEnv) -> tuple:
         v.score, attempts
 
 
+def stored_verdict(passed: bool | None, reason: str | None, judge_spec: str) -> str:
+    """What a stored llm-rubric result holds, read from the reason ``_rubric`` wrote:
+    ``missing`` (not judged), ``unparsed`` (no valid verdict, from any judge), ``other`` (a verdict
+    of another judge than ``judge_spec``) or ``current`` (a verdict of ``judge_spec``)."""
+    reason = reason or ""
+    if passed is None:
+        return "missing"
+    if reason.startswith(("no valid verdict from ", "no verdict from ")):
+        return "unparsed"
+    if f"({judge_spec}: pass, score " in reason or f"({judge_spec}: fail, score " in reason:
+        return "current"
+    return "other"
+
+
 _ENV_RULES: dict[str, Callable[[Check, dict, CheckEnv], tuple]] = {
     "python": _python,
     "similar": _similar,

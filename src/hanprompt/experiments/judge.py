@@ -1,10 +1,13 @@
 """The ``llm-rubric`` check: a judge model grades a response against a rubric written in words.
 
-The judge answers one JSON object ``{"pass": bool, "score": 0..1, "reason": str}``, constrained
+The judge answers one JSON object ``{"reason": str, "pass": bool, "score": 0..1}``, constrained
 to that schema where its backend can (see ``VERDICT_SCHEMA``), parsed strictly, and asked once
-more when the first answer is not a valid verdict. A rubric written in Korean gets a Korean
-judge prompt. Every judge call is a generation of its own (role ``judge``), stored linked to the
-answer it grades.
+more when the first answer is not a valid verdict: not that object, or a reason that is empty
+or only repeats the judge's instructions, the rubric, the question or the answer
+(``check_reason``). A verdict takes at most ``VERDICT_MAX_TOKENS`` tokens. The prompt describes
+the verdict's keys and shows no verdict. A rubric written in Korean gets a Korean judge prompt.
+Every judge call is a generation of its own (role ``judge``), stored linked to the answer it
+grades.
 """
 from __future__ import annotations
 
@@ -18,45 +21,58 @@ from hanprompt.errors import one_line
 from hanprompt.hangul import has_hangul
 
 #: a reason long enough for one sentence, short enough that a constrained model closes its JSON
-REASON_MAX = 200
+#: within ``VERDICT_MAX_TOKENS`` (120 characters: about 30 tokens of English, 60-120 of Korean in
+#: tokenizers with Hangul merges)
+REASON_MAX = 120
 #: the scores a constrained judge may give: tenths, as an enum, because grammar converters
 #: (llama.cpp's, and others) enforce an enum but not a number's minimum and maximum
 SCORES = [i / 10 for i in range(11)]
+#: "reason" first: a model constrained to the schema writes why before it decides
 VERDICT_SCHEMA = {
     "type": "object",
     "properties": {
+        "reason": {"type": "string", "minLength": 1, "maxLength": REASON_MAX},
         "pass": {"type": "boolean"},
         "score": {"type": "number", "enum": SCORES},
-        "reason": {"type": "string", "maxLength": REASON_MAX},
     },
-    "required": ["pass", "score", "reason"],
+    "required": ["reason", "pass", "score"],
     "additionalProperties": False,
 }
-#: greedy, so that a verdict is reproducible and cached; room for the JSON and a long Korean reason
-JUDGE_PARAMS = GenParams(max_new_tokens=400, temperature=0.0)
+#: the most tokens one verdict may take: the JSON's keys and values (about 20 tokens) and a
+#: reason of at most ``REASON_MAX`` characters. A judge that cannot write a verdict fails in
+#: at most two calls of this many tokens (the first and one retry); a verdict cut at this bound
+#: (a tokenizer that spends a token per byte of Hangul, say) is invalid like any other.
+VERDICT_MAX_TOKENS = 160
+#: greedy, so that a verdict is reproducible and cached
+JUDGE_PARAMS = GenParams(max_new_tokens=VERDICT_MAX_TOKENS, temperature=0.0)
 
+# The prompts describe the verdict's shape, key by key, and never show a verdict: a small model
+# constrained to the schema copies an example verdict ("pass": true and its placeholder reason)
+# whatever the answer says.
 _PROMPTS = {
     "en": {
         "system": (
-            "You grade an answer written by an AI assistant against a rubric. Reply with one JSON object "
-            'and nothing else: {"pass": true or false, "score": a number from 0 to 1, "reason": "one short '
-            'sentence"}. "pass" is true when the answer meets the rubric; "score" says how well it does '
-            "(1 = fully)."
+            "You grade an answer written by an AI assistant against a rubric. Read the rubric, the question "
+            "and the answer. Then reply with one JSON object and nothing else, with exactly three keys: "
+            '"reason", a sentence of your own about this answer that names what in it meets or misses the '
+            'rubric; "pass", true when the answer meets the rubric and false when it does not; "score", how '
+            "well the answer meets the rubric, from 0 (not at all) to 1 (fully)."
         ),
         "user": "Rubric: {rubric}\n\nQuestion:\n{question}\n\nAnswer:\n{answer}",
-        "retry": 'That was not a valid verdict ({error}). Reply with only the JSON object {{"pass": ..., '
-                 '"score": ..., "reason": ...}}.',
+        "retry": "That was not a valid verdict ({error}). Reply with only the JSON object, its keys "
+                 '"reason" (your own sentence about this answer), "pass" and "score".',
     },
     "ko": {
         "system": (
-            "당신은 AI 어시스턴트가 쓴 답변을 평가 기준에 따라 채점합니다. 다른 말 없이 JSON 객체 하나로만 "
-            '답하세요: {"pass": true 또는 false, "score": 0에서 1 사이의 숫자, "reason": "짧은 한 문장"}. '
-            '답변이 기준을 충족하면 "pass"는 true이고, "score"는 얼마나 잘 충족하는지를 나타냅니다 '
-            '(1 = 완전히). "reason"은 한국어로 쓰세요.'
+            "당신은 AI 어시스턴트가 쓴 답변을 평가 기준에 따라 채점합니다. 평가 기준과 질문과 답변을 읽으세요. "
+            "그런 다음 다른 말 없이 JSON 객체 하나로만 답하세요. 키는 정확히 세 개입니다: "
+            '"reason"은 이 답변의 어떤 점이 기준을 충족하거나 충족하지 못하는지를 한국어로 직접 쓴 문장, '
+            '"pass"는 답변이 기준을 충족하면 true, 충족하지 못하면 false, '
+            '"score"는 답변이 기준을 얼마나 충족하는지를 0(전혀)에서 1(완전히) 사이의 숫자로 나타냅니다.'
         ),
         "user": "평가 기준: {rubric}\n\n질문:\n{question}\n\n답변:\n{answer}",
-        "retry": '올바른 평가가 아닙니다 ({error}). JSON 객체 {{"pass": ..., "score": ..., "reason": ...}} '
-                 "하나로만 다시 답하세요.",
+        "retry": "올바른 평가가 아닙니다 ({error}). JSON 객체 하나로만 다시 답하세요. 키는 "
+                 '"reason"(이 답변에 대해 직접 쓴 문장), "pass", "score"입니다.',
     },
 }
 
@@ -130,6 +146,34 @@ def parse_verdict(text: str) -> Verdict:
     return Verdict(data["pass"], float(score), data["reason"].strip())
 
 
+def _instructions(rubric: str) -> str:
+    """The judge's own instructions in the rubric's language (its system and retry prompts)."""
+    p = _PROMPTS[language(rubric)]
+    return p["system"] + "\n" + p["retry"].replace("{error}", "")
+
+
+#: a reason with at least this share of its word runs from the judge's instructions repeats them
+#: (``hanprompt.overlap.echo_share``)
+ECHO_SHARE = 0.5
+
+
+def check_reason(verdict: Verdict, rubric: str, question: str = "", answer: str = "") -> None:
+    """Raise VerdictError when a verdict's reason says nothing of its own: it has no word; at
+    least ``ECHO_SHARE`` of its runs of three words come from the judge's instructions; or every
+    run of it comes from the rubric, the question or the answer (it only repeats one of them). A
+    reason of one or two words counts as a run of its own (``hanprompt.overlap.echo_share``)."""
+    from hanprompt.overlap import echo_share, words
+
+    if not words(verdict.reason):
+        raise VerdictError("the reason is empty; write what in the answer meets or misses the rubric")
+    if echo_share(verdict.reason, _instructions(rubric)) >= ECHO_SHARE:
+        raise VerdictError("the reason repeats the instructions; write what in this answer meets or misses the rubric")
+    for name, text in (("rubric", rubric), ("question", question), ("answer", answer)):
+        if echo_share(verdict.reason, text) == 1.0:
+            raise VerdictError(f"the reason only repeats the {name}; write what in this answer meets or misses "
+                               "the rubric")
+
+
 @dataclass
 class Attempt:
     """One judge call: what was sent, what came back, and whether it came from the cache."""
@@ -156,10 +200,23 @@ class Outcome:
 Lookup = Callable[[list[str]], dict[str, Completion]]  # cache keys -> completions stored before
 
 
+def judge_warnings(judge: Backend) -> list[str]:
+    """The loaded judge's warnings for the user, one line each: a model without a chat template
+    (a base model, most likely) gets one line saying what that means for its verdicts, in place of
+    the backend's general no-template warning."""
+    if judge.info.template != "plain":
+        return list(judge.info.warnings)
+    return [w for w in judge.info.warnings if "has no chat template" not in w] + [
+        f"the judge {judge.spec} has no chat template (a base model?): its prompt is sent as plain text and its "
+        f"verdicts are likely invalid or copied; measure it first with: hanprompt judge-check --judge {judge.spec}"
+    ]
+
+
 def params_for(judge: Backend) -> GenParams:
     """The judge's parameters, with the verdict schema where the backend can constrain to it."""
     if judge.supports_json_schema:
-        return JUDGE_PARAMS.model_copy(update={"json_schema": json.dumps(VERDICT_SCHEMA, sort_keys=True)})
+        # keys in the schema's order, not sorted: grammars follow it, so the reason comes first
+        return JUDGE_PARAMS.model_copy(update={"json_schema": json.dumps(VERDICT_SCHEMA)})
     return JUDGE_PARAMS
 
 
@@ -199,7 +256,9 @@ def run_judge(judge: Backend, items: list[tuple[str, str, str]], lookup: Lookup 
             try:
                 if attempt.completion.error:
                     raise VerdictError(attempt.completion.error)
-                outcomes[i].verdict, outcomes[i].error = parse_verdict(attempt.completion.text), None
+                verdict = parse_verdict(attempt.completion.text)
+                check_reason(verdict, *items[i])
+                outcomes[i].verdict, outcomes[i].error = verdict, None
             except VerdictError as e:
                 outcomes[i].error = str(e)
                 if round_ == 0:

@@ -60,7 +60,9 @@ class RunSummary:
     generated: int = 0
     cached: int = 0
     already_done: int = 0
-    judged: int = 0  # verdicts a resume filled in
+    judged: int = 0  # llm-rubric checks a resume asked the judge about (missing, unparsed, another judge's)
+    verdicts_kept: int = 0  # a resume's stored verdicts of the current judge, left as they were
+    verdicts_replaced: int = 0  # of ``judged``: stored results (unparsed, another judge's) overwritten
     copies: int = 0
     timings: dict = field(default_factory=dict)
     notices: list[str] = field(default_factory=list)
@@ -182,30 +184,46 @@ class _Run:
             stored = self.phases.seconds.get("store", 0.0) - spent.get("store", 0.0)
             self.phases.add("generate", time.perf_counter() - start - stored)
 
-    def complete_verdicts(self, cells: list[Cell]) -> int:
-        """Judge the llm-rubric checks the run stored without a verdict (it had no judge then)."""
-        from hanprompt.store.experiments import set_check_result, unjudged_checks
+    def complete_verdicts(self, cells: list[Cell]) -> None:
+        """Ask the judge again for every llm-rubric check of the run whose stored verdict is missing (no
+        judge then), unparsed, or from another judge than the check's judge now; keep the others.
+
+        Sets the summary's ``judged`` (checks asked), ``verdicts_kept`` and ``verdicts_replaced``
+        (stored results overwritten: unparsed, or another judge's).
+        """
+        from hanprompt.experiments.checks import stored_verdict
+        from hanprompt.store.experiments import rubric_checks, set_check_result
 
         if not any(c.llm_rubric is not None for cell in cells for c in cell.checks):
-            return 0
+            return
         by_cell = {cell.key: cell for cell in cells}
-        items = []
-        for row in unjudged_checks(self.engine, self.run_id):
+        items, replaced, kept = [], 0, 0
+        for row in rubric_checks(self.engine, self.run_id):
             cell = by_cell.get(row["cell_key"])
             rubric = (row["spec"] or {}).get("llm-rubric")
             check = next((c for c in cell.checks if c.llm_rubric == rubric), None) if cell else None
-            if check is not None and self.check_env.judge_of(check) is not None:
-                items.append((row, check))
+            judge = self.check_env.judge_of(check) if check is not None else None
+            if judge is None:
+                continue
+            state = stored_verdict(row["passed"], row["reason"], judge.spec)
+            if state == "current":
+                kept += 1
+                continue
+            replaced += state != "missing"
+            items.append((row, check))
+        self.summary.verdicts_kept, self.summary.verdicts_replaced = kept, replaced
         if not items:
-            return 0
+            return
         self.progress(self.done, self.summary.total, f"judging {len(items)} answers")
         self.check_env.judge_pending(((check,), row) for row, check in items)
+        if self.lease is not None:
+            self.lease.check()
         with self.engine.begin() as conn:
             for row, check in items:
                 (result,) = run_checks([check], row, self.check_env)
                 set_check_result(conn, row["check_id"], result.as_dict())
                 store_verdicts(conn, self.run_id, row["generation_id"], [result])
-        return len(items)
+        self.summary.judged = len(items)
 
     def _cached(self, keys: list[str]) -> dict[str, Completion]:
         from hanprompt.store.experiments import cached_generations
@@ -414,6 +432,7 @@ def run_experiment(
     on_notice: Callable[[str], None] | None = None,
     params: dict | None = None,
     threads: int | None = None,
+    on_warning: Callable[[str], None] | None = None,
 ) -> RunSummary:
     """Run (or with ``resume``, complete) the experiment in ``path`` and store it as one run.
 
@@ -424,7 +443,9 @@ def run_experiment(
     ``truncate`` ("left" or "right"), cut to fit; see ``backends.context.fit``.
     ``max_concurrency``: the most rows generating at once (hf: a batch whose free slots are
     refilled), requests in flight (openai); None takes each backend's default. ``on_notice``
-    receives one-line notes for the user (a batch halved after running out of memory, say).
+    receives one-line notes for the user (a batch halved after running out of memory, say);
+    ``on_warning`` the judges' warnings (``judge.judge_warnings``: a judge without a chat template),
+    once per judge, before anything runs.
     ``params`` (any of ``max_new_tokens``, ``temperature``, ``top_p``, ``seed``) replace the
     file's and every variant's generation parameters (a ``seed`` stays out of greedy cells, and
     ``on_notice`` says so when every cell is greedy). ``threads`` is llama.cpp's CPU threads for
@@ -505,6 +526,8 @@ def run_experiment(
     for note in prepare(loaded, threads).notes:
         if on_notice is not None:
             on_notice(note)
+    if on_warning is not None:
+        _warn_judges(loaded, on_warning, threads)
     # every prompt of the first model checked against its context (the others' when they load)
     first_key = first.model_dump_json()
     fitted = {first_key: _fitted(backend, by_model[first_key], truncate)}
@@ -553,7 +576,12 @@ def run_experiment(
                     del backend
                     registry.release(entry.spec, **options(entry))
             if resume is not None:
-                run.summary.judged = run.complete_verdicts(cells)
+                if judge and judge != stored.get("judge"):  # later resumes ask this judge too
+                    from hanprompt.store.experiments import set_run_judge
+
+                    with engine.begin() as conn:
+                        set_run_judge(conn, run_id, judge)
+                run.complete_verdicts(cells)
             run.translate()  # what an earlier, killed run stored but did not translate
     except KeyboardInterrupt as e:
         terminated = isinstance(e, Terminated)
@@ -570,6 +598,18 @@ def run_experiment(
     run.summary.status = "done"
     run.summary.timings = run.phases.as_dict()
     return run.summary
+
+
+def _warn_judges(loaded: LoadedSpec, on_warning: Callable[[str], None], threads: int | None) -> None:
+    """Each judge's warnings (loaded already by ``prepare``), once per judge."""
+    from hanprompt.experiments.checks import all_checks
+    from hanprompt.experiments.judge import judge_warnings
+
+    specs = dict.fromkeys(c.judge or loaded.spec.judge for _, c in all_checks(loaded) if c.llm_rubric is not None)
+    for spec in specs:
+        if spec:
+            for warning in judge_warnings(registry.load(spec, **registry.with_threads(spec, {}, threads))):
+                on_warning(warning)
 
 
 def _add_load_time(phases: Phases, info) -> None:

@@ -74,18 +74,28 @@ def add_checks(conn: Connection, generation_id: int, results: list[dict]) -> Non
         ])
 
 
-def unjudged_checks(engine: Engine, run_id: int) -> list[dict]:
-    """The llm-rubric checks of a run's answers stored without a verdict, with what a judge needs."""
+def rubric_checks(engine: Engine, run_id: int) -> list[dict]:
+    """The llm-rubric checks of a run's answers (their verdict, reason and score, or None where no
+    judge was set), with what a judge needs: the answer's cell key, messages and response."""
     query = (
-        select(checks.c.id.label("check_id"), checks.c.generation_id, checks.c.spec, generations.c.cell_key,
-               generations.c.messages, generations.c.response)
+        select(checks.c.id.label("check_id"), checks.c.generation_id, checks.c.spec, checks.c.passed,
+               checks.c.reason, checks.c.score, generations.c.cell_key, generations.c.messages,
+               generations.c.response)
         .join(generations, generations.c.id == checks.c.generation_id)
-        .where(generations.c.run_id == run_id, generations.c.role.is_(None), checks.c.name == "llm-rubric",
-               checks.c.passed.is_(None))
+        .where(generations.c.run_id == run_id, generations.c.role.is_(None), checks.c.name == "llm-rubric")
         .order_by(checks.c.id)
     )
     with reading(engine) as conn:
         return [dict(r) for r in conn.execute(query).mappings()]
+
+
+def set_run_judge(conn: Connection, run_id: int, judge: str) -> None:
+    """Record ``judge`` as the run's judge (its stored spec's ``judge:``), so that a later resume asks it."""
+    from hanprompt.store.schema import runs
+
+    spec = conn.execute(select(runs.c.spec).where(runs.c.id == run_id)).scalar_one() or {}
+    inner = dict(spec.get("spec") or {}, judge=judge)
+    conn.execute(update(runs).where(runs.c.id == run_id).values(spec=dict(spec, spec=inner)))
 
 
 def set_check_result(conn: Connection, check_id: int, result: dict) -> None:

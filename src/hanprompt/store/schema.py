@@ -125,6 +125,8 @@ translations = Table(
     Column("translation", Text, nullable=False),
     Column("seconds", Float),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # added by m007: why the text is not taken for a translation (NULL: it is); see translate.flags
+    Column("flag", Text),
     UniqueConstraint(
         "generation_id", "translator", "source_lang", "target_lang",
         name="uq_translations_generation_id_translator_langs",
@@ -145,6 +147,7 @@ translation_scores = Table(
     Column("hangul_share", Float),
     Column("segments_per_s", Float),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("flagged", Integer),  # added by m007: segments stored flagged (translate.flags), counted apart
 )
 
 analyses = Table(

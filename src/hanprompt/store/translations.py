@@ -83,7 +83,7 @@ def list_scores(engine: Engine, *, run_id: int | None = None) -> list[dict]:
 
 
 def by_generation(conn: Connection, generation_ids: list[int]) -> dict[int, list[dict]]:
-    """Each generation's translations (translator, languages, text, seconds, Hangul share), oldest first.
+    """Each generation's translations (translator, languages, text, seconds, Hangul share, flag), oldest first.
 
     The Hangul share (0..1, ``hanprompt.hangul.hangul_share``) is the one score a translation of a
     response has without a reference; generations without a translation are absent.
@@ -95,11 +95,11 @@ def by_generation(conn: Connection, generation_ids: list[int]) -> dict[int, list
     for i in range(0, len(ids), 500):
         query = (select(translations.c.id, translations.c.generation_id, translations.c.run_id,
                         translations.c.translator, translations.c.source_lang, translations.c.target_lang,
-                        translations.c.translation, translations.c.seconds)
+                        translations.c.translation, translations.c.seconds, translations.c.flag)
                  .where(translations.c.generation_id.in_(ids[i:i + 500])).order_by(translations.c.id))
         for r in conn.execute(query).mappings():
             row = {k: r[k] for k in ("id", "run_id", "translator", "source_lang", "target_lang", "translation",
-                                     "seconds")}
+                                     "seconds", "flag")}
             row["hangul_share"] = hangul_share([r["translation"]])
             out.setdefault(r["generation_id"], []).append(row)
     return out

@@ -13,6 +13,8 @@ streaming protocol (server-sent events). The requested model name picks the beha
 - ``cut``: two content chunks, then the connection closes: no finish reason, no ``[DONE]``.
 - ``nofinish``: content chunks and ``[DONE]``, but no finish reason.
 - ``onechunk``: like ``echo``, but the whole answer in one content chunk (a server that buffers).
+- ``scripted``: answers, in one chunk, the first reply of ``replies`` (a list of ``(needle, reply)``
+  the test fills) whose needle occurs in the request's messages, and removes it from the list.
 
 With ``usage=False`` the server ignores ``include_usage``, as llama.cpp's Python server does.
 With ``api_key`` set, requests without ``Authorization: Bearer <api_key>`` get HTTP 401.
@@ -37,6 +39,7 @@ class StubServer(ThreadingHTTPServer):
         self.api_key, self.delay_s, self.slow_s, self.usage = api_key, delay_s, slow_s, usage
         self.requests: Counter[str] = Counter()
         self.response_formats: list[dict | None] = []  # each request's response_format, in order
+        self.replies: list[tuple[str, str]] = []  # (needle, reply): what model "scripted" answers
         self.auth_headers: list[str | None] = []
         self.in_flight = 0
         self.peak = 0
@@ -133,7 +136,7 @@ class _Handler(BaseHTTPRequestHandler):
             if not self._authorized():
                 return
             if self.path.rstrip("/").endswith("/models"):
-                models = ["echo", "flaky", "busy", "slow", "malformed", "cut", "nofinish", "onechunk"]
+                models = ["echo", "flaky", "busy", "slow", "malformed", "cut", "nofinish", "onechunk", "scripted"]
                 self._json(200, {"object": "list", "data": [{"id": m, "object": "model", "owned_by": "stub"}
                                                             for m in models]})
             else:
@@ -185,6 +188,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._end()
             return
         pieces = [w if i == 0 else " " + w for i, w in enumerate(words)]
+        if model == "scripted":
+            said = "\n".join(str(m.get("content", "")) for m in body.get("messages", []))
+            with self.server.lock:
+                i = next(i for i, (needle, _) in enumerate(self.server.replies) if needle in said)
+                pieces = [self.server.replies.pop(i)[1]]
         if model == "cut":
             for p in pieces[:2]:
                 self._event(json.dumps(_chunk(model, p)))

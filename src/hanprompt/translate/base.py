@@ -59,6 +59,16 @@ class Translator(abc.ABC):
     def check(self, source: Language, target: Language) -> None:
         """Raise UsageError when this model cannot translate ``source`` into ``target``."""
 
+    @property
+    def warnings(self) -> list[str]:
+        """One-line warnings for the user about the loaded model (none by default)."""
+        return []
+
+    def instruction(self, source: Language, target: Language) -> str | None:
+        """The instruction the model is prompted with (``llm:``), whose echo is no translation; None for
+        models that are not prompted."""
+        return None
+
     def too_long(self, segment: str) -> bool:
         """Whether ``segment`` exceeds what the model reads at once (then it is cut further)."""
         return False

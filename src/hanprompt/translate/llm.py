@@ -61,10 +61,17 @@ class LLMTranslator(Translator):
             translator.batch_size = batch_size
         return translator
 
+    @property
+    def warnings(self) -> list[str]:
+        """The chat model's load warnings (a model without a chat template, ...), as ``ask`` shows them."""
+        return list(self.backend.info.warnings)
+
+    def instruction(self, source: Language, target: Language) -> str:
+        return SYSTEM.format(source=source.name, target=target.name)
+
     def messages(self, segment: str, source: Language, target: Language) -> list[dict]:
         """The chat messages that ask for one segment's translation."""
-        system = SYSTEM.format(source=source.name, target=target.name)
-        return [{"role": "system", "content": system}, {"role": "user", "content": segment}]
+        return [{"role": "system", "content": self.instruction(source, target)}, {"role": "user", "content": segment}]
 
     def translate_segments(self, segments: list[str], source: Language, target: Language) -> list[str]:
         from hanprompt.backends.base import GenParams

@@ -7,6 +7,7 @@ transaction, so a bad input stores nothing.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 from sqlalchemy import Engine
 
@@ -23,11 +24,17 @@ def languages(source_lang: str, target_lang: str) -> tuple[Language, Language]:
     return source, target
 
 
-def load_translators(specs: list[str], source: Language, target: Language, options: dict | None = None):
-    """Each translator loaded (once per process) and checked for this language pair."""
+def load_translators(specs: list[str], source: Language, target: Language, options: dict | None = None,
+                     on_warning: Callable[[str], None] | None = None):
+    """Each translator loaded (once per process) and checked for this language pair; ``on_warning``
+    receives each one's warnings (``Translator.warnings``: a model without a chat template, ...)."""
     translators = [base.load(spec, **(options or {})) for spec in dict.fromkeys(specs or [base.DEFAULT_TRANSLATOR])]
     for t in translators:
         t.check(source, target)
+    if on_warning is not None:
+        for t in translators:
+            for warning in t.warnings:
+                on_warning(warning)
     return translators
 
 
@@ -58,12 +65,30 @@ def translate_texts(texts: list[str], *, translator: str, source_lang: str = "en
 
 
 def _rows(t: base.Translator, texts: list[str], source: Language, target: Language,
-          progress: base.Progress | None = None) -> list[dict]:
+          progress: base.Progress | None = None, references: list[str] | None = None) -> list[dict]:
+    """One row per text: the translation, its seconds and segments, its ``hangul_share`` (0..1) and its
+    ``flag`` (``translate.flags.flag``: why it is not taken for a translation; None when it is)."""
+    from hanprompt.hangul import hangul_share
+    from hanprompt.translate.flags import flag
+
+    instruction = t.instruction(source, target)
+    refs = references if references is not None else [None] * len(texts)
     return [
         {"translator": t.spec, "source_lang": source.code, "target_lang": target.code,
-         "source": r.source, "translation": r.translation, "seconds": r.seconds, "segments": r.segments}
-        for r in t.translate(texts, source, target, progress)
+         "source": r.source, "translation": r.translation, "seconds": r.seconds, "segments": r.segments,
+         "hangul_share": hangul_share(r.translation),
+         "flag": flag(r.translation, r.source, target.code, instruction=instruction, reference=ref)}
+        for r, ref in zip(t.translate(texts, source, target, progress), refs)
     ]
+
+
+def check_references(texts: list[str], references: list[str] | None) -> None:
+    """InputError unless there is one reference per text (or no references)."""
+    if references is not None and len(references) != len(texts):
+        raise InputError(
+            f"--references has {len(references)} lines but the source has {len(texts)}; "
+            "give one reference line per source line"
+        )
 
 
 def score(translations: list[str], references: list[str], *, target_lang: str = "ko",
@@ -89,11 +114,14 @@ def segment_scores(rows: list[dict], references: list[str]) -> list[float]:
 def translate_job(texts: list[str], *, translators: list[str], source_lang: str = "en",
                   target_lang: str = "ko", references: list[str] | None = None, engine: Engine,
                   name: str, spec: dict | None = None, options: dict | None = None,
-                  progress: base.Progress | None = None) -> dict:
+                  progress: base.Progress | None = None, on_warning: Callable[[str], None] | None = None) -> dict:
     """Translate texts with each translator, score them when references are given, store a run.
 
-    Returns ``{"run_id", "translations": [...], "scores": [...]}``; with references, each
-    translation row also holds its ``reference`` and sentence-level ``chrf`` (chrF++, 0-100).
+    Returns ``{"run_id", "translations": [...], "scores": [...]}``; each translation row holds its
+    ``hangul_share`` and ``flag`` (see ``_rows``), with references also its ``reference`` and
+    sentence-level ``chrf`` (chrF++, 0-100). A translator's scores are over all its segments,
+    flagged ones included (an echo scores what it is worth), and count them apart in ``flagged``.
+    ``on_warning`` receives the translators' warnings once they load (see ``load_translators``).
     ``progress(segments done, segments in all, translator spec)`` is called after each batch.
     """
     from hanprompt.store.translations import add_scores, add_translations
@@ -101,26 +129,23 @@ def translate_job(texts: list[str], *, translators: list[str], source_lang: str 
     from hanprompt.store.schema import runs
     from sqlalchemy import insert
 
-    if references is not None and len(references) != len(texts):
-        raise InputError(
-            f"--references has {len(references)} lines but the source has {len(texts)}; "
-            "give one reference line per source line"
-        )
+    check_references(texts, references)
     from hanprompt.store.db import ensure_writable
 
     source, target = languages(source_lang, target_lang)
-    loaded = load_translators(translators, source, target, options)
+    loaded = load_translators(translators, source, target, options, on_warning)
     ensure_writable(engine)  # a read-only log is found before the work, not after
     rows, scores = [], []
     for t in loaded:
-        done = _rows(t, texts, source, target, progress)
+        done = _rows(t, texts, source, target, progress, references)
         rows.extend(done)
         if references is not None:
             for row, ref, segment_chrf in zip(done, references, segment_scores(done, references)):
                 row.update(reference=ref, chrf=segment_chrf)
             seconds = sum(r["seconds"] for r in done)
             scores.append(dict(score([r["translation"] for r in done], references,
-                                     target_lang=target.code, seconds=seconds), translator=t.spec))
+                                     target_lang=target.code, seconds=seconds), translator=t.spec,
+                               flagged=sum(r["flag"] is not None for r in done)))
     run_spec = dict(spec or {}, translators=[t.spec for t in loaded], source_lang=source.code,
                     target_lang=target.code, segments=len(texts))
     with engine.begin() as conn:
@@ -161,7 +186,7 @@ def _store_generations(engine: Engine, t: base.Translator, run_id: int, generati
 
 def translate_run(engine: Engine, run_id: int, *, translators: list[str], source_lang: str = "en",
                   target_lang: str = "ko", options: dict | None = None, force: bool = False,
-                  progress: base.Progress | None = None) -> dict:
+                  progress: base.Progress | None = None, on_warning: Callable[[str], None] | None = None) -> dict:
     """Translate the responses of a stored run that each translator has not translated yet.
 
     A rerun completes only what is missing (nothing, for a complete translator); ``force``
@@ -169,7 +194,8 @@ def translate_run(engine: Engine, run_id: int, *, translators: list[str], source
     store.leases) while translating: a run another process is working on raises RunBusy.
     Each row carries the ``generation_id`` and the generation's ``variant``, ``model``, ``vars``
     and ``repeat_index``. ``progress(segments done, segments in all, translator spec)`` is called
-    after each batch. Returns ``{"translations": [new rows], "complete": {translator: rows there}}``.
+    after each batch, ``on_warning`` with the translators' warnings once they load. Returns
+    ``{"translations": [new rows], "complete": {translator: rows there}}``.
     """
     from hanprompt import settings
     from hanprompt.store import leases
@@ -182,7 +208,7 @@ def translate_run(engine: Engine, run_id: int, *, translators: list[str], source
     if not generations:
         raise InputError(f"run {run_id} has no generations to translate; pick another with `hanprompt runs`")
     source, target = languages(source_lang, target_lang)
-    loaded = load_translators(translators, source, target, options)  # all checked before any is stored
+    loaded = load_translators(translators, source, target, options, on_warning)  # all checked before any is stored
     ensure_writable(engine)
     holder, ttl = leases.new_holder(), settings.lease_ttl()
     leases.acquire(engine, run_id, holder, ttl)
