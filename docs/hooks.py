@@ -7,6 +7,9 @@
 - ``reference/api.md``: every public name of ``hanprompt`` (its ``_EXPORTS`` table), rendered from
   the docstrings and signatures by mkdocstrings.
 
+- ``index.md``: the README (``docs/README.short.md`` until it replaces ``README.md``), its links
+  into ``docs/`` made relative to the site.
+
 The pages are added to the build as generated files; nothing is written into ``docs/``.
 """
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 
 from mkdocs.structure.files import File
 
@@ -128,8 +132,19 @@ def api_page() -> str:
     return "\n".join(out)
 
 
+def home_page() -> str:
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    short = root / "docs" / "README.short.md"
+    text = (short if short.exists() else root / "README.md").read_text(encoding="utf-8")
+    text = re.sub(r"\]\(docs/", "](", text)  # links and pictures into docs/ are relative to the site
+    # a link to a source file leaves the site: point it at its folder on the reader's disk as text
+    return re.sub(r"\[([^\]]+)\]\((src/[^)]+)\)", r"\1 (`\2`)", text)
+
+
 def on_files(files, config):
-    pages = (("reference/cli.md", cli_page()), ("reference/experiment-file.md", spec_page()),
+    pages = (("index.md", home_page()), ("reference/cli.md", cli_page()), ("reference/experiment-file.md", spec_page()),
              ("reference/api.md", api_page()))
     for path, content in pages:
         files.append(File.generated(config, path, content=content))
