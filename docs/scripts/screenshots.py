@@ -31,7 +31,8 @@ def hanprompt(env: dict, *args: str) -> str:
     return proc.stdout + proc.stderr
 
 
-def shoot(url: str, out: Path) -> None:
+def shoot(url: str, out: Path, start_at: str | None = None) -> None:
+    """A viewport-sized picture of the page at ``url``, from the heading ``start_at`` if given."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -39,7 +40,12 @@ def shoot(url: str, out: Path) -> None:
         page = browser.new_page(viewport=VIEWPORT)
         page.goto(url)
         page.wait_for_load_state("networkidle")
-        page.screenshot(path=str(out))
+        top = 0.0
+        if start_at:
+            box = page.get_by_role("heading", name=start_at).first.bounding_box()
+            top = max(0.0, box["y"] - 16) if box else 0.0
+        page.screenshot(path=str(out), full_page=True,
+                        clip={"x": 0, "y": top, "width": VIEWPORT["width"], "height": VIEWPORT["height"]})
         browser.close()
 
 
@@ -58,7 +64,7 @@ def main() -> None:
                   "--gen-tokens", "16", "--chart", str(IMAGES / "bench-chart.png"))
         report = work / "report.html"
         hanprompt(env, "report", run_id, "-o", str(report))
-        shoot(report.as_uri(), IMAGES / "report.png")
+        shoot(report.as_uri(), IMAGES / "report.png", start_at="Answers side by side")
         viewer = subprocess.Popen([sys.executable, "-m", "hanprompt", "view", "--port", "0"], cwd=ROOT, env=env,
                                   text=True, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)
         try:

@@ -93,6 +93,18 @@ def _matches(shown: str, printed: str) -> list[str]:
             and line.strip() not in printed]
 
 
+def test_markers_and_shown_output_are_read(tmp_path):
+    page = tmp_path / "page.md"
+    page.write_text("<!-- skip: needs the hub -->\n```bash\nhanprompt ask hi --model Qwen/Q\n```\n\n"
+                    "```bash\necho 1 documents\n```\n\n```text\n1 documents\n...\n```\n\n"
+                    "```python\nprint(1)\n```\n", encoding="utf-8")
+    hub, shown = blocks_of(page)
+    assert hub.skip == "needs the hub" and hub.output is None and hub.line == 2
+    assert shown.skip is None and shown.output == "1 documents\n..." and shown.code == "echo 1 documents"
+    assert _matches(shown.output, "1 documents · 102 words") == []
+    assert _matches(shown.output, "2 documents") == ["1 documents"]  # a wrong output is caught
+
+
 def test_the_blocks_are_found():
     assert any(b.path == README for b in ALL) and len({b.path for b in ALL}) > 5
     assert all(b.code.strip() for b in ALL)
