@@ -76,6 +76,8 @@ def test_openai_rows_measure_the_server_over_the_stream(llama_server, tiny_model
     assert server["status"] == "ok", server["reason"]
     m = server["metrics"]
     assert m["decode_tok_s"]["mean"] > 0 and m["ttft_s"]["mean"] > 0 and m["e2e_s"]["n"] == 2
+    # llama.cpp's server streams a piece per token: its decode is timed from the stream
+    assert m["decode_source"] == "stream" and "decode_untimed" not in m
     assert m["load_s"] is None and m["peak_rss_bytes"] is None and m["roofline"] is None
     assert m["batch"]["decode_tok_s"] > 0
     assert m["cost"]["api_per_million_output"] == 0.6 and m["cost"]["per_million_output"] > 0

@@ -51,21 +51,27 @@ def test_one_run_intervals_and_verdicts_against_the_first_variant(cli):
     cells = {c["variant"]: c for c in data["cells"]}
     one = cells["one-line"]
     assert (one["independent"], one["passed"], one["checked"]) == (12, 0, 12)
-    assert one["pass_rate_ci"] == pytest.approx(list(stats.wilson(0, 12)))
+    ci = one["pass_rate_ci"]
+    assert (ci["low"], ci["high"]) == pytest.approx(stats.clopper_pearson(0, 12)) and ci["n"] == 12
+    assert ci["method"] == data["methods"]["pass_rate"]
     assert one["mean_score"] == pytest.approx(0.25)
-    assert one["mean_score_ci"] == pytest.approx(list(stats.bootstrap_mean([0.2] * 6 + [0.3] * 6)))
+    ci = one["mean_score_ci"]
+    assert (ci["low"], ci["high"]) == pytest.approx(stats.mean_interval([0.2] * 6 + [0.3] * 6)) and ci["n"] == 12
     verdicts = {v["b"]: v for v in data["verdicts"]}
     assert set(verdicts) == {"detailed", "brief"} and all(v["a"] == "one-line" for v in verdicts.values())
     assert verdicts["detailed"]["verdict"] == "B better"
-    assert verdicts["detailed"]["pass_rate_difference_ci"] == pytest.approx(list(stats.newcombe(0, 12, 12, 12)))
-    brief = verdicts["brief"]
-    assert brief["verdict"].startswith("no clear difference (n too small: ~") and brief["repeats_needed"] > 3
-    assert data["methods"]["pass_rate"].startswith("Wilson") and "Newcombe" in data["methods"]["pass_rate_difference"]
+    ci = verdicts["detailed"]["pass_rate_difference_ci"]
+    assert (ci["low"], ci["high"]) == pytest.approx(stats.newcombe(0, 12, 12, 12))
+    assert (ci["n_a"], ci["n_b"], ci["minimum_n"]) == (12, 12, stats.MIN_VERDICT_N)
+    brief = verdicts["brief"]  # three results: an interval that says so, and no verdict
+    assert brief["verdict"].startswith("no verdict (below the minimum: 3 independent results") and brief["repeats_needed"] > 3
+    assert brief["pass_rate_difference_ci"]["n_b"] == 3 and "below the minimum" in brief["pass_rate_difference_ci"]["note"]
+    assert data["methods"]["pass_rate"].startswith("Clopper-Pearson") and "Newcombe" in data["methods"]["pass_rate_difference"]
 
     code, table, _ = cli("compare", run)
     assert code == 0
-    assert "0% (0/12) [0%–24%]" in table and "score 0.25 [" in table
-    assert "against one-line (A)" in table and "B better" in table and "no clear difference" in table
+    assert "0% (0/12) [0%–26%]" in table and "score 0.25 [" in table
+    assert "against one-line (A)" in table and "B better" in table and "no verdict" in table
 
     code, out, _ = cli("compare", run, "--baseline", "detailed", "--json")
     assert {v["b"]: v["verdict"] for v in json.loads(out)["verdicts"]}["one-line"] == "A better"
@@ -79,9 +85,10 @@ def test_greedy_copies_and_cache_hits_count_once(cli):
     code, out, _ = cli("compare", run, "--json")
     cells = {c["variant"]: c for c in json.loads(out)["cells"]}
     assert (cells["v"]["n"], cells["v"]["independent"], cells["v"]["checked"]) == (5, 1, 1)
-    assert cells["v"]["pass_rate_ci"] == pytest.approx(list(stats.wilson(1, 1)))
+    ci = cells["v"]["pass_rate_ci"]
+    assert (ci["low"], ci["high"], ci["n"]) == (pytest.approx(0.025), 1.0, 1)
     (verdict,) = json.loads(out)["verdicts"]
-    assert verdict["verdict"] == "no clear difference (A and B are equal here)"
+    assert verdict["verdict"].startswith("no verdict (below the minimum: 1 independent result on a side")
 
 
 def test_two_runs_per_variant_and_model(cli):
@@ -92,8 +99,9 @@ def test_two_runs_per_variant_and_model(cli):
     data = json.loads(out)
     rows = {(v["variant"], v["model"]): v for v in data["variants"]}
     assert rows[("v", "hf:x")]["verdict"]["verdict"] == "B better"
-    assert rows[("v", "hf:x")]["verdict"]["pass_rate_difference_ci"] == pytest.approx(list(stats.newcombe(0, 10, 10, 10)))
-    assert rows[("v", "hf:y")]["verdict"]["verdict"].startswith("no clear difference (n too small")
+    ci = rows[("v", "hf:x")]["verdict"]["pass_rate_difference_ci"]
+    assert (ci["low"], ci["high"]) == pytest.approx(stats.newcombe(0, 10, 10, 10))
+    assert rows[("v", "hf:y")]["verdict"]["verdict"].startswith("no verdict (below the minimum")
     assert "methods" in data
     code, table, _ = cli("compare", a, b)
     assert code == 0 and "B better" in table and f"is run {b} (B) better than run {a} (A)?" in table

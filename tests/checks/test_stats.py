@@ -14,51 +14,47 @@ power = pytest.importorskip("statsmodels.stats.power")
 
 
 @pytest.mark.parametrize("k, n", [(0, 1), (1, 1), (0, 5), (3, 5), (5, 5), (1, 10), (7, 20), (50, 100)])
-def test_wilson_matches_statsmodels(k, n):
-    assert stats.wilson(k, n) == pytest.approx(proportion.proportion_confint(k, n, method="wilson"), abs=1e-12)
+def test_clopper_pearson_matches_statsmodels(k, n):
+    assert stats.clopper_pearson(k, n) == pytest.approx(proportion.proportion_confint(k, n, method="beta"), abs=1e-9)
 
 
-def test_wilson_by_hand():
-    # 5/10: centre (0.5 + 1.96²/20) / (1 + 1.96²/10) = 0.5; half 1.96/1.384 * sqrt(0.025 + 0.00960) = 0.2634
-    lo, hi = stats.wilson(5, 10)
-    assert lo == pytest.approx(0.2366, abs=1e-4) and hi == pytest.approx(0.7634, abs=1e-4)
-    assert stats.wilson(0, 10) == (0.0, pytest.approx(0.2775, abs=1e-4))
-    assert stats.wilson(10, 10)[1] == 1.0
+def test_clopper_pearson_by_hand():
+    # 0/n: high = 1 - (α/2)^(1/n); n/n: low = (α/2)^(1/n) (Clopper & Pearson 1934).
+    assert stats.clopper_pearson(0, 10) == (0.0, pytest.approx(1 - 0.025 ** 0.1, abs=1e-12))
+    assert stats.clopper_pearson(4, 4) == (pytest.approx(0.025 ** 0.25, abs=1e-12), 1.0)
     with pytest.raises(ValueError):
-        stats.wilson(0, 0)
+        stats.clopper_pearson(0, 0)
+    with pytest.raises(ValueError):
+        stats.clopper_pearson(3, 2)
 
 
-def test_newcombe_reproduces_the_paper_and_statsmodels():
-    # Newcombe (1998), example (a): 56/70 vs 48/80, method 10 gives 0.0524 to 0.3339.
-    lo, hi = stats.newcombe(48, 80, 56, 70)  # B minus A
-    assert (round(lo, 4), round(hi, 4)) == (0.0524, 0.3339)
-    for ka, na, kb, nb in [(0, 5, 5, 5), (2, 5, 4, 5), (3, 3, 0, 4), (9, 10, 1, 10), (1, 1, 0, 1)]:
-        expected = proportion.confint_proportions_2indep(kb, nb, ka, na, method="newcomb", compare="diff")
-        assert stats.newcombe(ka, na, kb, nb) == pytest.approx(expected, abs=1e-12)
+def test_difference_is_newcombe_built_from_the_two_intervals():
+    # MOVER by hand for 2/5 (A) against 4/5 (B).
+    la, ua = proportion.proportion_confint(2, 5, method="beta")
+    lb, ub = proportion.proportion_confint(4, 5, method="beta")
+    d = 0.8 - 0.4
+    lo, hi = stats.newcombe(2, 5, 4, 5)
+    assert lo == pytest.approx(d - math.sqrt((0.8 - lb) ** 2 + (ua - 0.4) ** 2), abs=1e-9)
+    assert hi == pytest.approx(d + math.sqrt((ub - 0.8) ** 2 + (0.4 - la) ** 2), abs=1e-9)
+    # With Wilson's intervals the same construction is statsmodels' Newcombe (method 10).
+    wa, wb = proportion.proportion_confint(48, 80, method="wilson"), proportion.proportion_confint(56, 70, method="wilson")
+    expected = proportion.confint_proportions_2indep(56, 70, 48, 80, method="newcomb", compare="diff")
+    assert stats.mover(48 / 80, wa, 56 / 70, wb) == pytest.approx(expected, abs=1e-12)
+    # Degenerate sides: 0/n against n/n holds 1 at the top.
+    assert stats.newcombe(0, 6, 6, 6)[1] == pytest.approx(1.0)
 
 
-def test_bootstrap_mean_against_scipy():
+def test_mean_score_interval_is_the_exact_interval_of_the_sum():
     values = [0.2, 0.4, 0.4, 0.5, 0.7, 0.9, 1.0, 0.3]
-    ours = stats.bootstrap_mean(values)
-    theirs = scipy_stats.bootstrap((np.array(values),), np.mean, method="percentile", n_resamples=20_000,
-                                   random_state=np.random.default_rng(1)).confidence_interval
-    assert ours == pytest.approx((theirs.low, theirs.high), abs=0.02)  # two Monte Carlo estimates
-    assert ours[0] < np.mean(values) < ours[1]
-    assert stats.bootstrap_mean(values) == ours  # a fixed seed: the same interval every time
-    assert stats.bootstrap_mean([0.5]) is None
-    assert stats.bootstrap_mean([0.5, 0.5, 0.5]) == (0.5, 0.5)
-
-
-def test_bootstrap_difference_against_scipy():
-    a = [0.1, 0.3, 0.2, 0.4, 0.3, 0.2]
-    b = [0.6, 0.8, 0.7, 0.9, 0.5, 0.7, 0.8]
-    ours = stats.bootstrap_mean_difference(a, b)
-    theirs = scipy_stats.bootstrap(
-        (np.array(a), np.array(b)), lambda x, y, axis: y.mean(axis=axis) - x.mean(axis=axis),
-        method="percentile", n_resamples=20_000, paired=False, vectorized=True,
-        random_state=np.random.default_rng(1)).confidence_interval
-    assert ours == pytest.approx((theirs.low, theirs.high), abs=0.02)
-    assert 0 < ours[0] < np.mean(b) - np.mean(a) < ours[1]
+    lo, hi = stats.mean_interval(values)
+    assert (lo, hi) == pytest.approx((scipy_stats.beta.ppf(0.025, 4.4, 4.6), scipy_stats.beta.ppf(0.975, 5.4, 3.6)))
+    assert lo < np.mean(values) < hi
+    # 0/1 scores: exactly the pass-rate interval.
+    assert stats.mean_interval([1, 0, 1, 1]) == pytest.approx(stats.clopper_pearson(3, 4))
+    # All scores equal is not certainty: the interval keeps its width (a bootstrap gave [0.5, 0.5]).
+    lo, hi = stats.mean_interval([0.5, 0.5, 0.5])
+    assert lo < 0.2 and hi > 0.8
+    assert stats.mean_interval([]) is None
 
 
 def test_sample_sizes():
@@ -104,8 +100,11 @@ def test_summary_scores_and_unjudged_checks():
     rows[2]["checks"].append({"name": "llm-rubric", "passed": None, "score": None})  # not judged
     s = stats.Sample.of(rows).summary()
     assert (s["passed"], s["checked"], s["pass_rate"], s["scored"], s["mean_score"]) == (2, 3, 2 / 3, 2, 0.75)
-    assert s["pass_rate_ci"] == pytest.approx(list(stats.wilson(2, 3)))
-    assert s["mean_score_ci"] == [0.5, 1.0]
+    ci = s["pass_rate_ci"]
+    assert (ci["low"], ci["high"]) == pytest.approx(stats.clopper_pearson(2, 3))
+    assert ci["n"] == 3 and ci["method"].startswith("Clopper-Pearson")
+    ci = s["mean_score_ci"]
+    assert (ci["low"], ci["high"]) == pytest.approx(stats.mean_interval([0.5, 1.0])) and ci["n"] == 2
 
 
 def test_verdicts():
@@ -115,17 +114,61 @@ def test_verdicts():
 
     clear = stats.verdict(sample([False] * 10), sample([True] * 10))
     assert clear["verdict"] == "B better" and clear["pass_rate_difference"] == 1.0
-    assert clear["pass_rate_difference_ci"][0] > 0
+    ci = clear["pass_rate_difference_ci"]
+    assert ci["low"] > 0 and (ci["n_a"], ci["n_b"], ci["minimum_n"]) == (10, 10, 5) and "note" not in ci
     assert stats.verdict(sample([True] * 10), sample([False] * 10))["verdict"] == "A better"
-    few = stats.verdict(sample([False, True, False]), sample([True, True, False]))
-    assert few["verdict"] == f"no clear difference (n too small: ~{few['repeats_needed']} repeats would tell)"
-    assert few["repeats_needed"] == stats.n_for_proportions(1 / 3, 2 / 3) == 35  # (1.96·√.5 + .8416·√(4/9))² · 9 = 34.1
-    greedy = stats.verdict(sample([False, True], 0.0), sample([True, True], 0.0))
-    assert "greedy repeats are copies" in greedy["verdict"]
-    same = stats.verdict(sample([True, False]), sample([False, True]))
+    unclear = stats.verdict(sample([False, True, False, False, True, False]), sample([True, True, False, True, True, False]))
+    assert unclear["verdict"] == f"no clear difference (n too small: ~{unclear['repeats_needed']} repeats would tell)"
+    assert unclear["repeats_needed"] == stats.n_for_proportions(1 / 3, 2 / 3) == 35  # (1.96·√.5 + .8416·√(4/9))² · 9 = 34.1
+    same = stats.verdict(sample([True, False] * 3), sample([False, True] * 3))
     assert same["verdict"] == "no clear difference (A and B are equal here)"
     none = stats.verdict(stats.Sample.of([]), sample([True]))
     assert none["verdict"].startswith("not comparable")
+
+
+def test_no_verdict_below_the_minimum():
+    def sample(passes, temperature=0.8):
+        return stats.Sample.of([result(i, p, key=f"{id(passes)}-{i}", temperature=temperature)
+                                for i, p in enumerate(passes)])
+
+    # The most lopsided outcome at every n below the minimum: an interval, a note and no verdict.
+    for n in range(1, stats.MIN_VERDICT_N):
+        few = stats.verdict(sample([False] * n), sample([True] * n))
+        assert few["verdict"].startswith(f"no verdict (below the minimum: {n} independent result{'s' * (n > 1)} "
+                                         f"on a side, a verdict needs {stats.MIN_VERDICT_N}")
+        assert few["pass_rate_difference_ci"]["note"].startswith("below the minimum")
+        assert few["repeats_needed"] >= stats.MIN_VERDICT_N
+    # At the minimum the same outcome is a verdict.
+    n = stats.MIN_VERDICT_N
+    assert stats.verdict(sample([False] * n), sample([True] * n))["verdict"] == "B better"
+    greedy = stats.verdict(sample([False, True], 0.0), sample([True, True], 0.0))
+    assert greedy["verdict"].startswith("no verdict") and "greedy repeats are copies" in greedy["verdict"]
+
+
+def test_coverage_at_small_n():
+    """The simulation of the README's table: every interval holds at n = 2..20, at rates 0, 0.5 and 1."""
+    from hanprompt.experiments import coverage
+
+    floor = stats.COVERAGE_FLOOR
+    for n in range(2, 21):
+        for p in coverage.RATES:
+            assert coverage.proportion_coverage(n, p) >= floor, (n, p)
+        for p_a, p_b in [(a, b) for a in coverage.RATES for b in coverage.RATES]:
+            assert coverage.difference_coverage(n, p_a, n, p_b) >= floor, (n, p_a, p_b)
+        # unequal sides too
+        assert coverage.difference_coverage(n, 0.5, max(2, n // 2), 0.5) >= floor, n
+        for name in ("uniform", "mostly 1"):
+            assert coverage.mean_coverage(n, name, repeats=1000, seed=n) >= floor, (n, name)
+        assert coverage.mean_difference_coverage(n, "mostly 1", repeats=1000, seed=n) >= floor, n
+    # The check can fail: Wilson's interval, the previous method, misses at n = 4 and p = 0.5.
+    wilson = proportion.proportion_confint(np.arange(5), 4, method="wilson")
+    held = (wilson[0] <= 0.5) & (0.5 <= wilson[1])
+    assert scipy_stats.binom.pmf(np.arange(5), 4, 0.5)[held].sum() == pytest.approx(0.875)
+    # and a t-interval on scores that are mostly 1 covers far below the floor
+    rng = np.random.default_rng(0)
+    x = rng.choice([0.0, 0.8, 1.0], p=[0.05, 0.1, 0.85], size=(1000, 12))
+    half = scipy_stats.t.ppf(0.975, 11) * x.std(axis=1, ddof=1) / math.sqrt(12)
+    assert ((x.mean(axis=1) - half <= 0.93) & (0.93 <= x.mean(axis=1) + half)).mean() < floor
 
 
 def test_verdict_from_scores_and_repeats_per_prompt():
@@ -133,9 +176,10 @@ def test_verdict_from_scores_and_repeats_per_prompt():
         return stats.Sample.of([result(i, None, v, key=f"{v}-{i}", temperature=0.8, vars={"city": i % city_count})
                                 for i, v in enumerate(values)])
 
-    better = stats.verdict(scored([0.1, 0.2, 0.15, 0.1, 0.2]), scored([0.9, 0.8, 0.85, 0.9, 0.95]))
+    better = stats.verdict(scored([0.1, 0.2, 0.15, 0.1, 0.2] * 2), scored([0.9, 0.8, 0.85, 0.9, 0.95] * 2))
     assert better["verdict"] == "B better" and better["pass_rate_difference"] == 0.0  # every check passed
     assert better["mean_score_difference"] == pytest.approx(0.73)
-    unclear = stats.verdict(scored([0.2, 0.8, 0.5, 0.4], 2), scored([0.3, 0.9, 0.6, 0.5], 2))
-    needed = stats.n_for_means(0.475, 0.575, stats._sd([0.2, 0.8, 0.5, 0.4]), stats._sd([0.3, 0.9, 0.6, 0.5]))
+    a, b = [0.2, 0.8, 0.5, 0.4, 0.3, 0.6], [0.3, 0.9, 0.6, 0.5, 0.4, 0.7]
+    unclear = stats.verdict(scored(a, 2), scored(b, 2))
+    needed = stats.n_for_means(np.mean(a), np.mean(b), stats._sd(a), stats._sd(b))
     assert unclear["repeats_needed"] == math.ceil(needed / 2)  # two cities: each repeat gives two results

@@ -60,6 +60,7 @@ def test_run_page_side_by_side_summary_and_words(client, sample_log):
     bench = client.get(f"/runs/{sample_log.bench}").text
     assert "94%" in bench and "CUDA is not available on this machine" in bench
     assert "<figcaption>Decode and prefill tokens/s</figcaption>" in bench
+    assert "Korean token efficiency" in bench and "133.0" in bench and "2.15x" in bench  # as the CLI shows it
 
 
 def test_run_page_pages_through_answers(client, sample_log):

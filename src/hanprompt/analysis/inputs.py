@@ -35,10 +35,11 @@ def check_readable(paths: list[str]) -> None:
             raise InputError(f"cannot read {name}: {e.strerror}; check the path and its permissions") from None
 
 
-def iter_lines(name: str, encoding: str | None = None) -> Iterator[str]:
-    """The non-blank lines of a file ('-' for stdin), decoded and NFC-normalised as they are read."""
+def iter_lines(name: str, encoding: str | None = None, *, blank: bool = False) -> Iterator[str]:
+    """The non-blank lines of a file ('-' for stdin), decoded and NFC-normalised as they are read;
+    blank lines too when ``blank`` (Markdown needs them to tell its blocks apart)."""
     for line in textio.iter_lines(name, encoding=encoding, what="file", flag="FILE"):
-        if line.strip():
+        if blank or line.strip():
             yield line
 
 

@@ -1,6 +1,8 @@
 """Word analysis entry points: files and stdin, or stored responses and translations.
 
-Analyses of stored texts are saved with a fingerprint of their parameters and of the data
+Markdown and HTML markup is blanked before Kiwi reads a text (``hanprompt.markup``): markup
+characters become spaces, so ``**한국의**`` counts 한국, and code blocks and code spans are not
+counted. Analyses of stored texts are saved with a fingerprint of their parameters and of the data
 (count and newest id), so asking the same question again returns the stored answer.
 """
 from __future__ import annotations
@@ -12,9 +14,10 @@ from typing import Callable, Iterable
 
 from hanprompt.analysis import frequency, inputs, morphology, stopwords
 from hanprompt.errors import UsageError
+from hanprompt.markup import plain_lines, plain_text
 
 #: bump when the counting itself changes, so stored analyses are not reused across versions
-ANALYSIS_VERSION = 2  # 2: judge verdicts are no longer counted as answers
+ANALYSIS_VERSION = 3  # 2: judge verdicts are no longer counted as answers; 3: markup and code left out
 
 
 @dataclass(frozen=True)
@@ -127,7 +130,7 @@ def analyse_texts(texts: Iterable[str], options: WordOptions | None = None) -> W
         raise UsageError("--by needs stored texts; pass --run, --experiment or --all")
     setup = _setup(options)
     counter = _counter(setup)
-    counter.feed(texts)
+    counter.feed(plain_text(text) for text in texts)
     result = _summarise(counter, setup, sum(counter.documents.values()))
     return WordsReport(result, _note(result))
 
@@ -142,8 +145,9 @@ def analyse_files(paths: list[str], options: WordOptions | None = None, encoding
     setup = _setup(options)
     counter = _counter(setup)
     for name in paths:
-        # Lines, not whole files, go to Kiwi: its workers share them and memory stays flat.
-        counter.feed(inputs.iter_lines(name, encoding))
+        # Lines, not whole files, go to Kiwi: its workers share them and memory stays flat;
+        # the markup is read a block of lines at a time, never cut inside a code block.
+        counter.feed(line for line in plain_lines(inputs.iter_lines(name, encoding, blank=True)) if line.strip())
     documents = len(paths) if sum(counter.documents.values()) else 0
     result = _summarise(counter, setup, documents)
     return WordsReport(result, _note(result))
@@ -184,7 +188,7 @@ def analyse_store(
     total = params["fingerprint"]["data"]["count"]
     if progress is not None:
         progress(0, total, source.label)
-    counter.feed_grouped(analyses.iter_texts(engine, source, options.by),
+    counter.feed_grouped(((group, plain_text(text)) for group, text in analyses.iter_texts(engine, source, options.by)),
                          None if progress is None else (lambda done: progress(done, total, source.label)))
     result = _summarise(counter, setup, sum(counter.documents.values()))
     note = _note(result)

@@ -13,14 +13,16 @@ Korean grammar (국립국어원, 표준국어대사전's 상대 높임법):
 
 Sentences with no final ending (bullets, headings, noun phrases), with a nominal ending
 (-음/-ㅁ/-기, as notes are written) or with an ending outside these lists (하오체 -오/-소) have
-no level: they are skipped and counted. Fenced and inline code is left out.
+no level: they are skipped and counted. Markdown and HTML markup is read through
+``hanprompt.markup.plain_text``, which leaves code blocks and code spans out.
 """
 from __future__ import annotations
 
-import re
 from collections import Counter
 from dataclasses import dataclass
 from typing import Iterable
+
+from hanprompt.markup import plain_text, source_text
 
 LEVELS = {"formal": "합쇼체", "polite": "해요체", "casual": "해체", "plain": "해라체"}
 
@@ -32,7 +34,6 @@ _CASUAL = ("어", "아", "여", "야", "지", "게", "래", "대", "네", "군",
 _NOMINAL = ("음", "ᆷ", "기")
 # Punctuation, symbols, numbers, foreign words, emoji, URLs: what may follow the final ending.
 _TRAILING = ("S", "W_")
-_CODE = re.compile(r"```.*?(?:```|\Z)|`[^`\n]*`", re.S)
 
 NO_ENDING, NOMINAL, UNKNOWN = "no final ending", "nominal ending", "unrecognised ending"
 
@@ -76,10 +77,32 @@ def _final_ending(tokens) -> tuple[str | None, str | None]:
     return None, NO_ENDING
 
 
-def _lines(text: str) -> list[str]:
-    # Lines first: Kiwi joins list items and headings that end without punctuation.
-    text = _CODE.sub("\n", text)
-    return [line for line in (raw.strip() for raw in text.splitlines()) if line]
+def _lines(text: str) -> list[tuple[str, str, str, int]]:
+    """(plain line, the same with code kept, original line, where the stripped plain line starts)
+    of each line with text outside code.
+
+    Lines first: Kiwi joins list items and headings that end without punctuation. The plain text
+    keeps every character's position, so a sentence Kiwi finds is cut from the original line.
+    """
+    lines = zip(plain_text(text).split("\n"), plain_text(text, code=True).split("\n"),
+                source_text(text).split("\n"))
+    return [(p, c, o, len(p) - len(p.lstrip())) for p, c, o in lines if p.strip()]
+
+
+def _as_written(with_code: str, original: str, start: int, end: int) -> str:
+    """The sentence at [start:end] as the answer wrote it: with the markup around it (a list or
+    heading mark before it when only markup comes first, closing ** or tags after it), no code."""
+    def blanked(i: int) -> bool:  # markup, not code and not a space of the text
+        return with_code[i] == " " and not original[i].isspace()
+
+    head = start
+    while head > 0 and (blanked(head - 1) or original[head - 1].isspace()):
+        head -= 1
+    if head == 0:
+        start = head
+    while end < len(original) and blanked(end):
+        end += 1
+    return original[start:end].strip()
 
 
 def analyse(texts: Iterable[str]) -> list[list[Sentence]]:
@@ -87,16 +110,17 @@ def analyse(texts: Iterable[str]) -> list[list[Sentence]]:
     from hanprompt.analysis.morphology import get_kiwi
 
     per_text = [_lines(t) for t in texts]
-    flat = [line for lines in per_text for line in lines]
+    flat = [plain.strip() for lines in per_text for plain, _, _, _ in lines]
     results = iter(get_kiwi().split_into_sents(flat, return_tokens=True)) if flat else iter(())
     out = []
     for lines in per_text:
         sentences = []
-        for _ in lines:
+        for _, with_code, original, lead in lines:
             for s in next(results):
                 ending, skipped = _final_ending(s.tokens)
                 level = level_of_ending(ending) if ending and not skipped else None
-                sentences.append(Sentence(s.text, ending, level, skipped))
+                text = _as_written(with_code, original, lead + s.start, lead + s.end)
+                sentences.append(Sentence(text, ending, level, skipped))
         out.append(sentences)
     return out
 

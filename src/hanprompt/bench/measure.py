@@ -11,6 +11,13 @@ words on, so no prompt cache skips the prefill) and generates exactly ``gen_toke
 
 With a batch of N, aggregate decode tokens/s = sum of (output tokens - 1) over the rows /
 the time from the first token to the last (rows that share one forward pass share a clock).
+
+A server (``openai:``) is timed from what its stream shows, in this order: the server's own
+decode time where the completion carries one (``timings["decode_s"]``, e.g. from llama.cpp's
+``timings``): (output tokens - 1) / decode_s; else the arrival times of the streamed pieces:
+(output tokens - tokens per piece) / (last piece - first piece), tokens per piece = output
+tokens / pieces, when at least ``MIN_STREAM_PIECES`` pieces came; else the stream is too coarse
+to time (a server that sends every token in one chunk) and no decode figure is given.
 """
 from __future__ import annotations
 
@@ -24,6 +31,10 @@ from hanprompt.backends.base import Backend, Completion, GenParams
 from hanprompt.bench.memory import PeakMemory
 from hanprompt.bench.stats import summary
 from hanprompt.bench.tokens import Count, filler_messages
+
+#: pieces of text a streamed answer needs before its decode is timed from their arrival times:
+#: the first, and at least two intervals after it
+MIN_STREAM_PIECES = 3
 
 
 @dataclass
@@ -41,6 +52,8 @@ class Measured:
     peak_vram: int | None
     backend: Backend | None = None
     notes: list[str] = field(default_factory=list)
+    #: per timed completion, the perf_counter times its pieces of text arrived (servers only)
+    streams: list[list[float]] | None = None
 
 
 def run_config(
@@ -54,8 +67,12 @@ def run_config(
     batch: int | None,
     vram: Callable[[], int | None] | None = None,
     on_loaded: Callable[[Backend], None] | None = None,
+    trace_stream: bool = False,
 ) -> Measured:
     """Load with ``load()`` and measure; the backend is returned in ``Measured.backend``.
+
+    ``trace_stream``: record when each piece of text of a timed completion arrives (for
+    servers, whose decode can only be timed from their stream).
 
     Prompts are sized with the backend's ``count_tokens`` where it has one, else with ``count``.
 
@@ -77,7 +94,16 @@ def run_config(
 
         for _ in range(warmup):
             backend.generate(prompt(), params)
-        completions = [backend.generate(prompt(), params) for _ in range(repeat)]
+        streams: list[list[float]] | None = [] if trace_stream else None
+        completions = []
+        for _ in range(repeat):
+            if streams is None:
+                completions.append(backend.generate(prompt(), params))
+                continue
+            times: list[float] = []
+            arrived = lambda _piece, times=times: times.append(time.perf_counter())  # noqa: E731
+            completions.append(backend.generate(prompt(), params, on_text=arrived))
+            streams.append(times)
         rows = backend.generate_batch([(prompt(), params) for _ in range(batch)]) if batch else None
     info = {
         "device": backend.info.device,
@@ -91,7 +117,7 @@ def run_config(
         load_s=load_s, info=info, completions=completions,
         prompt_tokens=round(statistics.fmean(known)) if len(known) == len(completions) else None,
         batch=rows, batch_shared_clock=backend.supports_batching, peak_rss=memory.peak_rss,
-        start_rss=memory.start_rss, peak_vram=memory.vram_delta, backend=backend,
+        start_rss=memory.start_rss, peak_vram=memory.vram_delta, backend=backend, streams=streams,
     )
 
 
@@ -117,12 +143,40 @@ def decode_rate(c: Completion) -> float | None:
     return (c.output_tokens - 1) / span if c.output_tokens > 1 and span > 0 else None
 
 
+def stream_decode_rate(c: Completion, times: list[float]) -> tuple[float | None, str]:
+    """(tokens/s, source) of a server's completion, from what its stream shows; see the module docstring.
+
+    source: "server timings", "stream" or, with None, why it cannot be timed.
+    """
+    decode_s = (c.timings or {}).get("decode_s")
+    if decode_s and c.output_tokens > 1:
+        return (c.output_tokens - 1) / decode_s, "server timings"
+    if len(times) >= MIN_STREAM_PIECES and c.output_tokens >= len(times):
+        span = times[-1] - times[0]
+        if span > 0:
+            return (c.output_tokens - c.output_tokens / len(times)) / span, "stream"
+    pieces = f"{len(times)} piece{'s' if len(times) != 1 else ''}"
+    return None, (f"stream too coarse to time: {c.output_tokens} tokens arrived in {pieces} and the server "
+                  f"sent no timings (at least {MIN_STREAM_PIECES} pieces are needed)")
+
+
 def timing_metrics(m: Measured) -> dict:
-    """Prefill, decode, TTFT and end-to-end summaries over the repeats, and the batch figure."""
+    """Prefill, decode, TTFT and end-to-end summaries over the repeats, and the batch figure.
+
+    For a server (``m.streams`` recorded) also ``decode_source`` ("server timings", "stream")
+    and, when no repeat could be timed, ``decode_untimed`` (why) with no decode or batch figure.
+    """
     cs = m.completions
     # a server that reports no usage, for a model whose tokenizer is unknown here: no prefill figure
     prefill = [c.input_tokens / c.ttft_s for c in cs if c.ttft_s > 0 and c.input_tokens]
-    decode = [r for r in map(decode_rate, cs) if r is not None]
+    untimed = None
+    if m.streams is None:
+        decode = [r for r in map(decode_rate, cs) if r is not None]
+    else:
+        timed = [stream_decode_rate(c, times) for c, times in zip(cs, m.streams)]
+        decode = [r for r, _ in timed if r is not None]
+        sources = sorted({why for r, why in timed if r is not None})
+        untimed = None if decode else timed[0][1] if timed else "no timed repeats"
     out = {
         "load_s": m.load_s,
         "prompt_tokens": m.prompt_tokens,
@@ -135,7 +189,11 @@ def timing_metrics(m: Measured) -> dict:
         "start_rss_bytes": m.start_rss,
         "peak_vram_bytes": m.peak_vram,
     }
-    if m.batch:
+    if m.streams is not None:
+        out["decode_source"] = ", ".join(sources) or None
+        if untimed:
+            out["decode_untimed"] = untimed
+    if m.batch and not untimed:  # a stream too coarse for one answer is too coarse for a batch
         tokens = sum(max(c.output_tokens - 1, 0) for c in m.batch)
         if m.batch_shared_clock:  # one forward pass for all rows: first token to last
             span = max(c.total_s for c in m.batch) - min(c.ttft_s for c in m.batch)

@@ -157,6 +157,33 @@ class Bandwidths:
                 self.entries[memory] = {"gb_s": None, "source": f"not measured: {_failure(e)}"}
         return self.entries[memory]["gb_s"]
 
+    def remeasure(self, memory: str, why: str) -> float | None:
+        """Measure ``memory`` again (a figure given with --bandwidth is kept); the faster figure stays.
+
+        A first probe run while other work held the memory bus reads low; ``why`` is kept in the entry.
+        """
+        entry = self.entries.get(memory) or {}
+        measure = self._MEASURE.get(memory)
+        if entry.get("source") == "--bandwidth" or measure is None or entry.get("remeasured_from") is not None:
+            return entry.get("gb_s")
+        if self._progress:
+            self._progress(f"measuring {memory} memory bandwidth again: {why}")
+        try:
+            again = measure()
+        except RuntimeError as e:
+            again = None
+            entry["remeasure_failed"] = _failure(e)
+        first = entry.get("gb_s")
+        if again is not None and (first is None or again > first):
+            entry.update(gb_s=again)
+        entry.update(remeasured_from=first, remeasured_because=why)
+        self.entries[memory] = entry
+        return entry.get("gb_s")
+
+    def mark_unreliable(self, memory: str, why: str) -> None:
+        """Say in the entry that a figure computed from it cannot be true."""
+        self.entries.setdefault(memory, {"gb_s": None, "source": "unknown"})["unreliable"] = why
+
     def prepare(self, cfg: Config) -> None:
         """Measure what ``cfg`` will read from before its model is loaded and takes the memory."""
         memories = {"cpu"}
@@ -251,6 +278,70 @@ def _roofline(cfg: Config, measured: Measured, metrics: dict, bandwidth: Bandwid
     return out
 
 
+# ---- figures checked against physics --------------------------------------------------------
+def _flag(figure: str, problem: str, likely_cause: str) -> dict:
+    return {"figure": figure, "problem": problem, "likely_cause": likely_cause}
+
+
+def check_physics(cfg: Config, measured: Measured, metrics: dict, bandwidth: Bandwidths,
+                  progress: Progress | None = None) -> list[dict]:
+    """Flags for figures that cannot be true, each ``{"figure", "problem", "likely_cause"}``.
+
+    - MBU above 100% (decode faster than memory can deliver the bytes read per token): the
+      bandwidths it used are measured again; if it is still above 100%, they are marked
+      unreliable (``unreliable`` in the bandwidth entry, ``bandwidth_unreliable`` in the roofline).
+      A batch MBU above 100% is flagged too.
+    - prefill slower than decode (prefill processes the whole prompt in one forward pass, so its
+      tokens/s is normally many times decode's).
+    - a server's decode that its stream is too coarse to time (``decode_untimed``).
+    """
+    flags: list[dict] = []
+    roof = metrics.get("roofline")
+    if roof and roof.get("mbu") is not None and roof["mbu"] > 1:
+        first = roof["mbu"]
+        used = [memory for memory, gbs in roof["bandwidth_gb_s"].items() if gbs]
+        why = f"MBU {first:.0%} on {cfg.spec} [{cfg.label}]"
+        before = dict(roof["bandwidth_gb_s"])
+        for memory in used:
+            bandwidth.remeasure(memory, why)
+        if any(bandwidth.entries[m].get("gb_s") != before[m] for m in used):
+            roof = metrics["roofline"] = _roofline(cfg, measured, metrics, bandwidth)
+            roof["mbu_before_remeasure"] = first
+        if roof["mbu"] is not None and roof["mbu"] > 1:
+            for memory in used:
+                bandwidth.mark_unreliable(memory, why)
+            roof["bandwidth_unreliable"] = True
+            figures = ", ".join(
+                f"{m} {bandwidth.entries[m]['gb_s']:.1f} GB/s ({bandwidth.entries[m]['source']}"
+                + (", measured again" if bandwidth.entries[m].get("remeasured_from") is not None else "") + ")"
+                for m in used)
+            flags.append(_flag(
+                "mbu", f"MBU {roof['mbu']:.0%} is above 100%: decode cannot read the weights faster than memory "
+                       f"delivers them, so the bandwidth ({figures}) is unreliable",
+                "the bandwidth probe ran while the machine was busy, or a --bandwidth figure is too low, or the "
+                f"{roof['bytes_per_token'] / 1e6:,.1f} MB read per token stay partly in the CPU's caches"))
+    batch = metrics.get("batch") or {}
+    if batch.get("mbu") is not None and batch["mbu"] > 1:
+        flags.append(_flag(
+            "batch.mbu", f"batch MBU {batch['mbu']:.0%} is above 100%: {batch['size']} sequences decoded faster than "
+                         "memory delivers the weights once per step and each sequence's KV cache",
+            "the bandwidth figure is too low (a probe on a busy machine, or a --bandwidth figure), or the weights "
+            "stay partly in the CPU's caches"))
+    prefill, decode = (metrics.get("prefill_tok_s") or {}).get("mean"), (metrics.get("decode_tok_s") or {}).get("mean")
+    if prefill is not None and decode is not None and prefill < decode:
+        before = ("a queue or a network before the server answers" if cfg.spec.backend not in ("hf", "gguf")
+                  else "other work on a busy machine taking the cores while the prompt ran")
+        flags.append(_flag(
+            "prefill_tok_s", f"prefill ({prefill:,.1f} tok/s) is slower than decode ({decode:,.1f} tok/s)",
+            f"TTFT holds more than the prompt's forward pass: {before}, a first-call set-up, or a prompt "
+            "processed one token at a time"))
+    if metrics.get("decode_untimed"):
+        flags.append(_flag("decode_tok_s", metrics["decode_untimed"],
+                           "the server buffers its answer and sends it in few chunks; no decode speed, and no "
+                           "cost per token from it, is given"))
+    return flags
+
+
 def cost_per_million(price_per_hour: float, tokens_per_s: float | None) -> float | None:
     """Cost of a million output tokens at ``tokens_per_s``: price/hour / (tokens/s x 3600) x 10^6."""
     if not tokens_per_s:
@@ -299,19 +390,20 @@ def measure_row(cfg: Config, options: BenchOptions, machine: Machine, bandwidth:
 
     bandwidth.prepare(cfg)
     measured = None
+    server = cfg.spec.backend not in ("hf", "gguf")
     try:
         measured = run_config(
             load, count, prompt_tokens=options.prompt_tokens, gen_tokens=options.gen_tokens,
             repeat=options.repeat, warmup=options.warmup, batch=options.batch,
             vram=(lambda: machine.vram_used()) if machine.cuda_unavailable() is None else None,
-            on_loaded=loaded,
+            on_loaded=loaded, trace_stream=server,
         )
         metrics = timing_metrics(measured)
         metrics.update(measured.info)
-        server = cfg.spec.backend not in ("hf", "gguf")
         if server:  # what happens inside the server is not visible from this process
             metrics.update(load_s=None, peak_rss_bytes=None, start_rss_bytes=None, peak_vram_bytes=None)
         metrics["roofline"] = _roofline(cfg, measured, metrics, bandwidth)
+        metrics["flags"] = check_physics(cfg, measured, metrics, bandwidth, progress)
         metrics["cost"] = _cost(options, metrics, cfg.load_options.get("prices"))
         n_layers = ((metrics["roofline"] or {}).get("shape") or {}).get("layers")
         metrics["warnings"] = metrics["warnings"] + fit.slow_paths(

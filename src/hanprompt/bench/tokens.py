@@ -82,6 +82,25 @@ def korean_efficiency(count: Count) -> dict:
     return out
 
 
+def efficiency_rows(korean: dict) -> list[dict]:
+    """The Korean token-efficiency table, one dict per tokenizer, as the CLI and the report show it.
+
+    ``korean`` maps a model spec to ``korean_efficiency``'s dict or ``{"error": why}``; each row
+    has ``tokenizer``, ``ko_per_100_chars``, ``en_per_100_chars``, ``ko_en_ratio`` (None where
+    unknown) and ``error`` (why the tokenizer could not be had, else None).
+    """
+    rows = []
+    for model, k in korean.items():
+        if not k or "error" in k:
+            rows.append({"tokenizer": model, "ko_per_100_chars": None, "en_per_100_chars": None,
+                         "ko_en_ratio": None, "error": (k or {}).get("error", "not counted")})
+            continue
+        rows.append({"tokenizer": model, "ko_per_100_chars": k["ko"]["tokens_per_100_chars"],
+                     "en_per_100_chars": k["en"]["tokens_per_100_chars"], "ko_en_ratio": k["ko_en_ratio"],
+                     "error": None})
+    return rows
+
+
 def filler_messages(count: Count | None, render: Callable[[list[dict]], str], target: int,
                     variant: int = 0) -> list[dict]:
     """Chat messages whose rendered prompt is as close to ``target`` tokens as fits, not over.

@@ -149,7 +149,8 @@ def speed_table(report):
         cells = [row["model"], _config(row), row["status"]]
         if row["status"] == "ok":
             e2e = m["e2e_s"]
-            cells += [_num(m.get("load_s"), ".2f"), _pm(m.get("prefill_tok_s")), _pm(m.get("decode_tok_s")),
+            decode = "too coarse to time" if m.get("decode_untimed") else _pm(m.get("decode_tok_s"))
+            cells += [_num(m.get("load_s"), ".2f"), _pm(m.get("prefill_tok_s")), decode,
                       _pm(m.get("ttft_s"), ".3f"),
                       f"{_pm(e2e, '.3f')} ({e2e['p50']:.3f} / {e2e['p90']:.3f})"]
             if batch:
@@ -176,7 +177,8 @@ def roofline_table(report):
         cells = [row["model"], _config(row), placement, _mb(m.get("peak_rss_bytes")),
                  _mb(m.get("peak_vram_bytes")),
                  _num(roof["bytes_per_token"] / MB if roof.get("bytes_per_token") else None, ",.1f"),
-                 _num(roof.get("ceiling_tok_s")), _num(roof.get("mbu"), ".0%")]
+                 _num(roof.get("ceiling_tok_s")),
+                 _num(roof.get("mbu"), ".0%") + (" (unreliable)" if roof.get("bandwidth_unreliable") else "")]
         if priced:
             cells.append(_cost(m.get("cost") or {}))
         table.add_row(*map(common.text, cells))
@@ -196,17 +198,18 @@ def _cost(cost: dict) -> str:
 
 
 def korean_table(report):
+    from hanprompt.bench.tokens import efficiency_rows
+
     table = _table("Korean token efficiency (same passage in Korean and English)",
                    ["tokenizer", "ko tokens / 100 chars", "en tokens / 100 chars", "ko ÷ en tokens"])
     table.columns[1].justify = "right"
     table.columns[2].justify = "right"
-    for model, k in report.korean.items():
-        if "error" in k:
-            table.add_row(common.text(model), common.text(k["error"]), common.text(""), common.text(""))
+    for k in efficiency_rows(report.korean):
+        if k["error"]:
+            table.add_row(common.text(k["tokenizer"]), common.text(k["error"]), common.text(""), common.text(""))
             continue
-        table.add_row(common.text(model), common.text(f"{k['ko']['tokens_per_100_chars']:.1f}"),
-                      common.text(f"{k['en']['tokens_per_100_chars']:.1f}"),
-                      common.text(_num(k["ko_en_ratio"], ".2f", "x")))
+        table.add_row(common.text(k["tokenizer"]), common.text(f"{k['ko_per_100_chars']:.1f}"),
+                      common.text(f"{k['en_per_100_chars']:.1f}"), common.text(_num(k["ko_en_ratio"], ".2f", "x")))
     return table
 
 
@@ -219,12 +222,18 @@ def notes(report) -> list:
             lines.append(common.text(f"{row['status']}: {where}: {row['reason']}"))
         for warning in row["metrics"].get("warnings") or []:
             lines.append(common.text(f"warning: {where}: {warning}"))
+        for flag in row["metrics"].get("flags") or []:
+            lines.append(common.text(f"flag: {where}: {flag['problem']}; likely cause: {flag['likely_cause']}"))
     used = {memory for row in report.rows
             for memory in ((row["metrics"].get("roofline") or {}).get("bandwidth_gb_s") or {})}
     for memory, entry in report.bandwidth.items():
         if entry["source"] != "measured" and memory not in used:
             continue  # a --bandwidth figure no row read from
-        lines.append(common.text(f"bandwidth {memory}: {_num(entry['gb_s'], '.1f', ' GB/s')} ({entry['source']})"))
+        again = (f", measured again after {entry['remeasured_because']} "
+                 f"(first {_num(entry['remeasured_from'], '.1f')} GB/s)" if entry.get("remeasured_because") else "")
+        unreliable = f"; unreliable: {entry['unreliable']}" if entry.get("unreliable") else ""
+        lines.append(common.text(f"bandwidth {memory}: {_num(entry['gb_s'], '.1f', ' GB/s')} ({entry['source']}{again})"
+                                 f"{unreliable}"))
     load = report.machine.get("load_average")
     if load:
         lines.append(common.text(f"machine: {report.machine['cpu_threads']} CPU threads, load average "

@@ -158,8 +158,8 @@ def _rate(cell: dict | None, interval: bool = False) -> str:
         return "–"
     text = f"{cell['pass_rate']:.0%} ({cell['passed']}/{cell['checked']})"
     if interval:
-        lo, hi = cell["pass_rate_ci"]
-        text += f" [{lo:.0%}–{hi:.0%}]"
+        ci = cell["pass_rate_ci"]
+        text += f" [{ci['low']:.0%}–{ci['high']:.0%}]"
     return text
 
 
@@ -167,15 +167,15 @@ def _score(cell: dict | None) -> str:
     if not cell or cell.get("mean_score") is None:
         return "–"
     ci = cell["mean_score_ci"]
-    return f"{cell['mean_score']:.2f}" + (f" [{ci[0]:.2f}–{ci[1]:.2f}]" if ci else "")
+    return f"{cell['mean_score']:.2f}" + (f" [{ci['low']:.2f}–{ci['high']:.2f}]" if ci else "")
 
 
-def _change(value: float | None, interval: list | None, pct: bool) -> str:
+def _change(value: float | None, interval: dict | None, pct: bool) -> str:
     if value is None:
         return "–"
     fmt = (lambda x: f"{x * 100:+.0f}") if pct else (lambda x: f"{x:+.2f}")  # noqa: E731
     unit = " pt" if pct else ""
-    return fmt(value) + unit + (f" [{fmt(interval[0])}, {fmt(interval[1])}]" if interval else "")
+    return fmt(value) + unit + (f" [{fmt(interval['low'])}, {fmt(interval['high'])}]" if interval else "")
 
 
 def _speed(cell: dict | None, unit: bool = True) -> str:

@@ -32,6 +32,7 @@ def section(bundle: data.RunBundle, *, draw: bool = True) -> dict:
         "word_charts": [], "analysis": bundle.analysis, "own_word_charts": [],
         "kind_has_texts": run["kind"] in TEXT_KINDS and bool(results),
         "scores": bundle.scores, "segments": bundle.segments, "bench": [], "bench_charts": [],
+        "bench_korean": [],
     }
     translators = list(dict.fromkeys(t["translator"] for t in bundle.segments))
     rows: dict[str, dict] = {}
@@ -39,6 +40,7 @@ def section(bundle: data.RunBundle, *, draw: bool = True) -> dict:
         rows.setdefault(t["source"], {"source": t["source"], "by": {}})["by"].setdefault(t["translator"], t["translation"])
     out["segment_translators"], out["segment_rows"] = translators, list(rows.values())
     out["bench"] = shape.bench_rows(bundle.bench)
+    out["bench_korean"] = shape.bench_korean(bundle.bench)
     if draw:
         out["charts"] = [c for c in (
             charts.tokens_per_s(shape.model_speeds(results)), charts.response_length(results),

@@ -97,6 +97,21 @@ def _excerpt(text: str | None, width: int = 240) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+def _markdown(text: str | None) -> Markup:
+    """A model's Markdown answer as safe HTML (hanprompt.markup.to_html), control characters
+    written out first as everywhere else."""
+    from hanprompt.markup import to_html
+
+    return Markup(to_html(visible(text or "")))
+
+
+def _plain(text: str | None) -> str:
+    """The answer without its markup (code kept), for excerpts (hanprompt.markup.preview_text)."""
+    from hanprompt.markup import preview_text
+
+    return preview_text(text or "")
+
+
 def _shown(value):
     """Every value a template prints: stored text with control characters written out (NUL as
     ``\\x00``, ESC as ``\\x1b``), as the terminal shows them; the page's own markup untouched."""
@@ -117,7 +132,7 @@ def environment() -> Environment:
         finalize=_shown,
     )
     env.filters.update(num=_fmt_num, pct=_fmt_pct, secs=_fmt_secs, when=_fmt_when, pretty=_fmt_json, compact=_fmt_compact,
-                       excerpt=_excerpt)
+                       excerpt=_excerpt, markdown=_markdown, plain=_plain)
     env.globals.update(version=__version__, font_stack=FONT_STACK)
     return env
 

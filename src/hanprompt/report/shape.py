@@ -192,7 +192,9 @@ def bench_rows(rows: list[dict]) -> list[dict]:
     Adds ``label``; ``decode``/``prefill`` (mean tokens/s), ``ttft`` (mean seconds), ``ceiling``
     (decode roofline, tokens/s), ``mbu`` (percent of that ceiling), ``cost`` (per million output
     tokens at batch 1), ``batch_decode`` (aggregate tokens/s at ``--batch N``); None where a row
-    lacks one (skipped, out of memory, failed).
+    lacks one (skipped, out of memory, failed). ``flags`` lists the figures that cannot be true
+    (``bench.service.check_physics``), ``decode_untimed`` says why a server's decode has no figure
+    and ``mbu_unreliable`` marks an MBU over a bandwidth found unreliable.
     """
     out = []
     for r in rows:
@@ -207,9 +209,23 @@ def bench_rows(rows: list[dict]) -> list[dict]:
             ceiling=roof.get("ceiling_tok_s"), mbu=mbu * 100 if mbu is not None else None,
             cost=(m.get("cost") or {}).get("per_million_output"),
             batch_decode=(m.get("batch") or {}).get("decode_tok_s"),
+            flags=m.get("flags") or [], decode_untimed=m.get("decode_untimed"),
+            mbu_unreliable=bool(roof.get("bandwidth_unreliable")),
         )
         out.append(row)
     return out
+
+
+def bench_korean(rows: list[dict]) -> list[dict]:
+    """The Korean token-efficiency table of a benchmark's rows (one per model, as the CLI shows it)."""
+    from hanprompt.bench.tokens import efficiency_rows
+
+    korean: dict = {}
+    for r in rows:
+        k = (r.get("metrics") or {}).get("korean")
+        if k is not None:
+            korean.setdefault(str(r.get("model")), k)
+    return efficiency_rows(korean)
 
 
 def bench_label(row: dict) -> str:

@@ -98,7 +98,8 @@ def _run_view(engine: Engine, run_id: int, params, limit: int) -> dict:
     view = {
         "meta": shape.run_meta(run, results), "grid": shape.grid(results), "summary": summary,
         "next": page["next"], "variant": variant, "analyses": page["analyses"], "analysis": page["analysis"],
-        "bench": bench, "kind_has_texts": run["kind"] in ("ask", "experiment") and run["generations"] > 0,
+        "bench": bench, "bench_korean": shape.bench_korean(page["bench"]),
+        "kind_has_texts": run["kind"] in ("ask", "experiment") and run["generations"] > 0,
         "charts": [c for c in (
             _drawn("speeds", summary["speeds"]),
             _drawn("pass", [summary["variants"], summary["models"],

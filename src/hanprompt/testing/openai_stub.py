@@ -12,6 +12,7 @@ streaming protocol (server-sent events). The requested model name picks the beha
 - ``malformed``: one chunk of invalid JSON.
 - ``cut``: two content chunks, then the connection closes: no finish reason, no ``[DONE]``.
 - ``nofinish``: content chunks and ``[DONE]``, but no finish reason.
+- ``onechunk``: like ``echo``, but the whole answer in one content chunk (a server that buffers).
 
 With ``usage=False`` the server ignores ``include_usage``, as llama.cpp's Python server does.
 With ``api_key`` set, requests without ``Authorization: Bearer <api_key>`` get HTTP 401.
@@ -132,7 +133,7 @@ class _Handler(BaseHTTPRequestHandler):
             if not self._authorized():
                 return
             if self.path.rstrip("/").endswith("/models"):
-                models = ["echo", "flaky", "busy", "slow", "malformed", "cut", "nofinish"]
+                models = ["echo", "flaky", "busy", "slow", "malformed", "cut", "nofinish", "onechunk"]
                 self._json(200, {"object": "list", "data": [{"id": m, "object": "model", "owned_by": "stub"}
                                                             for m in models]})
             else:
@@ -191,7 +192,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True  # the connection ends mid-stream
             return
         self._event(json.dumps(_chunk(model, "")))  # many servers open with an empty delta
-        for p in pieces:
+        for p in (["".join(pieces)] if model == "onechunk" else pieces):
             self._event(json.dumps(_chunk(model, p)))
         finished = len(pieces) < (body.get("max_tokens") or 10**9)
         if model != "nofinish":
