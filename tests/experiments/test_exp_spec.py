@@ -120,3 +120,12 @@ def test_resume_of_a_run_that_is_not_an_experiment(cli, spec_file, tiny_model, l
     code, _, err = cli("run", spec_file(SMALLEST), "--model", tiny_model, "--resume", "1")
     assert code == 2 and "not an experiment" in err
     assert log_db("runs") == 1
+
+
+def test_a_loading_error_names_the_file_key_beside_the_flag(cli, spec_file, tiny_model, log_db):
+    path = spec_file(f'models:\n  - {{spec: "{tiny_model}", dtype: float16, device: cpu}}\n'
+                     'variants:\n  - {id: a, prompt: hi}\n')
+    code, out, err = cli("run", path)
+    assert code == 2 and err.count("\n") == 1, err
+    assert "--dtype float16 on CPU is refused" in err and "(dtype:, device: under models: in the file)" in err
+    assert log_db("runs") == 0
