@@ -1,4 +1,4 @@
-"""The README's library example runs as written, in a fresh process, against the tiny model it builds."""
+"""The library guide's example (docs/library.md) runs as written, in a fresh process, against the tiny model it builds."""
 from __future__ import annotations
 
 import os
@@ -13,12 +13,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _example() -> str:
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = readme[readme.index("## As a library"):]
+    guide = (ROOT / "docs" / "library.md").read_text(encoding="utf-8")
+    section = guide[guide.index("# As a library"):]
     return re.search(r"```python\n(.*?)```", section, re.S).group(1)
 
 
-def test_readme_library_example_runs(tmp_path):
+def test_library_guide_example_runs(tmp_path):
     code = _example().replace("/tmp/tiny-llama", str(tmp_path / "tiny-llama"))
     env = dict(os.environ, HANPROMPT_HOME=str(tmp_path / "home"))
     env.pop("HANPROMPT_DB", None)

@@ -64,9 +64,11 @@ def parse_id(text: str) -> int:
     return value
 
 
-def check_range(flag: str, value: int, low: int, high: int) -> None:
-    """Raise UsageError naming ``flag``, the limits and the value when ``value`` is outside them."""
+def check_range(flag: str, value: int, low: int, high: int, key: str | None = None) -> None:
+    """Raise UsageError naming ``flag``, the limits and the value when ``value`` is outside them;
+    ``key``, the experiment file's key for the same setting, is named too."""
     from hanprompt.errors import UsageError
 
     if not low <= value <= high:
-        raise UsageError(f"{flag} must be from {low:,} to {high:,}, not {value:,}")
+        also = f" ({key}: in the file)" if key else ""
+        raise UsageError(f"{flag} must be from {low:,} to {high:,}, not {value:,}{also}")

@@ -58,7 +58,7 @@ BAD = [
      ["exp.yaml:4", "duplicate variant id 'a'"]),
     ("name: x\nvariants: []\n", ["exp.yaml:2", "no variants"]),
     ("name: x\nparams: {max_new_tokens: 8}\n", ["exp.yaml:1", "no variants"]),
-    ("name: x\nrepeat: 0\nvariants:\n  - {id: a, prompt: hi}\n", ["exp.yaml:2", "repeat", "greater than or equal to 1"]),
+    ("name: x\nrepeat: 0\nvariants:\n  - {id: a, prompt: hi}\n", ["exp.yaml:2", "repeat", "greater than or equal to 1", "(on the command line: --repeat)"]),
     ("name: x\nvariants:\n  - id: a\n    style: few-shot\n    task: t\n", ["exp.yaml:3", "needs examples"]),
     ("name: x\nvariants:\n  - id: a\n    prompt: hi\n    checks: [{contians: x}]\n",
      ["exp.yaml:5", "did you mean 'contains'"]),
@@ -85,7 +85,7 @@ def test_bad_file_is_one_line_exit_2_nothing_written(cli, spec_file, tiny_model,
 
 
 @pytest.mark.parametrize("args, expected", [
-    (["--repeat", "0"], "--repeat must be from 1 to 10,000"),
+    (["--repeat", "0"], "--repeat must be from 1 to 10,000, not 0 (repeat: in the file)"),
     (["--max-concurrency", "0"], "--max-concurrency must be from 1 to 1,024"),
     (["--resume", "999"], "no run with id 999"),
     (["--dtype", "float32"], "apply to --model"),
@@ -120,3 +120,12 @@ def test_resume_of_a_run_that_is_not_an_experiment(cli, spec_file, tiny_model, l
     code, _, err = cli("run", spec_file(SMALLEST), "--model", tiny_model, "--resume", "1")
     assert code == 2 and "not an experiment" in err
     assert log_db("runs") == 1
+
+
+def test_a_loading_error_names_the_file_key_beside_the_flag(cli, spec_file, tiny_model, log_db):
+    path = spec_file(f'models:\n  - {{spec: "{tiny_model}", dtype: float16, device: cpu}}\n'
+                     'variants:\n  - {id: a, prompt: hi}\n')
+    code, out, err = cli("run", path)
+    assert code == 2 and err.count("\n") == 1, err
+    assert "--dtype float16 on CPU is refused" in err and "(dtype:, device: under models: in the file)" in err
+    assert log_db("runs") == 0

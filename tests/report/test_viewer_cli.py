@@ -74,3 +74,24 @@ def test_help_imports_no_web_or_chart_library():
             "print(sorted(m for m in ('starlette', 'uvicorn', 'matplotlib', 'fontTools', 'torch') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_open_without_a_browser_says_so_and_prints_the_url(cli, monkeypatch, db):
+    import webbrowser
+
+    from hanprompt.report import viewer
+
+    monkeypatch.setenv("BROWSER", "false")  # a real browser command that fails, as on a bare server
+    monkeypatch.setattr(webbrowser, "_tryorder", None)  # read BROWSER again
+    monkeypatch.setattr(webbrowser, "_browsers", {})
+    served = []
+
+    def serve(sock, app, on_ready=None):
+        served.append(viewer.url_of(sock))
+        on_ready()
+        sock.close()
+
+    monkeypatch.setattr(viewer, "serve", serve)
+    code, out, err = cli("view", "--port", "0", "--open")
+    assert code == 0, err
+    assert f"could not open a web browser here; open {served[0]} yourself" in err

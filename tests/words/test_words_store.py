@@ -149,3 +149,13 @@ def test_a_judge_verdict_in_the_run_is_not_counted_as_an_answer(words_json, stor
     result, _ = words_json("--run", run_id, "--top", "50")
     assert result["documents"] == 2  # the two answers; the verdict is not one
     assert "판정" not in counts(result) and counts(result)["한국"] == 4
+
+
+def test_untranslated_run_names_the_run_and_the_translate_command(cli, store_run, db):
+    run_id = store_run(db, ["Korea is cold in winter.", "Jeju has a volcano."])
+    code, out, err = cli("words", "--run", run_id, "--field", "translation", "--json")
+    assert code == 0 and json.loads(out)["top"] == []
+    assert f"run {run_id} has 2 answer(s) but no translations yet" in err
+    assert f"hanprompt translate --run {run_id} --to ko" in err
+    code, _, err = cli("words", "--run", store_run(db, []), "--field", "translation")
+    assert code == 0 and "holds no answers and no translations" in err and "translate --run" not in err

@@ -192,13 +192,29 @@ def analyse_store(
                          None if progress is None else (lambda done: progress(done, total, source.label)))
     result = _summarise(counter, setup, sum(counter.documents.values()))
     note = _note(result)
-    if result["documents"] == 0:  # nothing worth keeping
+    if result["documents"] == 0:  # nothing worth keeping; say what was read and what would fill it
+        note = _empty_store_note(engine, source)
         return WordsReport(result, note, source_run_id=source.run_id)
     name = f"words: {source.label} ({options.pos}, top {options.top})"
     analysis_id, words_run = analyses.save_analysis(
         engine, name=name, params=params, params_hash=digest, source_run_id=source.run_id, result=result
     )
     return WordsReport(result, note, False, analysis_id, words_run, source.run_id)
+
+
+def _empty_store_note(engine, source) -> str:
+    """Why a stored source gave nothing to count, naming it and the command that would fill it."""
+    from hanprompt.store import analyses
+
+    if source.field == "translation":
+        answers = analyses.fingerprint(engine, analyses.Source(source.run_id, "response", source.label))["count"]
+        if answers:
+            run = source.run_id if source.run_id is not None else "RUN_ID"
+            return (f"nothing to count: {source.label} has {answers} answer(s) but no translations yet; "
+                    f"add them with `hanprompt translate --run {run} --to ko`, or count the answers "
+                    "with --field response")
+        return f"nothing to count: {source.label} holds no answers and no translations"
+    return f"nothing to count: {source.label} holds no answers"
 
 
 def _params(options: WordOptions, setup: _Setup, source, data: dict) -> dict:

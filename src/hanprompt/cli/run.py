@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     from hanprompt.backends.base import GenParams
 
     if args.repeat is not None:
-        limits.check_range("--repeat", args.repeat, 1, limits.MAX_REPEAT)
+        limits.check_range("--repeat", args.repeat, 1, limits.MAX_REPEAT, key="repeat")
     if args.max_concurrency is not None:  # None: each backend's default
         limits.check_range("--max-concurrency", args.max_concurrency, 1, limits.MAX_CONCURRENCY)
     if threads is not None:

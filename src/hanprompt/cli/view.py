@@ -49,7 +49,12 @@ def view(args: argparse.Namespace) -> int:
         if args.open:
             import webbrowser
 
-            webbrowser.open(address)
+            try:
+                opened = webbrowser.open(address)
+            except webbrowser.Error:
+                opened = False
+            if not opened:  # no browser here (a server, ssh, a container): say so and where to go
+                print(f"hanprompt: could not open a web browser here; open {address} yourself", file=sys.stderr)
 
     viewer.serve(sock, app, on_ready=ready)
     return 0

@@ -11,6 +11,7 @@ missing. A model is released once its cells are done when another model follows.
 from __future__ import annotations
 
 import contextlib
+import re
 import dataclasses
 import json
 import time
@@ -106,6 +107,28 @@ def _model_entries(models: Sequence[str | Path | ModelEntry | dict] | None) -> l
             raise UsageError(f"models[{i}]: {e}") from None
         out.append(entry)
     return out
+
+
+#: loading flags that a model entry under ``models:`` sets as a key of its own
+_ENTRY_KEYS = {
+    "--device": "device", "--dtype": "dtype", "--max-memory": "max_memory", "--offload-folder": "offload_folder",
+    "--quantize": "quantize", "--gpu-layers": "gpu_layers", "--threads": "threads", "--ctx-size": "ctx_size",
+    "--api-key-env": "api_key_env", "--tokenizer": "tokenizer",
+}
+_FLAG = re.compile(r"--[a-z][a-z-]*")
+
+
+@contextlib.contextmanager
+def _flags_and_keys():
+    """A loading error that names a flag also names the experiment file's key for it: in a run the
+    value may come from either (``--gpu-layers`` or ``gpu_layers:`` under ``models:``)."""
+    try:
+        yield
+    except HanpromptError as e:
+        keys = [_ENTRY_KEYS[f] for f in dict.fromkeys(_FLAG.findall(str(e))) if f in _ENTRY_KEYS]
+        if keys and len(e.args) == 1 and isinstance(e.args[0], str):
+            e.args = (f"{e.args[0]} ({', '.join(k + ':' for k in keys)} under models: in the file)",)
+        raise
 
 
 class _Run:
@@ -511,14 +534,16 @@ def run_experiment(
     for c in cells:
         by_model.setdefault(c.model.model_dump_json(), []).append(c)
     for model_cells in by_model.values():
-        registry.check(model_cells[0].model.spec, **options(model_cells[0].model))
+        with _flags_and_keys():
+            registry.check(model_cells[0].model.spec, **options(model_cells[0].model))
     translator = _translator(loaded, threads)
     ensure_writable(engine)
     first = cells[0].model
     if progress is not None:
         progress(0, len(cells), f"loading {first.spec}")
     fresh = not registry.is_loaded(first.spec, **options(first))
-    backend = registry.load(first.spec, **options(first))  # a bad model fails before anything is written
+    with _flags_and_keys():
+        backend = registry.load(first.spec, **options(first))  # a bad model fails before anything is written
     if judge:  # --judge: a bad spec fails on its own, before anything is written
         registry.load(judge, **registry.with_threads(judge, {}, threads))
     # so does a missing python: function, an embedder or a judge that cannot be had; a default model
@@ -562,7 +587,8 @@ def run_experiment(
             for n, (model_key, entry, pending) in enumerate(todo):
                 loaded_before = registry.is_loaded(entry.spec, **options(entry))
                 run.progress(run.done, run.summary.total, f"loading {entry.spec}")
-                backend = registry.load(entry.spec, **options(entry))  # cached by the registry
+                with _flags_and_keys():
+                    backend = registry.load(entry.spec, **options(entry))  # cached by the registry
                 if not loaded_before:
                     _add_load_time(run.phases, backend.info)
                 if on_loaded is not None:

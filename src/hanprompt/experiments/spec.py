@@ -403,7 +403,17 @@ def _first_error(errors: list[dict]) -> dict:
     return max(same, key=lambda e: len(loc(e)))
 
 
+#: file keys that a ``hanprompt run`` flag also sets: an error on the key names the flag too
+FLAGS = {("repeat",): "--repeat", ("judge",): "--judge", ("embedder",): "--embedder"}
+
+
 def _pydantic_message(err: dict) -> tuple[Loc, str]:
+    loc, message = _pydantic_reason(err)
+    flag = FLAGS.get(tuple(loc))
+    return loc, f"{message} (on the command line: {flag})" if flag else message
+
+
+def _pydantic_reason(err: dict) -> tuple[Loc, str]:
     loc = tuple(p for p in err["loc"] if not _is_tag(p))
     kind, msg = err["type"], err["msg"]
     if kind == "extra_forbidden":
