@@ -75,6 +75,8 @@ def run(args: argparse.Namespace) -> int:
     def on_loaded(backend):
         for warning in backend.info.warnings:
             print(f"hanprompt: warning: {common.visible(warning, keep='')}", file=sys.stderr)
+        if backend.info.kernels and common.debug(args):  # e.g. whether oneDNN's packed linears were kept
+            print(f"hanprompt: {common.visible(backend.spec, keep='')}: {backend.info.kernels}", file=sys.stderr)
 
     def on_notice(text: str) -> None:
         print(f"hanprompt: note: {common.visible(text, keep='')}", file=sys.stderr)
