@@ -1,6 +1,7 @@
 """oneDNN packed linear layers for float32 models on the CPU (backends.cpu_linear), on a real tiny model."""
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -75,6 +76,23 @@ def test_the_measurement_times_every_shape_and_refuses_a_disagreeing_product(tin
     assert cpu_linear.measure_speedup(model, reps=3) > 0
     monkeypatch.setattr(cpu_linear, "_agrees", lambda linear, packed: False)
     assert cpu_linear.measure_speedup(model, reps=3) == 0.0
+
+
+def test_the_measurement_is_made_once_per_host_and_kept_in_the_home(tiny_model, hanprompt_home, monkeypatch):
+    from hanprompt.backends.hf import HFBackend
+
+    first = HFBackend.load(str(tiny_model))
+    saved = json.loads((hanprompt_home / cpu_linear.CACHE_FILE).read_text(encoding="utf-8"))
+    (key, speedup), = saved.items()
+    assert "torch" in key and "threads" in key and speedup > 0
+
+    def measured_again(model, reps=5):
+        raise AssertionError("measured again")
+
+    monkeypatch.setattr(cpu_linear, "measure_speedup", measured_again)
+    second = HFBackend.load(str(tiny_model))
+    assert f"measured {speedup:.2f}x" in second.info.kernels
+    assert _linears(second.model) == _linears(first.model)
 
 
 def test_the_option_is_read_from_an_experiment_file_and_the_command_line(tiny_model, tmp_path):

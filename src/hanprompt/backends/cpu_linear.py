@@ -155,6 +155,51 @@ def measure_speedup(model, reps: int = 5) -> float:
     return ratio ** (1 / len(MEASURED_ROWS))
 
 
+#: where :func:`host_speedup` keeps its measurements, in the hanprompt home folder
+CACHE_FILE = "linear-kernels.json"
+
+
+def host_speedup(model, folder=None) -> float:
+    """:func:`measure_speedup` for ``model``, measured once per host, torch version, thread count
+    and set of weight shapes, then read back from ``folder/linear-kernels.json`` (``folder``:
+    the hanprompt home; None or a folder that cannot be written: measured every time).
+
+    Keeping the first measurement makes the choice stable on a host (the packed and plain
+    products differ in their last bits) and spares later loads its cost.
+    """
+    import json
+    import os
+    from pathlib import Path
+
+    import torch
+
+    from hanprompt.bench.machine import cpu_model
+
+    shapes = sorted({(tuple(m.weight.shape), m.bias is not None) for _n, m in _targets(model)})
+    key = f"{cpu_model()} | torch {torch.__version__} | {torch.get_num_threads()} threads | {shapes}"
+    path = Path(folder) / CACHE_FILE if folder is not None and Path(folder).is_dir() else None
+    known: dict = {}
+    if path is not None:
+        try:
+            known = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            known = {}
+        if isinstance(known, dict) and isinstance(known.get(key), float) and known[key] > 0:
+            return known[key]
+        if not isinstance(known, dict):
+            known = {}
+    speedup = measure_speedup(model)
+    if path is not None and speedup > 0:
+        known[key] = round(speedup, 3)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        try:  # written whole, then renamed: a reader never sees half a file
+            tmp.write_text(json.dumps(known, indent=1), encoding="utf-8")
+            os.replace(tmp, path)
+        except OSError:
+            tmp.unlink(missing_ok=True)
+    return speedup
+
+
 def pack(model) -> int:
     """Swap the float32 CPU ``nn.Linear`` layers of ``model`` for :class:`PackedLinear`, in place.
 

@@ -232,7 +232,9 @@ class HFBackend(Backend):
             from hanprompt.backends import cpu_linear
 
             if opts.packed_linear == "auto":
-                speedup = cpu_linear.measure_speedup(model)
+                from hanprompt import settings
+
+                speedup = cpu_linear.host_speedup(model, settings.home())
             if speedup is None or speedup >= cpu_linear.MIN_SPEEDUP:
                 packed = cpu_linear.pack(model)
         if tokenizer.pad_token_id is None:
