@@ -9,7 +9,7 @@ Three workloads on a random-weight Llama with SmolLM2-135M's shape (float32, CPU
 
 Each side is one fresh process, timed from spawn to exit (imports, model load, generation,
 storing and rendering all inside): (a) one ``model.generate`` per cell with plain transformers;
-(b) ``hanprompt run`` as it is now; (b') the same with ``--no-packed-linear`` (torch's plain
+(b) ``hanprompt run`` of this checkout (its ``src`` first on the path); (b') the same with ``--no-packed-linear`` (torch's plain
 ``nn.Linear`` instead of oneDNN's packed layers: what the batching alone brings); (c)
 ``hanprompt run`` from the git revision given by ``--previous`` (default: the last one with
 static batching), exported with ``git archive``.
@@ -47,6 +47,7 @@ PROMPTS = [
 #: the last revision whose runner made one static batch per distinct parameter set
 PREVIOUS = "fc9957e"
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "src"))  # this checkout's hanprompt, whatever is installed
 
 
 def workloads() -> dict[str, dict]:
@@ -71,12 +72,18 @@ def workloads() -> dict[str, dict]:
 
 #: (a): one generate() per cell, the way a script without hanprompt does it; prints the tokens made
 PLAIN_LOOP = r"""
+import time
+t_import = time.perf_counter()
 import json, sys, torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
+t_load = time.perf_counter()
 path, spec = sys.argv[1], json.loads(sys.argv[2])
 tokenizer = AutoTokenizer.from_pretrained(path)
 model = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).eval()
-eos = set(model.generation_config.eos_token_id or [])
+eos = model.generation_config.eos_token_id  # an int, a list of ints, or None
+eos = set(eos if isinstance(eos, (list, tuple)) else [] if eos is None else [eos])
+t_gen = time.perf_counter()
+generate_s = 0.0
 made = 0
 for v in spec["variants"]:
     p = v["params"]
@@ -90,12 +97,15 @@ for v in spec["variants"]:
             kw.update(do_sample=True, temperature=p["temperature"])
         else:
             kw.update(do_sample=False)
+        t0 = time.perf_counter()
         with torch.inference_mode():
             out = model.generate(**batch, **kw)
+        generate_s += time.perf_counter() - t0
         new = out[0, batch["input_ids"].shape[1]:].tolist()
         cut = next((i for i, t in enumerate(new) if t in eos), None)
         made += len(new) if cut is None else cut + 1
-print(json.dumps({"tokens": made}))
+print(json.dumps({"tokens": made, "phases": {"import": t_load - t_import, "load": t_gen - t_load,
+                                              "generate": generate_s}}))
 """
 
 
@@ -110,14 +120,30 @@ def _timed(cmd: list[str], env: dict) -> tuple[float, subprocess.CompletedProces
 
 def plain_loop(model: Path, spec: dict, env: dict) -> dict:
     wall, done = _timed([sys.executable, "-c", PLAIN_LOOP, str(model), json.dumps(spec)], env)
-    return {"s": wall, "tokens": json.loads(done.stdout.strip().splitlines()[-1])["tokens"]}
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    return {"s": wall, "tokens": result["tokens"], "phases": result["phases"]}
+
+
+def _phases(line: str) -> dict[str, float]:
+    """``import 1.20 s · load 0.80 s · prefill ...`` (``hanprompt run --debug``) -> seconds per phase,
+    prefill and decode added up as ``generate``; ``other`` and ``process`` are left out (the wall
+    time of the whole process, measured here, replaces them)."""
+    out: dict[str, float] = {}
+    for part in line.split(" · "):
+        found = re.fullmatch(r"(\w+) (-?[0-9.]+) s.*", part.strip())
+        if not found:
+            continue
+        name, value = found.groups()
+        if name in ("prefill", "decode"):
+            out["generate"] = out.get("generate", 0.0) + float(value)
+        elif name not in ("other", "process"):
+            out[name] = out.get(name, 0.0) + float(value)
+    return out
 
 
 def hanprompt_run(model: Path, file: Path, env: dict, src: Path | None, home: Path, *extra: str) -> dict:
-    """``hanprompt run`` in a fresh process (with ``src`` first on the path: another revision)."""
-    env = dict(env, HANPROMPT_HOME=str(home))
-    if src is not None:
-        env["PYTHONPATH"] = str(src)
+    """``hanprompt run`` in a fresh process: this checkout's, or with ``src``, another revision's."""
+    env = dict(env, HANPROMPT_HOME=str(home), PYTHONPATH=str(src or REPO / "src"))
     cmd = [sys.executable, "-m", "hanprompt", "run", str(file), "--model", str(model), "--no-cache", "--json",
            *extra]
     if src is None:
@@ -127,8 +153,39 @@ def hanprompt_run(model: Path, file: Path, env: dict, src: Path | None, home: Pa
     out = {"s": wall, "tokens": sum(r["output_tokens"] for r in results if not r.get("cached"))}
     split = re.search(r"phases: (.*)", done.stderr)
     if split:
-        out["phases"] = split.group(1).strip()
+        out["phases"] = _phases(split.group(1).strip())
+    kernels = re.search(r"^hanprompt: \S+: ((?:oneDNN|plain nn\.Linear).*)$", done.stderr, re.M)
+    if kernels:
+        out["kernels"] = kernels.group(1)
     return out
+
+
+def _shown(phases: dict[str, float]) -> str:
+    return " · ".join(f"{k} {v:.2f} s" for k, v in phases.items())
+
+
+def print_phase_table(names: list[str], times: dict[tuple[str, str], list[dict]]) -> None:
+    """Median seconds per phase of each side; 'outside generation' is the process's wall time less
+    its generation (prefill + decode), the fixed costs a user waits for whatever the matrix."""
+    print("| workload | side | process | import | load | generate | outside generation | vs the loop |")
+    print("|---|---|---|---|---|---|---|---|")
+    for name in names:
+        loop_outside = None
+        for side in ("loop", "now", "now-plain", "previous"):
+            runs = times.get((name, side))
+            if not runs or not all(r.get("phases") for r in runs):
+                continue
+
+            def med(key: str) -> float:
+                return statistics.median(r["phases"].get(key, 0.0) for r in runs)
+
+            wall = statistics.median(r["s"] for r in runs)
+            outside = statistics.median(r["s"] - r["phases"].get("generate", 0.0) for r in runs)
+            if side == "loop":
+                loop_outside = outside
+            diff = "" if loop_outside is None or side == "loop" else f"{outside - loop_outside:+.2f} s"
+            print(f"| {name} | {side} | {wall:.2f} s | {med('import'):.2f} s | {med('load'):.2f} s | "
+                  f"{med('generate'):.2f} s | {outside:.2f} s | {diff} |")
 
 
 def export_revision(rev: str, into: Path) -> Path:
@@ -172,8 +229,10 @@ def main() -> None:
             files[name] = tmp / f"{name}.yaml"
             files[name].write_text(yaml.safe_dump(specs[name], allow_unicode=True), encoding="utf-8")
         load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-        print(f"model: {model} · {os.cpu_count()} CPUs · load average {load:.2f} at start · "
-              f"{args.rounds} rounds, median reported")
+        from hanprompt.bench.machine import cpu_model
+
+        print(f"host: {cpu_model()} · {os.cpu_count()} CPUs · load average {load:.2f} at start")
+        print(f"model: {model} · {args.rounds} rounds, median reported")
         times: dict[tuple[str, str], list[dict]] = {}
         for r in range(args.rounds):
             for name in names:
@@ -189,7 +248,8 @@ def main() -> None:
                     got = sides[side]()
                     times.setdefault((name, side), []).append(got)
                     print(f"  round {r + 1} {name:>18} {side:>8}: {got['s']:6.1f} s, {got['tokens']} tokens"
-                          + (f" · {got['phases']}" if got.get("phases") else ""), flush=True)
+                          + (f" · {_shown(got['phases'])}" if got.get("phases") else "")
+                          + (f" · {got['kernels']}" if got.get("kernels") else ""), flush=True)
         med = {k: statistics.median(g["s"] for g in v) for k, v in times.items()}
         print()
         print("| workload | plain loop (a) | hanprompt now (b) | (b') plain nn.Linear | previous (c) | (a)/(b) | "
@@ -208,8 +268,10 @@ def main() -> None:
         if "seeded" in names:
             print(f"seeded / its greedy twin, hanprompt now: "
                   f"{med[('seeded', 'now')] / med[('seeded-greedy-twin', 'now')]:.2f}x (target <= 1.3x)")
+        print()
+        print_phase_table(names, times)
         load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-        print(f"load average {load:.2f} at the end")
+        print(f"host: {cpu_model()} · load average {load:.2f} at the end")
 
 
 if __name__ == "__main__":

@@ -302,3 +302,68 @@ def test_processes_opening_an_old_database_at_once_migrate_it_once(url, tmp_path
     _check_kept(engine, 4)
     if url.startswith("sqlite"):
         assert len(list(tmp_path.glob("log.db.*.bak"))) == 1
+
+
+def _canonical(schema: str) -> list[str]:
+    """A SQLite schema dump with each table's constraints sorted: Alembic's table rebuilds write
+    them in an order that changes from process to process (columns keep theirs: it matters)."""
+    out = []
+    for statement in filter(None, schema.split(";\n")):
+        head, sep, body = statement.partition("(\n")
+        if not sep:
+            out.append(statement)
+            continue
+        items = [item.strip() for item in body.rstrip().removesuffix(")").split(", \n")]
+        constraint = ("PRIMARY KEY", "FOREIGN KEY", "CONSTRAINT", "UNIQUE", "CHECK")
+        columns = [i for i in items if not i.startswith(constraint)]
+        out.append(head + "(" + " | ".join(columns) + " | " + " | ".join(sorted(set(items) - set(columns))) + ")")
+    return out
+
+
+def _alembic_sqlite_schema(path) -> str:
+    engine = create_engine(f"sqlite:///{path}")
+    db._sqlite_setup(engine)
+    try:
+        assert migrations._upgrade_with_alembic(engine, None) == migrations.HEAD
+        with engine.connect() as conn:
+            return migrations.sqlite_schema(conn)
+    finally:
+        engine.dispose()
+
+
+def test_the_sqlite_head_file_is_what_alembic_builds(tmp_path):
+    header, _, body = migrations.SQLITE_HEAD.read_text(encoding="utf-8").partition("\n")
+    assert f"revision {migrations.HEAD}," in header
+    assert "CREATE TABLE generations" in body or 'CREATE TABLE "generations"' in body
+    assert _canonical(body) == _canonical(_alembic_sqlite_schema(tmp_path / "alembic.db")), (
+        "store/migrations/head.sqlite.sql is stale: python -c \"from hanprompt.store import migrations; "
+        "migrations.write_sqlite_head()\"")
+
+
+def test_a_new_sqlite_file_is_built_in_one_step_without_alembic(tmp_path):
+    url = f"sqlite:///{tmp_path / 'new.db'}"
+    code = ("import sys; from hanprompt.store import open_engine; "
+            f"open_engine({url!r}); print('alembic' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False", done.stderr
+    engine = open_engine(url)
+    _no_diff(engine)
+    with engine.connect() as conn:
+        assert db.current_revision(conn) == migrations.HEAD
+        built = migrations.sqlite_schema(conn)
+        assert _canonical(built) == _canonical(_alembic_sqlite_schema(tmp_path / "alembic.db"))
+        assert built == migrations.SQLITE_HEAD.read_text(encoding="utf-8").partition("\n")[2]
+        assert conn.exec_driver_sql("PRAGMA foreign_key_list(generations)").fetchall()
+    assert not list(tmp_path.glob("*.bak"))  # nothing to back up: the file was new
+
+
+def test_a_sqlite_file_with_other_tables_is_migrated_by_alembic_not_overwritten(tmp_path):
+    path = tmp_path / "other.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE notes (body TEXT)")
+        conn.execute("INSERT INTO notes VALUES ('keep me')")
+    engine = open_engine(f"sqlite:///{path}")
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT body FROM notes").scalar() == "keep me"
+        assert conn.exec_driver_sql("SELECT count(*) FROM generations").scalar() == 0
+        assert db.current_revision(conn) == migrations.HEAD

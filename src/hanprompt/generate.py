@@ -88,15 +88,25 @@ def ask(
     messages = messages_for(prompt, system)
     params = params or GenParams()
     spec = registry.parse_spec(model)
-    engine = None
-    if log:
-        from hanprompt.store import open_engine
-        from hanprompt.store.db import ensure_writable
-
-        engine = open_engine(settings.db_url(db))
-        ensure_writable(engine)  # a read-only log is found before the answer, not after
     fresh = not registry.is_loaded(spec, **(load_options or {}))
-    backend = registry.load(spec, **(load_options or {}))
+    engine = None
+    opening = None
+    if log:
+        url = settings.db_url(db)
+        if fresh and spec.backend == "gguf":
+            # llama_cpp and the backend's modules are imported here first, so the thread imports
+            # only what the store needs while llama.cpp loads the file outside the GIL
+            from hanprompt.backends.gguf import import_llama_cpp
+
+            import_llama_cpp()
+            opening = _OpeningLog(url)
+        else:
+            engine = _open_log(url)
+    try:
+        backend = registry.load(spec, **(load_options or {}))
+    finally:
+        if opening is not None:
+            engine = opening.result()  # a log that cannot be written is reported first, as before
     phases = {"import_s": backend.info.import_s, "load_s": backend.info.load_s} if fresh else {}
     if on_loaded is not None:
         on_loaded(backend)
@@ -122,6 +132,45 @@ def ask(
     run_id, gen_id = _store(engine, run, record)
     phases["store_s"] = time.perf_counter() - t0
     return Answer(record, gen_id, run_id, phases=phases)
+
+
+def _open_log(url: str):
+    from hanprompt.store import open_engine
+    from hanprompt.store.db import ensure_writable
+
+    engine = open_engine(url)
+    ensure_writable(engine)  # a read-only log is found before the answer, not after
+    return engine
+
+
+class _OpeningLog:
+    """The log opened on a thread while a GGUF model loads.
+
+    Importing SQLAlchemy and opening (or creating) the database is about 0.2 s of Python on a
+    2-core CPU (docs/performance.md); llama.cpp loads the model and runs its warm-up decode in C,
+    outside the GIL, so the two overlap. :meth:`result` waits for the thread and raises what
+    opening raised (StoreError for a log that cannot be written).
+    """
+
+    def __init__(self, url: str):
+        import threading
+
+        self._engine = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._open, args=(url,), name="hanprompt-open-log", daemon=True)
+        self._thread.start()
+
+    def _open(self, url: str) -> None:
+        try:
+            self._engine = _open_log(url)
+        except BaseException as e:  # handed to the caller's thread by result()
+            self._error = e
+
+    def result(self):
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._engine
 
 
 def _store(engine, run: dict, record: dict) -> tuple[int, int]:

@@ -1,6 +1,9 @@
 """oneDNN packed linear layers for float32 models on the CPU (backends.cpu_linear), on a real tiny model."""
 from __future__ import annotations
 
+import json
+import re
+
 import pytest
 import torch
 
@@ -19,7 +22,7 @@ def _linears(model) -> tuple[int, int]:
 
 def test_every_linear_is_packed_and_gives_the_plain_product(tiny_model):
     plain = load(str(tiny_model), packed_linear=False)
-    packed = load(str(tiny_model))
+    packed = load(str(tiny_model), packed_linear=True)
     n_plain, _ = _linears(plain.model)
     assert n_plain > 0 and _linears(packed.model) == (0, n_plain)
     assert packed.info.kernels == f"oneDNN packed linear x{n_plain}" and plain.info.kernels == ""
@@ -34,7 +37,7 @@ def test_every_linear_is_packed_and_gives_the_plain_product(tiny_model):
 def test_packed_and_plain_models_answer_alike(tiny_model):
     params = GenParams(max_new_tokens=24)
     a = load(str(tiny_model), packed_linear=False).generate(MESSAGES, params)
-    b = load(str(tiny_model)).generate(MESSAGES, params)
+    b = load(str(tiny_model), packed_linear=True).generate(MESSAGES, params)
     assert (b.text, b.output_tokens, b.finish_reason) == (a.text, a.output_tokens, a.finish_reason)
 
 
@@ -47,8 +50,49 @@ def test_a_disagreeing_product_leaves_the_model_plain(tiny_model, monkeypatch):
     from hanprompt.backends.hf import HFBackend
 
     monkeypatch.setattr(cpu_linear, "_agrees", lambda linear, packed: False)
-    backend = HFBackend.load(str(tiny_model))  # not the registry's copy loaded by another test
+    backend = HFBackend.load(str(tiny_model), packed_linear=True)  # not the registry's copy of another test
     assert backend.info.kernels == "" and _linears(backend.model)[1] == 0
+
+
+def test_by_default_a_measurement_at_load_decides_and_the_stats_say_which(tiny_model):
+    """'auto' (the default) packs exactly when the measured speed-up reaches MIN_SPEEDUP."""
+    from hanprompt.backends.hf import HFBackend
+
+    backend = HFBackend.load(str(tiny_model))
+    n_plain, n_packed = _linears(backend.model)
+    measured = re.search(r"measured ([0-9.]+)x", backend.info.kernels)
+    assert measured, backend.info.kernels
+    speedup = float(measured.group(1))
+    if n_packed:
+        assert n_plain == 0 and speedup >= cpu_linear.MIN_SPEEDUP
+        assert backend.info.kernels.startswith(f"oneDNN packed linear x{n_packed}, measured")
+    else:
+        assert n_plain > 0 and speedup < cpu_linear.MIN_SPEEDUP
+        assert backend.info.kernels.startswith("plain nn.Linear (oneDNN packed measured")
+
+
+def test_the_measurement_times_every_shape_and_refuses_a_disagreeing_product(tiny_model, monkeypatch):
+    model = load(str(tiny_model), packed_linear=False).model
+    assert cpu_linear.measure_speedup(model, reps=3) > 0
+    monkeypatch.setattr(cpu_linear, "_agrees", lambda linear, packed: False)
+    assert cpu_linear.measure_speedup(model, reps=3) == 0.0
+
+
+def test_the_measurement_is_made_once_per_host_and_kept_in_the_home(tiny_model, hanprompt_home, monkeypatch):
+    from hanprompt.backends.hf import HFBackend
+
+    first = HFBackend.load(str(tiny_model))
+    saved = json.loads((hanprompt_home / cpu_linear.CACHE_FILE).read_text(encoding="utf-8"))
+    (key, speedup), = saved.items()
+    assert "torch" in key and "threads" in key and speedup > 0
+
+    def measured_again(model, reps=5):
+        raise AssertionError("measured again")
+
+    monkeypatch.setattr(cpu_linear, "measure_speedup", measured_again)
+    second = HFBackend.load(str(tiny_model))
+    assert f"measured {speedup:.2f}x" in second.info.kernels
+    assert _linears(second.model) == _linears(first.model)
 
 
 def test_the_option_is_read_from_an_experiment_file_and_the_command_line(tiny_model, tmp_path):

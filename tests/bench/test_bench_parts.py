@@ -44,7 +44,7 @@ def test_tied_embeddings_are_read_in_full_as_the_output_head(tied_model):
 
 def test_packed_linear_weights_are_counted_and_a_tied_head_is_a_copy(tied_model):
     plain, *_ = shapes.hf_loaded(load(str(tied_model), packed_linear=False).model)
-    backend = load(str(tied_model))
+    backend = load(str(tied_model), packed_linear=True)
     assert backend.info.kernels.startswith("oneDNN packed linear")
     shape, layer_memory, head_memory, _ = shapes.hf_loaded(backend.model)
     vocab_bytes = 4 * backend.model.get_input_embeddings().weight.numel()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 
 import pytest
@@ -43,7 +44,8 @@ def test_cpu_row_reports_every_figure(cpu_and_cuda):
     assert m["peak_rss_bytes"] >= m["start_rss_bytes"] > 0
     assert m["peak_vram_bytes"] is None  # no GPU here
     assert m["placement"] == {"cpu": "all"} and m["device"] == "cpu" and m["dtype"] == "float32"
-    assert m["kernels"].startswith("oneDNN packed linear")  # hanprompt's default on the CPU in float32
+    # hanprompt's default on the CPU in float32: packed where a measurement at load finds it faster
+    assert re.match(r"oneDNN packed linear x\d+, measured|plain nn\.Linear \(oneDNN packed measured", m["kernels"])
     assert m["layers_per_device"] == {"cpu": 2}
     assert m["batch"]["size"] == 3 and m["batch"]["decode_tok_s"] > 0 and m["batch"]["shared_forward"]
     roof = m["roofline"]

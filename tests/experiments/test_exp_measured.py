@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import weakref
 
@@ -100,11 +101,18 @@ def test_debug_reports_the_phase_split(cli, spec_file, tiny_model):
     line = next(x for x in err.splitlines() if x.startswith("hanprompt: phases: "))
     for phase in ("prefill", "decode", "store", "render", "other", "process"):
         assert f"{phase} " in line, phase
+    from hanprompt.backends import cpu_linear
+
+    kernels = r"(oneDNN packed linear x\d+, measured|plain nn\.Linear \(oneDNN packed measured) [0-9.]+x"
+    if cpu_linear.available():  # which linear layers the measurement at load chose, and its factor
+        assert any(re.match(rf"hanprompt: hf:\S+: {kernels}", x) for x in err.splitlines()), err
     code, _, err = cli("ask", "Hi", "--model", tiny_model, "--max-new-tokens", "3", "--debug")
     assert code == 0, err
     line = next(x for x in err.splitlines() if x.startswith("hanprompt: phases: "))
     for phase in ("prefill", "decode", "store", "render"):
         assert f"{phase} " in line, phase
+    if cpu_linear.available():  # the stats line says it too
+        assert re.search(rf"cpu float32 · {kernels}", err), err
 
 
 def test_one_model_in_memory_at_a_time(spec_file, tiny_model, tmp_path):

@@ -5,8 +5,9 @@
   into the first user message, then is applied again.
 - A model without a template gets the messages as plain text, and its backend warns once.
 
-Templates are rendered by transformers' own renderer (the one ``apply_chat_template`` uses), so a
-GGUF file and the Hugging Face folder it came from give the same prompt text.
+Templates are rendered in the environment of transformers' ``apply_chat_template``
+(:mod:`hanprompt.backends.chat_render`, without importing transformers), so a GGUF file and the
+Hugging Face folder it came from give the same prompt text.
 """
 from __future__ import annotations
 
@@ -56,9 +57,6 @@ def render_template(template: str, messages: Messages, **special_tokens: str) ->
     ``special_tokens`` are the template's variables such as ``bos_token`` and ``eos_token``.
     Raises jinja2.TemplateError when the template fails (see ``apply_template``).
     """
-    from transformers.utils.chat_template_utils import render_jinja_template
+    from hanprompt.backends import chat_render
 
-    rendered, _ = render_jinja_template(
-        [messages], chat_template=template, add_generation_prompt=True, **special_tokens
-    )
-    return rendered[0]
+    return chat_render.render(template, messages, add_generation_prompt=True, **special_tokens)

@@ -86,6 +86,120 @@ def _agrees(linear, packed) -> bool:
     return got.shape == want.shape and float((got - want).abs().max()) <= 1e-4 * scale
 
 
+#: the packed layers are kept when they make the model's linear products at least this much faster
+MIN_SPEEDUP = 1.10
+#: rows of the products timed at load: one sequence decoding, and a batch of several
+MEASURED_ROWS = (1, 8)
+
+
+def _targets(model) -> list:
+    import torch
+
+    return [(name, module) for name, module in model.named_modules()
+            if type(module) is torch.nn.Linear and module.weight.device.type == "cpu"
+            and module.weight.dtype == torch.float32]
+
+
+def measure_speedup(model, reps: int = 5) -> float:
+    """How much faster the packed layers would make ``model``'s linear products on this host.
+
+    One layer of each distinct weight shape is packed and timed against ``F.linear`` at
+    :data:`MEASURED_ROWS` rows, the two alternating ``reps`` times (medians); each shape's times
+    count once per layer of that shape. Returns plain seconds / packed seconds, the geometric mean
+    over the row counts (> 1: packed is faster); 0.0 when the ops are missing or a product disagrees.
+    Costs one product per shape, row count and rep on each side (about 0.1 s for SmolLM2-135M).
+    """
+    import statistics
+    import time
+
+    import torch
+
+    if not available():
+        return 0.0
+    shapes: dict[tuple, list] = {}
+    for _name, linear in _targets(model):
+        entry = shapes.setdefault((tuple(linear.weight.shape), linear.bias is not None), [linear, 0])
+        entry[1] += 1
+    if not shapes:
+        return 0.0
+    cls = packed_class()
+    ratio = 1.0
+    gen = torch.Generator().manual_seed(0)
+    with torch.inference_mode():
+        plain_s = {rows: 0.0 for rows in MEASURED_ROWS}
+        packed_s = {rows: 0.0 for rows in MEASURED_ROWS}
+        for linear, count in shapes.values():
+            try:
+                packed = cls(linear)
+            except RuntimeError:
+                return 0.0
+            if not _agrees(linear, packed):
+                return 0.0
+            for rows in MEASURED_ROWS:
+                x = torch.randn(rows, linear.in_features, generator=gen)
+                torch.nn.functional.linear(x, linear.weight, linear.bias)  # first calls set up buffers
+                packed(x)
+                a, b = [], []
+                for _ in range(reps):
+                    t0 = time.perf_counter()
+                    torch.nn.functional.linear(x, linear.weight, linear.bias)
+                    t1 = time.perf_counter()
+                    packed(x)
+                    t2 = time.perf_counter()
+                    a.append(t1 - t0)
+                    b.append(t2 - t1)
+                plain_s[rows] += count * statistics.median(a)
+                packed_s[rows] += count * statistics.median(b)
+    for rows in MEASURED_ROWS:
+        ratio *= plain_s[rows] / max(packed_s[rows], 1e-12)
+    return ratio ** (1 / len(MEASURED_ROWS))
+
+
+#: where :func:`host_speedup` keeps its measurements, in the hanprompt home folder
+CACHE_FILE = "linear-kernels.json"
+
+
+def host_speedup(model, folder=None) -> float:
+    """:func:`measure_speedup` for ``model``, measured once per host, torch version, thread count
+    and set of weight shapes, then read back from ``folder/linear-kernels.json`` (``folder``:
+    the hanprompt home; None or a folder that cannot be written: measured every time).
+
+    Keeping the first measurement makes the choice stable on a host (the packed and plain
+    products differ in their last bits) and spares later loads its cost.
+    """
+    import json
+    import os
+    from pathlib import Path
+
+    import torch
+
+    from hanprompt.bench.machine import cpu_model
+
+    shapes = sorted({(tuple(m.weight.shape), m.bias is not None) for _n, m in _targets(model)})
+    key = f"{cpu_model()} | torch {torch.__version__} | {torch.get_num_threads()} threads | {shapes}"
+    path = Path(folder) / CACHE_FILE if folder is not None and Path(folder).is_dir() else None
+    known: dict = {}
+    if path is not None:
+        try:
+            known = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            known = {}
+        if isinstance(known, dict) and isinstance(known.get(key), float) and known[key] > 0:
+            return known[key]
+        if not isinstance(known, dict):
+            known = {}
+    speedup = measure_speedup(model)
+    if path is not None and speedup > 0:
+        known[key] = round(speedup, 3)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        try:  # written whole, then renamed: a reader never sees half a file
+            tmp.write_text(json.dumps(known, indent=1), encoding="utf-8")
+            os.replace(tmp, path)
+        except OSError:
+            tmp.unlink(missing_ok=True)
+    return speedup
+
+
 def pack(model) -> int:
     """Swap the float32 CPU ``nn.Linear`` layers of ``model`` for :class:`PackedLinear`, in place.
 
@@ -93,16 +207,12 @@ def pack(model) -> int:
     disagrees). Only models wholly on the CPU in float32 should be passed; layers on
     another device or in another dtype are left alone.
     """
-    import torch
-
     if not available():
         return 0
     cls = packed_class()
     embedding = model.get_input_embeddings() if hasattr(model, "get_input_embeddings") else None
     shared = getattr(embedding, "weight", None)
-    targets = [(name, module) for name, module in model.named_modules()
-               if type(module) is torch.nn.Linear and module.weight.device.type == "cpu"
-               and module.weight.dtype == torch.float32]
+    targets = _targets(model)
     packed = 0
     for name, linear in targets:
         try:

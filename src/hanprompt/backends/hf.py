@@ -41,7 +41,9 @@ class HFOptions(BaseModel):
     offload_folder: str | None = None
     quantize: Literal["8bit", "4bit"] | None = None
     trust_remote_code: bool = False
-    packed_linear: bool = True  # CPU float32: oneDNN linears with packed weights (cpu_linear)
+    #: CPU float32: oneDNN linears with packed weights (cpu_linear); "auto": where a measurement at
+    #: load finds them at least cpu_linear.MIN_SPEEDUP faster on this host; True: always; False: never
+    packed_linear: bool | Literal["auto"] = "auto"
 
     @field_validator("max_memory", mode="before")
     @classmethod
@@ -252,12 +254,17 @@ class HFBackend(Backend):
         if device == "mps":
             model.to("mps")
         model.eval()
-        packed = 0
+        packed, speedup = 0, None
         if (opts.packed_linear and device == "cpu" and not opts.quantize and dtype == torch.float32
                 and not getattr(model, "hf_device_map", None)):
             from hanprompt.backends import cpu_linear
 
-            packed = cpu_linear.pack(model)
+            if opts.packed_linear == "auto":
+                from hanprompt import settings
+
+                speedup = cpu_linear.host_speedup(model, settings.home())
+            if speedup is None or speedup >= cpu_linear.MIN_SPEEDUP:
+                packed = cpu_linear.pack(model)
         if tokenizer.pad_token_id is None:
             tokenizer.pad_token = tokenizer.eos_token
         device_str, placement = _placement(model)
@@ -268,8 +275,11 @@ class HFBackend(Backend):
             dtype=str(model.dtype).removeprefix("torch."),
             import_s=import_s,
         )
+        measured = f", measured {speedup:.2f}x faster here" if speedup else ""
         if packed:
-            info.kernels = f"oneDNN packed linear x{packed}"
+            info.kernels = f"oneDNN packed linear x{packed}{measured}"
+        elif speedup:  # measured, and not fast enough to keep: say so
+            info.kernels = f"plain nn.Linear (oneDNN packed measured {speedup:.2f}x here, under {cpu_linear.MIN_SPEEDUP}x)"
         if not getattr(tokenizer, "chat_template", None):
             info.template = "plain"
             info.warnings.append(chat.no_template_warning(name))

@@ -10,6 +10,20 @@ import os
 import platform
 
 
+def cpu_model() -> str:
+    """The CPU's model name (``model name`` of /proc/cpuinfo on Linux, else ``platform.processor()``),
+    printed beside benchmark figures so that figures from two hosts are not read as one."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                key, sep, value = line.partition(":")
+                if sep and key.strip() in ("model name", "Model", "cpu model"):
+                    return " ".join(value.split())
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown CPU"
+
+
 class Machine:
     """The machine a benchmark runs on. Sizes are bytes; ``None`` means unknown."""
 
@@ -49,6 +63,7 @@ class Machine:
         return {
             "platform": platform.platform(),
             "processor": platform.processor() or platform.machine(),
+            "cpu_model": cpu_model(),
             "cpu_threads": cpu_threads(),
             "ram_bytes": psutil.virtual_memory().total,
             "load_average": [round(x, 2) for x in load] if load else None,

@@ -21,10 +21,13 @@ def register(sub) -> None:
     p.set_defaults(handler=run)
 
 
-def stats_line(record: dict, run_id, gen_id) -> str:
+def stats_line(record: dict, run_id, gen_id, kernels: str = "") -> str:
+    """The line after an answer; ``kernels``: the backend's matrix kernels when not the library's
+    default (hf on the CPU in float32: whether oneDNN's packed linear layers were kept)."""
     logged = f" · run {run_id}, id {gen_id}" if gen_id else ""
+    kernels = f" · {common.visible(kernels, keep='')}" if kernels else ""
     return (
-        f"[{common.visible(record['model'], keep='')} · {record['device']} {record['dtype']}] "
+        f"[{common.visible(record['model'], keep='')} · {record['device']} {record['dtype']}{kernels}] "
         f"{'?' if record['input_tokens'] is None else record['input_tokens']} in, "
         f"{record['output_tokens']} out ({record['finish_reason']}) · "
         f"TTFT {record['ttft_s']:.2f} s · {record['tokens_per_s']:.1f} tok/s · "
@@ -40,8 +43,10 @@ def run(args: argparse.Namespace) -> int:
     streamed = not args.json
 
     model = settings.default_model() if args.model is None else args.model
+    loaded: dict = {}
 
     def on_loaded(backend):
+        loaded["kernels"] = backend.info.kernels
         for warning in backend.info.warnings:
             print(f"hanprompt: warning: {common.visible(warning, keep='')}", file=sys.stderr)
         common.korean_hint(backend.spec, args.prompt, args.system)
@@ -67,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
         common.print_json(answer.as_dict())
     else:
         sys.stdout.write("\n")
-        print(stats_line(answer.record, answer.run_id, answer.id), file=sys.stderr)
+        print(stats_line(answer.record, answer.run_id, answer.id, loaded.get("kernels", "")), file=sys.stderr)
     if common.debug(args):
         common.print_phases(dict(answer.phases, render_s=time.perf_counter() - t0))
     return 0

@@ -52,7 +52,10 @@ def add_model_options(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--quantize", choices=["8bit", "4bit"], help="bitsandbytes quantization (CUDA only)")
     g.add_argument("--trust-remote-code", action="store_true", default=None, help="run the model repository's own code")
     g.add_argument("--no-packed-linear", dest="packed_linear", action="store_false", default=None,
-                   help="on the CPU in float32, keep torch's plain linear layers instead of oneDNN's packed ones")
+                   help="on the CPU in float32, keep torch's plain linear layers instead of oneDNN's packed ones "
+                   "(default: packed where a short measurement at load finds them faster on this host)")
+    g.add_argument("--packed-linear", dest="packed_linear", action="store_true", default=None,
+                   help="on the CPU in float32, always use oneDNN's packed linear layers")
     g = parser.add_argument_group("model loading (gguf backend: llama.cpp)")
     g.add_argument("--gpu-layers", metavar="N|all", help="layers to offload to the GPU (default: 0)")
     g.add_argument("--threads", type=int, metavar="N",

@@ -92,6 +92,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"hanprompt: warning: {common.visible(warning, keep='')}", file=sys.stderr)
         with contextlib.suppress(OSError, ValueError):  # Korean prompts for the embedded English model
             common.korean_hint(backend.spec, Path(args.file).read_text(encoding="utf-8", errors="replace"))
+        if backend.info.kernels and common.debug(args):  # e.g. whether oneDNN's packed linears were kept
+            print(f"hanprompt: {common.visible(backend.spec, keep='')}: {backend.info.kernels}", file=sys.stderr)
 
     def on_notice(text: str) -> None:
         print(f"hanprompt: note: {common.visible(text, keep='')}", file=sys.stderr)

@@ -45,7 +45,7 @@ class ModelEntry(_Strict):
     offload_folder: str | None = None
     quantize: Literal["8bit", "4bit"] | None = None
     trust_remote_code: bool | None = None
-    packed_linear: bool | None = None
+    packed_linear: bool | Literal["auto"] | None = None
     # gguf: (llama.cpp)
     gpu_layers: Annotated[int, Field(ge=0)] | Literal["all"] | None = None
     threads: int | None = Field(None, ge=1)

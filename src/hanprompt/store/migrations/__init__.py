@@ -66,6 +66,66 @@ def _at_head(engine: Engine) -> bool:
     return revs == [HEAD]
 
 
+#: the SQLite schema at :data:`HEAD`, as Alembic's migrations leave it (``sqlite_master``'s
+#: statements): a new SQLite file is built from it in one transaction, without importing Alembic
+#: or running the revisions one by one; a test checks it against a file Alembic migrated
+SQLITE_HEAD = HERE / "head.sqlite.sql"
+_SNAPSHOT_HEADER = "-- hanprompt schema at revision {rev}, written by migrations.sqlite_schema() from a database Alembic migrated\n"
+
+
+def sqlite_schema(conn: Connection) -> str:
+    """The ``CREATE`` statements of a SQLite database, tables then indexes, each kind by name (Alembic's
+    table rebuilds create indexes in no fixed order), each statement ending with ``;`` and a line
+    break (SQLite's internal ``sqlite_*`` tables left out)."""
+    rows = conn.exec_driver_sql(
+        "SELECT type, sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%' "
+        "ORDER BY type = 'index', type = 'trigger', type = 'view', name").fetchall()
+    return "".join(f"{sql};\n" for _type, sql in rows)
+
+
+def write_sqlite_head(path: Path = SQLITE_HEAD) -> str:
+    """Migrate a new in-memory SQLite database with Alembic and write its schema to ``path``
+    (run after adding a revision: ``python -c "from hanprompt.store import migrations;
+    migrations.write_sqlite_head()"``)."""
+    from sqlalchemy import create_engine
+
+    from hanprompt.store.db import _sqlite_setup
+
+    engine = create_engine("sqlite://")
+    _sqlite_setup(engine)
+    try:
+        rev = _upgrade_with_alembic(engine, None)
+        with engine.connect() as conn:
+            text_ = _SNAPSHOT_HEADER.format(rev=rev) + sqlite_schema(conn)
+    finally:
+        engine.dispose()
+    path.write_text(text_, encoding="utf-8")
+    return text_
+
+
+def _create_sqlite_head(engine: Engine) -> bool:
+    """Build a SQLite database that holds no table at :data:`HEAD` from :data:`SQLITE_HEAD`, in one
+    write transaction; False (nothing done) when it holds tables or the file is of another revision."""
+    try:
+        snapshot = SQLITE_HEAD.read_text(encoding="utf-8")
+    except OSError:  # an installation without the file: Alembic builds the schema
+        return False
+    header, _, body = snapshot.partition("\n")
+    if header + "\n" != _SNAPSHOT_HEADER.format(rev=HEAD):
+        return False
+    with engine.connect() as conn:
+        with conn.begin():  # BEGIN IMMEDIATE: a second process waits here, then finds the tables
+            tables = conn.exec_driver_sql(
+                "SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'").scalar()
+            if tables:
+                return False
+            for statement in body.split(";\n"):  # alembic_version's table among them
+                if statement.strip():
+                    conn.exec_driver_sql(statement)
+            conn.execute(text("INSERT INTO alembic_version (version_num) VALUES (:rev)"), {"rev": HEAD})
+    return True
+
+
 def known(revision: str) -> bool:
     return revision in {s.revision for s in _script().walk_revisions()}
 
@@ -124,6 +184,12 @@ def upgrade(engine: Engine, target: str | None = None) -> str:
     """
     if target in (None, HEAD) and _at_head(engine):  # most opens: nothing to do
         return HEAD
+    if target in (None, HEAD) and engine.dialect.name == "sqlite" and _create_sqlite_head(engine):
+        return HEAD  # a new SQLite file: built from the schema at HEAD, no Alembic
+    return _upgrade_with_alembic(engine, target)
+
+
+def _upgrade_with_alembic(engine: Engine, target: str | None) -> str:
     from alembic import command
 
     want = target or head()
