@@ -1,4 +1,4 @@
--- hanprompt schema at revision m006, written by migrations.sqlite_schema() from a database Alembic migrated
+-- hanprompt schema at revision m007, written by migrations.sqlite_schema() from a database Alembic migrated
 CREATE TABLE alembic_version (
 	version_num VARCHAR(32) NOT NULL, 
 	CONSTRAINT alembic_version_pkc PRIMARY KEY (version_num)
@@ -114,7 +114,7 @@ CREATE TABLE translation_scores (
 	bleu_signature VARCHAR(200), 
 	hangul_share FLOAT, 
 	segments_per_s FLOAT, 
-	created_at DATETIME NOT NULL, 
+	created_at DATETIME NOT NULL, flagged INTEGER, 
 	PRIMARY KEY (id), 
 	FOREIGN KEY(run_id) REFERENCES runs (id) ON DELETE CASCADE
 );
@@ -128,7 +128,7 @@ CREATE TABLE "translations" (
 	source TEXT NOT NULL, 
 	translation TEXT NOT NULL, 
 	seconds FLOAT, 
-	created_at DATETIME NOT NULL, 
+	created_at DATETIME NOT NULL, flag TEXT, 
 	PRIMARY KEY (id), 
 	CONSTRAINT uq_translations_generation_id_translator_langs UNIQUE (generation_id, translator, source_lang, target_lang), 
 	FOREIGN KEY(run_id) REFERENCES runs (id) ON DELETE CASCADE, 
