@@ -36,7 +36,7 @@ def optimize(args: argparse.Namespace) -> int:
 
     if args.resume is None and not args.variant:
         raise UsageError("--variant is required: name the variant to improve (its id in the file)")
-    if args.resume is not None and (args.variant or args.budget or args.proposer or args.model):
+    if args.resume is not None and (args.variant or args.budget is not None or args.proposer or args.model):
         raise UsageError("--resume takes the optimization's own --variant, --budget, --proposer and --model; "
                          "drop them")
     if args.output:
@@ -49,7 +49,7 @@ def optimize(args: argparse.Namespace) -> int:
 
     try:
         with common.progress_bars("cells") as progress:
-            result = run(args.file, variant=args.variant, budget=args.budget or DEFAULT_BUDGET,
+            result = run(args.file, variant=args.variant, budget=DEFAULT_BUDGET if args.budget is None else args.budget,
                          proposer=args.proposer, models=model_entries(args.model) if args.model else None,
                          seed=args.seed, output=args.output, resume=args.resume, db=args.db, progress=progress,
                          on_notice=on_notice, encoding=args.encoding)

@@ -41,6 +41,8 @@ from hanprompt.experiments.runner import Progress, RunInterrupted, _model_entrie
 from hanprompt.experiments.spec import LoadedSpec, ModelEntry, Variant, load_spec
 
 DEFAULT_BUDGET = 200
+#: the most tokens of one proposer answer (one prompt between <prompt> tags)
+PROPOSER_TOKENS = 160
 KIND = "optimize"
 #: generic personas of the role edit when the file has none
 _PERSONA = {"en": "You are a precise assistant who follows every instruction exactly.",
@@ -279,8 +281,8 @@ def _figures(results: list[dict]) -> tuple[int, int, float | None, list[str]]:
 
 def optimize(
     path: str | Path,
+    variant: str | None = None,
     *,
-    variant: str,
     budget: int = DEFAULT_BUDGET,
     proposer: str | None = None,
     models: Sequence[str | Path | ModelEntry | dict] | None = None,
@@ -334,6 +336,8 @@ def optimize(
         variant, budget, proposer, seed = state["variant"], state["budget"], state.get("proposer"), state["seed"]
         models = state.get("models")
     by_id = {v.id: v for v in loaded.spec.variants}
+    if not variant:
+        raise UsageError("name the variant to improve: variant= (--variant ID), its id in the file")
     if variant not in by_id:
         raise UsageError(f"no variant {variant!r} in {loaded.path}; choose one of {', '.join(by_id)}")
     base = by_id[variant]
@@ -421,6 +425,8 @@ def optimize(
     seen = {json.dumps(original, ensure_ascii=False)}
     first = [Candidate(base, "original")]
     room = (budget - 2 * per_held) // per_search - 1  # candidates besides the original
+    if proposer:  # leave the proposer at least half of the search budget
+        room = max(1, room // 2)
     for name, edit in edits.items():
         msgs = edit(original)
         key = json.dumps(msgs, ensure_ascii=False)
@@ -590,8 +596,8 @@ def _propose(engine, run_id: int, backend, loaded: LoadedSpec, base: Variant, tr
     messages = [{"role": "user", "content": _meta_prompt(loaded, base, tried)}]
     needed = set().union(*(template_variables(t) for t in base.texts().values()))
     calls = 0
-    for params in (GenParams(max_new_tokens=256, temperature=0.0),
-                   GenParams(max_new_tokens=256, temperature=0.8, seed=k)):
+    for params in (GenParams(max_new_tokens=PROPOSER_TOKENS, temperature=0.0),
+                   GenParams(max_new_tokens=PROPOSER_TOKENS, temperature=0.8, seed=k)):
         completion = backend.generate(messages, params)
         calls += 1
         with engine.begin() as conn:
