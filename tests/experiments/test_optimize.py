@@ -1,0 +1,126 @@
+"""hanprompt optimize on the real SmolLM2-135M-Instruct (gguf, greedy), with deterministic checks.
+
+Four countries: two search rows, two held-out rows (seed 0). The budget of 8 cells holds one
+round: the original and one built-in edit (few-shot, with the file's examples) on the search
+rows, then both on the held-out rows.
+"""
+from __future__ import annotations
+
+import pytest
+
+from hanprompt.experiments.spec import load_spec
+from hanprompt.store import open_engine
+
+FILE = """\
+name: capitals
+params: {{max_new_tokens: 12, temperature: 0}}
+vars:
+  country: [France, Italy, Spain, Germany]
+checks:
+{checks}
+variants:
+  - id: plain
+    prompt: "What is the capital of {{{{country}}}}?"
+  - id: shown
+    style: few-shot
+    task: "What is the capital of {{{{country}}}}?"
+    examples:
+      - {{input: "What is the capital of Japan?", output: "Capital: Tokyo."}}
+      - {{input: "What is the capital of Kenya?", output: "Capital: Nairobi."}}
+"""
+REACHABLE = '  - contains: "Capital:"\n  - max-words: 6\n'
+UNREACHABLE = '  - contains: "QX7Z"\n'
+
+
+def _file(tmp_path, checks: str):
+    path = tmp_path / "capitals.yaml"
+    path.write_text(FILE.format(checks=checks), encoding="utf-8")
+    return path
+
+
+def _runs(kind: str | None = None) -> list[dict]:
+    from hanprompt import settings
+    from hanprompt.store.runs import list_runs
+
+    return list_runs(open_engine(settings.db_url()), kind=kind)
+
+
+def test_builtin_edit_wins_on_held_out_rows_and_survives_an_interruption(tmp_path, smollm2_gguf):
+    from hanprompt import optimize
+    from hanprompt.experiments.optimize import OptimizeInterrupted
+
+    path = _file(tmp_path, REACHABLE)
+    out = tmp_path / "out.yaml"
+    calls = []
+
+    def stop_once(done, total, label):  # a Ctrl-C in the middle of the first round
+        calls.append(done)
+        if done >= 1 and len([c for c in calls if c >= 1]) == 1:
+            raise KeyboardInterrupt
+
+    with pytest.raises(OptimizeInterrupted) as info:
+        optimize(path, variant="plain", budget=8, models=[f"gguf:{smollm2_gguf}"], output=out, progress=stop_once)
+    opt_id = info.value.run_id
+    assert _runs("optimize")[0]["status"] == "interrupted"
+    assert not out.exists()
+
+    result = optimize(path, resume=opt_id, output=out)
+    assert result.run_id == opt_id
+    assert result.split == {"var": "country", "seed": 0, "search": result.split["search"],
+                            "held_out": result.split["held_out"]}
+    assert sorted(result.split["search"] + result.split["held_out"]) == ["France", "Germany", "Italy", "Spain"]
+    (round1,) = result.rounds
+    by_id = {c["id"]: c for c in round1["candidates"]}
+    assert by_id["plain"]["origin"] == "original"
+    assert by_id["plain~few-shot"]["passed"] > by_id["plain"]["passed"]
+    assert result.winner["id"] == "plain~few-shot"
+    held = result.held_out
+    assert held["winner"]["checked"] == held["original"]["checked"] == 2
+    assert held["winner"]["passed"] > held["original"]["passed"]
+    assert result.outcome.startswith(("improved", "no clear improvement on the held-out rows"))
+    # no cell ran twice: 4 search and 4 held-out cells, one generation each; the interrupted round was resumed
+    assert sum(r["generations"] for r in _runs("experiment")) == 8
+    assert (result.generated, result.cached) == (8, 0)
+    assert _runs("optimize")[0]["status"] == "done"
+    # the copy holds the winner as a new variant; the user's file is untouched
+    assert path.read_text(encoding="utf-8") == FILE.format(checks=REACHABLE)
+    copy = load_spec(out)
+    new = {v.id: v for v in copy.spec.variants}["plain-optimized"]
+    assert [m.role for m in new.messages] == ["user", "assistant", "user", "assistant", "user"]
+
+
+def test_nothing_helps_says_no_clear_improvement(tmp_path, smollm2_gguf, cli):
+    path = _file(tmp_path, UNREACHABLE)
+    out = tmp_path / "out.yaml"
+    code, stdout, stderr = cli("optimize", str(path), "--variant", "plain", "--budget", "8",
+                               "--model", f"gguf:{smollm2_gguf}", "-o", str(out))
+    assert code == 0, stderr
+    assert "plain: 0/2 passed (original)" in stdout
+    assert "no clear improvement" in stdout
+    assert "held-out rows (" not in stdout  # no winner: the held-out rows are not spent
+    assert not out.exists()
+    assert _runs("optimize")[0]["status"] == "done"
+
+
+@pytest.mark.parametrize("args, checks, message", [
+    (["--variant", "nope"], REACHABLE, "no variant 'nope'"),
+    (["--variant", "plain"], "  []\n", "nothing to optimize for"),
+    (["--variant", "plain", "--budget", "7"], REACHABLE, "below one round"),
+    ([], REACHABLE, "--variant is required"),
+])
+def test_bad_input_one_line_exit_2_nothing_written(tmp_path, cli, args, checks, message):
+    path = _file(tmp_path, checks)
+    code, stdout, stderr = cli("optimize", str(path), *args)
+    assert code == 2
+    assert message in stderr and len(stderr.strip().splitlines()) == 1
+    assert "Traceback" not in stderr
+    assert _runs() == []
+
+
+def test_too_few_rows_refused(tmp_path, cli):
+    path = tmp_path / "few.yaml"
+    path.write_text(FILE.format(checks=REACHABLE).replace("[France, Italy, Spain, Germany]", "[France, Italy, Spain]"),
+                    encoding="utf-8")
+    code, _, stderr = cli("optimize", str(path), "--variant", "plain")
+    assert code == 2 and "at least 4 values" in stderr
+    assert _runs() == []
