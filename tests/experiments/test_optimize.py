@@ -87,6 +87,14 @@ def test_builtin_edit_wins_on_held_out_rows_and_survives_an_interruption(tmp_pat
     copy = load_spec(out)
     new = {v.id: v for v in copy.spec.variants}["plain-optimized"]
     assert [m.role for m in new.messages] == ["user", "assistant", "user", "assistant", "user"]
+    # the report shows the search: score per round, the winner's diff, the held-out comparison
+    from hanprompt import settings
+    from hanprompt.report.build import build_report
+
+    page = build_report(open_engine(settings.db_url()), [opt_id])
+    assert "Optimization of variant plain" in page and "Score per round" in page
+    assert "+assistant: Capital: Tokyo." in page
+    assert f"{held['winner']['passed']}/2" in page and held["verdict"] in page
 
 
 def test_nothing_helps_says_no_clear_improvement(tmp_path, smollm2_gguf, cli):
@@ -124,3 +132,26 @@ def test_too_few_rows_refused(tmp_path, cli):
     code, _, stderr = cli("optimize", str(path), "--variant", "plain")
     assert code == 2 and "at least 4 values" in stderr
     assert _runs() == []
+
+
+def test_proposer_calls_are_budgeted_and_stored(tmp_path, smollm2_gguf):
+    """SmolLM2 as the OPRO proposer: its answers are stored (role proposer) and counted; an answer
+    without the {{country}} placeholder is not used (asked again once, then the round is skipped)."""
+    from sqlalchemy import select
+
+    from hanprompt import optimize, settings
+    from hanprompt.store.schema import generations
+
+    path = _file(tmp_path, REACHABLE)
+    spec = f"gguf:{smollm2_gguf}"
+    result = optimize(path, "plain", budget=12, models=[spec], proposer=spec, output=tmp_path / "out.yaml")
+    assert result.rounds[0]["candidates"][1]["id"] == "plain~few-shot"  # round 1: half the room, one edit
+    assert 1 <= result.proposer_calls <= 2 * 4
+    with open_engine(settings.db_url()).connect() as conn:
+        stored = conn.execute(select(generations.c.messages).where(
+            generations.c.run_id == result.run_id, generations.c.role == "proposer")).scalars().all()
+    assert len(stored) == result.proposer_calls
+    assert "plain: 0/2" in stored[0][0]["content"] or "passed 0/2" in stored[0][0]["content"]
+    proposed = [c for r in result.rounds[1:] for c in r["candidates"]]
+    skipped = [n for n in result.notices if "gave no usable prompt" in n or "repeated a prompt" in n]
+    assert proposed or skipped

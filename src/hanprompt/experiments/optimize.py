@@ -27,6 +27,7 @@ and resumable. ``budget`` bounds the cells run (generations or cache hits) plus 
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import time
@@ -355,6 +356,9 @@ def optimize(
         raise UsageError(
             f"budget {budget} is below one round: the original and one candidate on {per_search} search cells "
             f"each, then both on {per_held} held-out cells, need {minimum}; raise --budget to at least {minimum}")
+    if output is not None and Path(output).resolve() == loaded.path.resolve():
+        raise UsageError(f"-o {output} is the experiment file itself; write the copy elsewhere (your file is "
+                         "never overwritten)")
     proposer_backend = None
     if proposer:
         from hanprompt.backends import registry
@@ -366,7 +370,7 @@ def optimize(
     if state is None:
         state = {"file": str(loaded.path), "variant": variant, "budget": budget, "proposer": proposer,
                  "seed": seed, "models": [m.model_dump(exclude_none=True) for m in entries] if entries else None,
-                 "split": split, "spec": loaded.spec.model_dump(mode="json", by_alias=True, exclude_none=True),
+                 "split": split, "original_messages": original, "spec": loaded.spec.model_dump(mode="json", by_alias=True, exclude_none=True),
                  "rounds": []}
         run_id = create_run(engine, name=f"{loaded.name}: optimize {variant}", kind=KIND, spec=state)
     else:
@@ -383,7 +387,7 @@ def optimize(
     spent = 0  # cells and proposer calls counted against the budget
     rounds: list[dict] = []
 
-    def run_round(step: str, values: list, variants: list[Variant]) -> list[dict]:
+    def run_round(step: str, values: list, variants: list[Variant]) -> tuple[int, list[dict]]:
         name = f"optimize {run_id} {step}"
         description = f"optimization {run_id} of {loaded.path}: {step}"
         file = folder / f"{step.replace(' ', '-')}.yaml"
@@ -400,9 +404,6 @@ def optimize(
             except RunInterrupted as e:
                 finish_run(engine, run_id, status="interrupted", error="interrupted during " + name)
                 raise OptimizeInterrupted(run_id, e.summary.run_id, e.terminated) from None
-            except BaseException as e:
-                finish_run(engine, run_id, status="failed", error=f"{name}: {type(e).__name__}: {e}"[:500])
-                raise
             round_id = summary.run_id
         results = run_results(engine, round_id)
         totals["generated"] += sum(not r.get("cached") for r in results)
@@ -410,7 +411,7 @@ def optimize(
         costs = [r["cost"] for r in results if r.get("cost") is not None and not r.get("cached")]
         if costs:
             totals["cost"] = (totals["cost"] or 0.0) + sum(costs)
-        return [dict(r, _round=round_id) for r in results]
+        return round_id, results
 
     def record(k: int, round_id: int, cands: list[Candidate]) -> None:
         rounds.append({"round": k, "run_id": round_id, "candidates": [c.as_dict() for c in cands]})
@@ -421,113 +422,130 @@ def optimize(
         for c in cands:
             c.passed, c.checked, c.mean_score, c.reasons = _figures([r for r in results if r["variant"] == c.variant.id])
 
-    # round 1: the original and each built-in edit of it
-    seen = {json.dumps(original, ensure_ascii=False)}
-    first = [Candidate(base, "original")]
-    room = (budget - 2 * per_held) // per_search - 1  # candidates besides the original
-    if proposer:  # leave the proposer at least half of the search budget
-        room = max(1, room // 2)
-    for name, edit in edits.items():
-        msgs = edit(original)
-        key = json.dumps(msgs, ensure_ascii=False)
-        if key in seen or len(first) > room:
-            continue
-        seen.add(key)
-        first.append(Candidate(_variant(f"{variant}~{name}", msgs, base), f"built-in: {name}", (name,)))
-    if len(first) == 1 and not proposer:
-        notice(f"no built-in edit applies to variant {variant!r} and no --proposer was given")
-    k = 1
-    results = run_round(f"round {k}", split["search"], [c.variant for c in first])
-    spent += per_search * len(first)
-    score(first, results)
-    record(k, results[0]["_round"] if results else None, first)
-    everyone = list(first)
-    best = max(everyone, key=lambda c: c.rank)
-    best = first[0] if best.rank <= first[0].rank else best
-    messages_of = {c.variant.id: _as_messages(c.variant) for c in everyone}
-    # later rounds: stack the remaining edits on the best, or ask the proposer
-    while True:
-        k += 1
-        left = budget - 2 * per_held - spent
-        cands: list[Candidate] = []
-        if proposer:
-            if left < per_search + 1:
-                break
-            if proposer_backend is None:
-                from hanprompt.backends import registry
-
-                proposer_backend = registry.load(proposer)
-            proposed, calls = _propose(engine, run_id, proposer_backend, loaded, base, everyone, k, notice)
-            spent += calls
-            totals.setdefault("proposer_calls", 0)
-            totals["proposer_calls"] += calls
-            if proposed is None:
-                notice(f"round {k}: the proposer gave no usable prompt twice; round {k} is skipped")
-                if k > 8:
-                    break
-                continue
-            key = json.dumps(proposed, ensure_ascii=False)
-            if key in seen:
-                notice(f"round {k}: the proposer repeated a prompt already tried; round {k} is skipped")
+    def search() -> tuple[Candidate, Candidate, dict | None, str, Path | None]:
+        nonlocal spent, proposer_backend
+        # round 1: the original and each built-in edit of it
+        seen = {json.dumps(original, ensure_ascii=False)}
+        first = [Candidate(base, "original")]
+        room = (budget - 2 * per_held) // per_search - 1  # candidates besides the original
+        if proposer:  # leave the proposer at least half of the search budget
+            room = max(1, room // 2)
+        for name, edit in edits.items():
+            msgs = edit(original)
+            key = json.dumps(msgs, ensure_ascii=False)
+            if key in seen or len(first) > room:
                 continue
             seen.add(key)
-            cands.append(Candidate(_variant(f"{variant}~opro{k}", proposed, base), "proposer"))
-        else:
-            if best is first[0]:
-                break  # nothing beat the original: no edit to build on
-            for name, edit in edits.items():
-                if not _stackable(best.edits, name) or per_search * (len(cands) + 1) > left:
+            first.append(Candidate(_variant(f"{variant}~{name}", msgs, base), f"built-in: {name}", (name,)))
+        if len(first) == 1 and not proposer:
+            notice(f"no built-in edit applies to variant {variant!r} and no --proposer was given")
+        k = 1
+        round_id, results = run_round(f"round {k}", split["search"], [c.variant for c in first])
+        spent += per_search * len(first)
+        score(first, results)
+        record(k, round_id, first)
+        everyone = list(first)
+        best = max(everyone, key=lambda c: c.rank)
+        best = first[0] if best.rank <= first[0].rank else best
+        messages_of = {c.variant.id: _as_messages(c.variant) for c in everyone}
+        # later rounds: stack the remaining edits on the best, or ask the proposer
+        while True:
+            k += 1
+            left = budget - 2 * per_held - spent
+            cands: list[Candidate] = []
+            if proposer:
+                if left < per_search + 1:
+                    break
+                if proposer_backend is None:
+                    from hanprompt.backends import registry
+
+                    proposer_backend = registry.load(proposer)
+                proposed, calls = _propose(engine, run_id, proposer_backend, loaded, base, everyone, k, notice)
+                spent += calls
+                totals.setdefault("proposer_calls", 0)
+                totals["proposer_calls"] += calls
+                if proposed is None:
+                    notice(f"round {k}: the proposer gave no usable prompt twice; round {k} is skipped")
+                    if k > 8:
+                        break
                     continue
-                msgs = edit(messages_of[best.variant.id])
-                key = json.dumps(msgs, ensure_ascii=False)
+                key = json.dumps(proposed, ensure_ascii=False)
                 if key in seen:
+                    notice(f"round {k}: the proposer repeated a prompt already tried; round {k} is skipped")
                     continue
                 seen.add(key)
-                edits_now = best.edits + (name,)
-                cands.append(Candidate(_variant(f"{variant}~{'+'.join(edits_now)}", msgs, base),
-                                       f"built-in: {'+'.join(edits_now)}", edits_now))
-            if not cands:
-                break
-        results = run_round(f"round {k}", split["search"], [c.variant for c in cands])
-        spent += per_search * len(cands)
-        score(cands, results)
-        record(k, results[0]["_round"] if results else None, cands)
-        for c in cands:
-            messages_of[c.variant.id] = _as_messages(c.variant)
-        everyone += cands
-        top = max(cands, key=lambda c: c.rank)
-        if top.rank > best.rank:
-            best = top
-        elif not proposer:
-            break  # the climb found no better step
-    held = None
-    out_path = None
-    if best is first[0]:
-        outcome = f"{NO_IMPROVEMENT}: no proposal passed more search cells than the original"
-    else:
-        results = run_round("held-out", split["held_out"], [base, best.variant])
-        spent += 2 * per_held
-        a = [r for r in results if r["variant"] == base.id]
-        b = [r for r in results if r["variant"] == best.variant.id]
-        v = verdict(Sample.of(a), Sample.of(b))
-        fa, fb = _figures(a), _figures(b)
-        held = {"run_id": results[0]["_round"] if results else None,
-                "original": {"passed": fa[0], "checked": fa[1], "mean_score": fa[2]},
-                "winner": {"passed": fb[0], "checked": fb[1], "mean_score": fb[2]}, **v}
-        if v["verdict"] == "B better":
-            outcome = f"improved: {best.variant.id} beats {variant} on the held-out rows"
-        elif v["verdict"] == "A better":
-            outcome = f"{NO_IMPROVEMENT}: the original did better on the held-out rows"
+                cands.append(Candidate(_variant(f"{variant}~opro{k}", proposed, base), "proposer"))
+            else:
+                if best is first[0]:
+                    break  # nothing beat the original: no edit to build on
+                for name, edit in edits.items():
+                    if not _stackable(best.edits, name) or per_search * (len(cands) + 1) > left:
+                        continue
+                    msgs = edit(messages_of[best.variant.id])
+                    key = json.dumps(msgs, ensure_ascii=False)
+                    if key in seen:
+                        continue
+                    seen.add(key)
+                    edits_now = best.edits + (name,)
+                    cands.append(Candidate(_variant(f"{variant}~{'+'.join(edits_now)}", msgs, base),
+                                           f"built-in: {'+'.join(edits_now)}", edits_now))
+                if not cands:
+                    break
+            round_id, results = run_round(f"round {k}", split["search"], [c.variant for c in cands])
+            spent += per_search * len(cands)
+            score(cands, results)
+            record(k, round_id, cands)
+            for c in cands:
+                messages_of[c.variant.id] = _as_messages(c.variant)
+            everyone += cands
+            top = max(cands, key=lambda c: c.rank)
+            if top.rank > best.rank:
+                best = top
+            elif not proposer:
+                break  # the climb found no better step
+        held = None
+        out_path = None
+        if best is first[0]:
+            outcome = f"{NO_IMPROVEMENT}: no proposal passed more search cells than the original"
         else:
-            more = "more" if fb[0] * max(fa[1], 1) > fa[0] * max(fb[1], 1) else "no more"
-            outcome = (f"{NO_IMPROVEMENT} on the held-out rows ({v['verdict']}); the winner passed {more} "
-                       "held-out cells than the original")
-        out_path = _write_copy(loaded, best, output, run_id, held)
-    state.update(winner=None if best is first[0] else best.as_dict() | {"messages": _as_messages(best.variant)},
-                 held_out=held, outcome=outcome, output=str(out_path) if out_path else None,
-                 spent=spent, generated=totals["generated"], cached=totals["cached"], cost=totals["cost"],
-                 proposer_calls=totals.get("proposer_calls", 0))
-    _set_spec(engine, run_id, state)
+            round_id, results = run_round("held-out", split["held_out"], [base, best.variant])
+            spent += 2 * per_held
+            a = [r for r in results if r["variant"] == base.id]
+            b = [r for r in results if r["variant"] == best.variant.id]
+            v = verdict(Sample.of(a), Sample.of(b))
+            fa, fb = _figures(a), _figures(b)
+            held = {"run_id": round_id,
+                    "original": {"passed": fa[0], "checked": fa[1], "mean_score": fa[2]},
+                    "winner": {"passed": fb[0], "checked": fb[1], "mean_score": fb[2]}, **v}
+            if v["verdict"] == "B better":
+                outcome = f"improved: {best.variant.id} beats {variant} on the held-out rows"
+            elif v["verdict"] == "A better":
+                outcome = f"{NO_IMPROVEMENT}: the original did better on the held-out rows"
+            else:
+                more = "more" if fb[0] * max(fa[1], 1) > fa[0] * max(fb[1], 1) else "no more"
+                outcome = (f"{NO_IMPROVEMENT} on the held-out rows ({v['verdict']}); the winner passed {more} "
+                           "held-out cells than the original")
+            out_path = _write_copy(loaded, best, output, run_id, held)
+        state.update(winner=None if best is first[0] else best.as_dict() | {"messages": _as_messages(best.variant)},
+                     held_out=held, outcome=outcome, output=str(out_path) if out_path else None,
+                     spent=spent, generated=totals["generated"], cached=totals["cached"], cost=totals["cost"],
+                     proposer_calls=totals.get("proposer_calls", 0))
+        _set_spec(engine, run_id, state)
+        return first[0], best, held, outcome, out_path
+
+    try:
+        original_c, best, held, outcome, out_path = search()
+    except OptimizeInterrupted:
+        raise
+    except KeyboardInterrupt as e:  # Ctrl-C between rounds (a proposer call, say)
+        from hanprompt.errors import Terminated
+
+        finish_run(engine, run_id, status="interrupted", error="interrupted between rounds")
+        raise OptimizeInterrupted(run_id, None, isinstance(e, Terminated)) from None
+    except BaseException as e:
+        with _quiet():
+            finish_run(engine, run_id, status="failed", error=f"{type(e).__name__}: {e}"[:500])
+        raise
     finish_run(engine, run_id, status="done")
     return OptimizeResult(
         run_id=run_id, original=variant, split=split, rounds=rounds,
@@ -556,6 +574,17 @@ def _write_copy(loaded: LoadedSpec, best: Candidate, output, run_id: int, held: 
               "# The original file's comments are not carried over.\n")
     _write_yaml(path, spec, header)
     return path
+
+
+@contextlib.contextmanager
+def _quiet():
+    """Recording a failure must not hide it: a store error while recording gives way to the first."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        yield
+    except SQLAlchemyError:
+        pass
 
 
 # --- the proposer (OPRO) ------------------------------------------------------------------
