@@ -119,7 +119,7 @@ def test_nothing_helps_says_no_clear_improvement(tmp_path, smollm2_gguf, cli):
 def test_bad_input_one_line_exit_2_nothing_written(tmp_path, cli, args, checks, message):
     path = _file(tmp_path, checks)
     code, stdout, stderr = cli("optimize", str(path), *args)
-    assert code == 2
+    assert code == 2 and stdout == ""
     assert message in stderr and len(stderr.strip().splitlines()) == 1
     assert "Traceback" not in stderr
     assert _runs() == []
