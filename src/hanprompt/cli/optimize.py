@@ -55,7 +55,7 @@ def optimize(args: argparse.Namespace) -> int:
                          on_notice=on_notice, encoding=args.encoding)
     except OptimizeInterrupted as e:
         print(f"hanprompt: {'terminated' if e.terminated else 'interrupted'}; optimization {e.run_id} keeps its "
-              f"finished rounds; finish it with: hanprompt optimize {common.visible(args.file, keep='')} "
+              f"finished rounds and cells; finish it with: hanprompt optimize {common.visible(args.file, keep='')} "
               f"--resume {e.run_id}", file=sys.stderr)
         return 143 if e.terminated else 130
     if args.json:
