@@ -203,6 +203,8 @@ def _round_spec(loaded: LoadedSpec, name: str, description: str, split_var: str,
             out.append(c)
         return out
 
+    if spec.get("embedder") and (base / spec["embedder"]).exists():  # a folder beside the file
+        spec["embedder"] = str((base / spec["embedder"]).resolve())
     spec["checks"] = absolute(spec.get("checks") or [])
     for v in spec["variants"]:
         if v.get("checks"):
@@ -328,7 +330,7 @@ def optimize(
     if resume is not None:
         target = get_run(engine, resume)
         if target["kind"] != KIND:
-            raise UsageError(f"run {resume} is a {target['kind']} run, not an optimization; pass the id "
+            raise UsageError(f"run {resume} is not an optimization (its kind is {target['kind']}); pass the id "
                              "`hanprompt optimize` printed")
         state = target["spec"] or {}
         if state.get("spec") != loaded.spec.model_dump(mode="json", by_alias=True, exclude_none=True):
