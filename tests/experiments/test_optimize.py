@@ -155,3 +155,26 @@ def test_proposer_calls_are_budgeted_and_stored(tmp_path, smollm2_gguf):
     proposed = [c for r in result.rounds[1:] for c in r["candidates"]]
     skipped = [n for n in result.notices if "gave no usable prompt" in n or "repeated a prompt" in n]
     assert proposed or skipped
+
+
+def test_korean_edits_and_a_seeded_split(tmp_path):
+    """The built-in edits of a Korean variant follow its language; the split is the seed's, every time."""
+    from hanprompt.experiments.optimize import _as_messages, _edits, _split
+
+    path = tmp_path / "ko.yaml"
+    path.write_text(
+        "name: ko\nvars:\n  city: [서울, 부산, 대구, 광주, 대전]\nchecks:\n  - speech-level: polite\n"
+        "variants:\n  - id: ask\n    system: 여행 안내원입니다.\n    prompt: \"{{city}}에 대해 알려 줘.\"\n",
+        encoding="utf-8")
+    loaded = load_spec(path)
+    variant = loaded.spec.variants[0]
+    original = _as_messages(variant)
+    edits = _edits(loaded, variant, original)
+    assert "few-shot" not in edits and "role" not in edits  # no examples in the file; a system message already
+    assert edits["speech-level"](original)[-1]["content"].endswith("해요체(-요)로 답하세요.")
+    assert edits["brief"](original)[-1]["content"].endswith("서론 없이 세 문장 이내로 짧게 답하세요.")
+    assert edits["brief"](original)[0] == {"role": "system", "content": "여행 안내원입니다."}
+    first, again, other = _split(loaded, variant, 0), _split(loaded, variant, 0), _split(loaded, variant, 1)
+    assert first == again and len(first["held_out"]) == 2 and len(first["search"]) == 3
+    assert sorted(first["search"] + first["held_out"]) == sorted(["서울", "부산", "대구", "광주", "대전"])
+    assert other["held_out"] != first["held_out"] or other["search"] != first["search"]
