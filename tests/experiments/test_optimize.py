@@ -155,6 +155,13 @@ def test_proposer_calls_are_budgeted_and_stored(tmp_path, smollm2_gguf):
     proposed = [c for r in result.rounds[1:] for c in r["candidates"]]
     skipped = [n for n in result.notices if "gave no usable prompt" in n or "repeated a prompt" in n]
     assert proposed or skipped
+    # a resume walks the same rounds: a proposed prompt is taken from its round's file, not asked again
+    again = optimize(path, resume=result.run_id, output=tmp_path / "out.yaml")
+    assert again.rounds == result.rounds and again.outcome == result.outcome
+    if not skipped:
+        with open_engine(settings.db_url()).connect() as conn:
+            assert len(conn.execute(select(generations.c.id).where(
+                generations.c.run_id == result.run_id, generations.c.role == "proposer")).all()) == len(stored)
 
 
 def test_korean_edits_and_a_seeded_split(tmp_path):

@@ -388,6 +388,7 @@ def optimize(
     totals = {"generated": 0, "cached": 0, "cost": None}
     spent = 0  # cells and proposer calls counted against the budget
     rounds: list[dict] = []
+    prior_calls = {r["round"]: r.get("proposer_calls", 0) for r in state.get("rounds") or []}  # of a resumed run
 
     def run_round(step: str, values: list, variants: list[Variant]) -> tuple[int, list[dict]]:
         name = f"optimize {run_id} {step}"
@@ -415,8 +416,9 @@ def optimize(
             totals["cost"] = (totals["cost"] or 0.0) + sum(costs)
         return round_id, results
 
-    def record(k: int, round_id: int, cands: list[Candidate]) -> None:
-        rounds.append({"round": k, "run_id": round_id, "candidates": [c.as_dict() for c in cands]})
+    def record(k: int, round_id: int, cands: list[Candidate], calls: int = 0) -> None:
+        rounds.append({"round": k, "run_id": round_id, "candidates": [c.as_dict() for c in cands],
+                       "proposer_calls": calls})
         state["rounds"] = rounds
         _set_spec(engine, run_id, state)
 
@@ -458,25 +460,37 @@ def optimize(
             if proposer:
                 if left < per_search + 1:
                     break
-                if proposer_backend is None:
-                    from hanprompt.backends import registry
+                stored = folder / f"round-{k}.yaml"
+                if stored.exists():  # a resumed round: the prompt the proposer gave before, not a new ask
+                    done_before = load_spec(stored).spec.variants
+                    cands = [Candidate(_variant(v.id, [{"role": m.role, "content": m.content} for m in v.messages],
+                                                base), "proposer") for v in done_before]
+                    seen.update(json.dumps(_as_messages(c.variant), ensure_ascii=False) for c in cands)
+                    calls = prior_calls.get(k, 0)  # what the proposer cost that round before
+                    proposed = None
+                else:
+                    if proposer_backend is None:
+                        from hanprompt.backends import registry
 
-                    proposer_backend = registry.load(proposer)
-                proposed, calls = _propose(engine, run_id, proposer_backend, loaded, base, everyone, k, notice)
+                        proposer_backend = registry.load(proposer)
+                    proposed, calls = _propose(engine, run_id, proposer_backend, loaded, base, everyone, k, notice)
                 spent += calls
                 totals.setdefault("proposer_calls", 0)
                 totals["proposer_calls"] += calls
-                if proposed is None:
+                if cands:
+                    pass
+                elif proposed is None:
                     notice(f"round {k}: the proposer gave no usable prompt twice; round {k} is skipped")
                     if k > 8:
                         break
                     continue
-                key = json.dumps(proposed, ensure_ascii=False)
-                if key in seen:
-                    notice(f"round {k}: the proposer repeated a prompt already tried; round {k} is skipped")
-                    continue
-                seen.add(key)
-                cands.append(Candidate(_variant(f"{variant}~opro{k}", proposed, base), "proposer"))
+                else:
+                    key = json.dumps(proposed, ensure_ascii=False)
+                    if key in seen:
+                        notice(f"round {k}: the proposer repeated a prompt already tried; round {k} is skipped")
+                        continue
+                    seen.add(key)
+                    cands.append(Candidate(_variant(f"{variant}~opro{k}", proposed, base), "proposer"))
             else:
                 if best is first[0]:
                     break  # nothing beat the original: no edit to build on
@@ -496,7 +510,7 @@ def optimize(
             round_id, results = run_round(f"round {k}", split["search"], [c.variant for c in cands])
             spent += per_search * len(cands)
             score(cands, results)
-            record(k, round_id, cands)
+            record(k, round_id, cands, calls if proposer else 0)
             for c in cands:
                 messages_of[c.variant.id] = _as_messages(c.variant)
             everyone += cands
