@@ -616,9 +616,12 @@ def _meta_prompt(loaded: LoadedSpec, base: Variant, tried: list[Candidate]) -> s
              if used else "",
              "", "Prompts tried so far, from worst to best, with the share of checks passed:"]
     for c in sorted(tried, key=lambda c: c.rank)[-4:]:
-        lines += ["", f"<prompt>{_as_messages(c.variant)[-1]['content']}</prompt>",
+        msgs = _as_messages(c.variant)
+        earlier = [f"({m['role']}: {m['content']})" for m in msgs[:-1]]
+        lines += ["", *(["after the turns"] + earlier if earlier else []), f"<prompt>{msgs[-1]['content']}</prompt>",
                   f"passed {c.passed}/{c.checked}" + (f"; failures: {'; '.join(c.reasons[:3])}" if c.reasons else "")]
-    lines += ["", "Write one new prompt, different from all above, that passes more checks. "
+    lines += ["", "Write one new prompt, different from all above, that passes more checks (it replaces the last "
+              "prompt of the best one; its earlier turns are kept). "
               "Reply with the prompt only, between <prompt> and </prompt>."]
     return "\n".join(line for line in lines if line is not None)
 
