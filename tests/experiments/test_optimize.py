@@ -185,3 +185,24 @@ def test_korean_edits_and_a_seeded_split(tmp_path):
     assert first == again and len(first["held_out"]) == 2 and len(first["search"]) == 3
     assert sorted(first["search"] + first["held_out"]) == sorted(["서울", "부산", "대구", "광주", "대전"])
     assert other["held_out"] != first["held_out"] or other["search"] != first["search"]
+
+
+def test_shipped_example(tmp_path, smollm2_gguf, cli):
+    """examples/optimize-capitals.yaml as its header says: plain improves, shown cannot."""
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "optimize-capitals.yaml"
+    before = example.read_text(encoding="utf-8")
+    code, stdout, stderr = cli("optimize", str(example), "--variant", "plain", "--budget", "24",
+                               "--model", f"gguf:{smollm2_gguf}", "-o", str(tmp_path / "plain.yaml"))
+    assert code == 0, stderr
+    assert "verdict: B better" in stdout and "improved: plain~few-shot beats plain" in stdout
+    code, stdout, stderr = cli("optimize", str(example), "--variant", "shown", "--budget", "24",
+                               "--model", f"gguf:{smollm2_gguf}", "-o", str(tmp_path / "shown.yaml"))
+    assert code == 0, stderr
+    assert "shown: 4/4 passed (original)" in stdout and "no clear improvement" in stdout
+    import re
+
+    # the first search asked the few-shot wording on the same rows: those answers are reused, not asked again
+    assert int(re.search(r"(\d+) results reused", stderr).group(1)) > 0
+    assert example.read_text(encoding="utf-8") == before and not (tmp_path / "shown.yaml").exists()
