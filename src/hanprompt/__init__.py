@@ -15,6 +15,7 @@ _EXPORTS = {
     "GenParams": "hanprompt.backends.base",
     "load_model": "hanprompt.backends.registry",
     "run_experiment": "hanprompt.experiments.runner",
+    "optimize": "hanprompt.experiments.optimize",
     "load_spec": "hanprompt.experiments.spec",
     "ModelEntry": "hanprompt.experiments.spec",
     "compare_run": "hanprompt.experiments.compare",

@@ -13,7 +13,7 @@ import sys
 from hanprompt import __version__
 
 #: modules under hanprompt.cli, each with register(subparsers); their order is the help's.
-COMMANDS = ["ask", "logs", "run", "judge_check", "translate", "words", "bench", "report", "view"]
+COMMANDS = ["ask", "logs", "run", "optimize", "judge_check", "translate", "words", "bench", "report", "view"]
 
 
 class _Parser(argparse.ArgumentParser):

@@ -40,7 +40,7 @@ def register(sub) -> None:
     r = sub.add_parser("runs", help="list runs (asks, experiments, translations, analyses)",
                        description="Runs, newest first, with how many generations each holds.")
     r.add_argument("-n", "--limit", type=int, default=20, metavar="N", help="how many (default 20; 0 for all)")
-    r.add_argument("--kind", choices=["ask", "experiment", "translate", "words", "bench"], help="only runs of this kind")
+    r.add_argument("--kind", choices=["ask", "experiment", "optimize", "translate", "words", "bench"], help="only runs of this kind")
     common.add_common(r)
     r.set_defaults(handler=list_runs)
 

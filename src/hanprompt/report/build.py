@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 
 from hanprompt import outputs
 from hanprompt.report import charts, data, render, shape
+from hanprompt.report import optimize as optimize_view
 
 #: kinds of run whose answers can be word-counted
 TEXT_KINDS = ("ask", "experiment")
@@ -33,6 +34,7 @@ def section(bundle: data.RunBundle, *, draw: bool = True) -> dict:
         "kind_has_texts": run["kind"] in TEXT_KINDS and bool(results),
         "scores": bundle.scores, "segments": bundle.segments, "bench": [], "bench_charts": [],
         "bench_korean": [],
+        "optimize": optimize_view.view(run),
     }
     translators = list(dict.fromkeys(t["translator"] for t in bundle.segments))
     rows: dict[str, dict] = {}
