@@ -21,6 +21,8 @@ MAX_SEED = 2**63 - 1
 MAX_REPEAT = 10_000
 #: prompts per batch in an experiment
 MAX_CONCURRENCY = 1_024
+#: failed requests in a row after which a run stops instead of asking for every remaining cell
+FAILURES_IN_A_ROW = 8
 
 MaxNewTokens = Annotated[int, Field(ge=1, le=MAX_NEW_TOKENS)]
 Temperature = Annotated[float, Field(ge=0.0, le=MAX_TEMPERATURE, allow_inf_nan=False)]

@@ -161,22 +161,31 @@ class _Run:
             return
         self.progress(self.done, self.summary.total, f"{backend.spec}: {len(todo)} prompts")
 
+        failed: list[str] = []
+        streak = [0]  # failures in a row, in the order requests ended
+
         def on_done(items: list[tuple[int, Completion]]) -> None:
             results = []
             for i, completion in items:
                 if completion.error is None:
                     results += [_Result(c, keys[c.key], completion, None, copy=j > 0) for j, c in enumerate(todo[i])]
+                    streak[0] = 0
+                else:  # the others are kept; a resume asks again for the failed ones only
+                    failed.append(completion.error)
+                    streak[0] += 1
             if results:
                 self._store(backend, results)
-            failed = [c.error for _, c in items if c.error is not None]
-            if failed:  # the others are kept; a resume asks again for the failed ones only
-                more = f" ({len(failed) - 1} more requests of this chunk failed too)" if len(failed) > 1 else ""
-                raise BackendError(f"{failed[0]}{more}")
+            if streak[0] >= limits.FAILURES_IN_A_ROW:
+                raise BackendError(f"{streak[0]} requests in a row failed, the last: {failed[-1]}; the run stops "
+                                   "(finished cells are kept: fix the cause, then --resume)")
 
         start, spent = time.perf_counter(), self.phases.seconds.copy()
         backend.generate_many([(g[0].messages, g[0].params) for g in todo],
                               max_batch=self.max_concurrency or backend.default_concurrency,
                               on_done=on_done, on_notice=self.notice, phases=self.phases)
+        if failed:
+            more = f" ({len(failed) - 1} more requests failed too)" if len(failed) > 1 else ""
+            raise BackendError(f"{failed[0]}{more}")
         if not any(p in self.phases.seconds for p in ("prefill", "decode", "generate")):
             # a backend that does not split its time: the call's wall time, less storing
             stored = self.phases.seconds.get("store", 0.0) - spent.get("store", 0.0)
