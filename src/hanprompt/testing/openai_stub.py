@@ -17,7 +17,8 @@ streaming protocol (server-sent events). The requested model name picks the beha
 - ``cut``: two content chunks, then the connection closes: no finish reason, no ``[DONE]``.
 - ``nofinish``: content chunks and ``[DONE]``, but no finish reason.
 
-``started`` and ``ended`` list ``(model, first words of the last user message)`` as requests
+A request whose last user message holds the word ``HOLD`` waits for ``release`` (an Event)
+before it answers, at most 60 s. ``started`` and ``ended`` list ``(model, first words of the last user message)`` as requests
 begin and end, in order. With ``usage=False`` the server ignores ``include_usage``, as llama.cpp's Python server does.
 With ``api_key`` set, requests without ``Authorization: Bearer <api_key>`` get HTTP 401.
 ``delay_s`` spaces the chunks, so that concurrent requests overlap; ``peak`` is the most
@@ -42,6 +43,7 @@ class StubServer(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", port), _Handler)
         self.api_key, self.delay_s, self.slow_s, self.usage = api_key, delay_s, slow_s, usage
         self.retry_after = retry_after
+        self.release = threading.Event()
         self.started: list[tuple[str, str]] = []
         self.ended: list[tuple[str, str]] = []
         self.requests: Counter[str] = Counter()
@@ -196,6 +198,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if model == "slow":
             time.sleep(self.server.slow_s)
+        if user and "HOLD" in user[-1].split():
+            self.server.release.wait(timeout=60)
         words = ["answer:"] + (user[-1].split() if user else [])
         words = words[: body.get("max_tokens") or len(words)]
         self.send_response(200)
