@@ -69,13 +69,19 @@ async def main():
         async def worker():
             global tokens
             for body in it:
-                async with client.stream("POST", "/chat/completions", json=body) as r:
-                    r.raise_for_status()
-                    async for line in r.aiter_lines():
-                        if line.startswith("data: ") and line != "data: [DONE]":
-                            usage = json.loads(line[6:]).get("usage")
-                            if usage:
-                                tokens += usage["completion_tokens"]
+                for attempt in range(3):  # a kept-alive connection the server closed: again at once
+                    try:
+                        async with client.stream("POST", "/chat/completions", json=body) as r:
+                            r.raise_for_status()
+                            async for line in r.aiter_lines():
+                                if line.startswith("data: ") and line != "data: [DONE]":
+                                    usage = json.loads(line[6:]).get("usage")
+                                    if usage:
+                                        tokens += usage["completion_tokens"]
+                        break
+                    except httpx.RemoteProtocolError:
+                        if attempt == 2:
+                            raise
         await asyncio.gather(*(worker() for _ in range(window)))
 asyncio.run(main())
 print(tokens)

@@ -229,3 +229,16 @@ def test_a_kill_during_a_large_run_resumes_with_every_cell_stored_once(spec_file
     assert len(keys) == n and len(set(keys)) == n
     for r in rows():
         assert r["response"] == "answer: " + json.loads(r["messages"])[-1]["content"]
+
+
+def test_progress_reports_tokens_per_second_while_generating(spec_file, stub, hanprompt_home):
+    from hanprompt.experiments import run_experiment
+
+    calls: list[tuple[int, int, str]] = []
+    summary = run_experiment(spec_file(matrix(6, words=lambda i: 3)), models=[f"openai:echo@{stub.base_url}"],
+                             max_concurrency=2, progress=lambda d, t, label: calls.append((d, t, label)))
+    assert summary.generated == 6
+    shown = [label for d, _, label in calls if d > 0]
+    assert shown and all(label.startswith(f"openai:echo@{stub.base_url} · ") and label.endswith(" tok/s")
+                         for label in shown)
+    assert calls[-1][:2] == (6, 6)

@@ -626,10 +626,15 @@ def _retryable(e) -> bool:
 
 def _wait_s(e, attempt: int) -> float:
     """Seconds before attempt ``attempt`` (1, 2, ...): the server's ``Retry-After`` (or
-    ``retry-after-ms``) when it gives one, else 0.5 s x 2^(attempt-1), jittered, at most 8 s."""
+    ``retry-after-ms``) when it gives one, else 0.5 s x 2^(attempt-1), jittered, at most 8 s;
+    none before the first retry of a dropped connection."""
     import random
     from email.utils import parsedate_to_datetime
 
+    import openai
+
+    if attempt == 1 and isinstance(e, openai.APIConnectionError) and not isinstance(e, openai.APITimeoutError):
+        return 0.0  # most often a kept-alive connection the server had closed: a new one at once
     headers = getattr(getattr(e, "response", None), "headers", None) or {}
     try:
         if headers.get("retry-after-ms") is not None:

@@ -119,6 +119,7 @@ class _Run:
                                   lookup=self._cached if use_cache else None)
         self.on_notice = on_notice
         self.summary = RunSummary(run_id, "running", total, already_done=done)
+        self._rate: tuple[float, int] | None = None  # (when the current model began, output tokens since)
         self.phases = Phases()
         self.translator = translator  # (loaded translator, source, target) of a translate: section
         self.lease = None
@@ -134,6 +135,7 @@ class _Run:
             self.on_notice(text)
 
     def model(self, backend: Backend, cells: list[Cell]) -> None:
+        self._rate = None  # cells served from the cache first: no speed to show yet
         # Unseeded sampling has no cache key: it is never served from the cache, nor serves.
         keys = {c.key: cache_key(backend, c.messages, c.params) if deterministic(c.params) else None
                 for c in cells}
@@ -180,6 +182,7 @@ class _Run:
                                    "(finished cells are kept: fix the cause, then --resume)")
 
         start, spent = time.perf_counter(), self.phases.seconds.copy()
+        self._rate = (start, 0)
         backend.generate_many([(g[0].messages, g[0].params) for g in todo],
                               max_batch=self.max_concurrency or backend.default_concurrency,
                               on_done=on_done, on_notice=self.notice, phases=self.phases)
@@ -268,7 +271,17 @@ class _Run:
                 self.summary.copies += r.copy
         with self.phases.measure("translate"):
             self.translate()
-        self.progress(self.done, self.summary.total, backend.spec)
+        self.progress(self.done, self.summary.total, self._label(backend, results))
+
+    def _label(self, backend: Backend, results: list["_Result"]) -> str:
+        """The model's spec, and while it generates, output tokens per second of wall time since it began."""
+        if self._rate is None:
+            return backend.spec
+        began, tokens = self._rate
+        tokens += sum(r.completion.output_tokens for r in results if r.origin is None and not r.copy)
+        self._rate = (began, tokens)
+        elapsed = time.perf_counter() - began
+        return f"{backend.spec} · {tokens / elapsed:,.0f} tok/s" if elapsed > 0 else backend.spec
 
     def translate(self) -> None:
         """Translate every generation of the run the translate: section's translator lacks.
