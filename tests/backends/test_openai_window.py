@@ -79,6 +79,9 @@ def test_a_retry_wait_is_not_part_of_ttft(cli, rows):
     assert t["retry_s"] >= 1.0  # Retry-After was honoured
     assert row["ttft_s"] < t["retry_s"]  # and it is not counted as time to the first token
     assert row["total_s"] < t["retry_s"]
+    code, out, err = cli("logs", "show", row["id"])
+    assert code == 0, err
+    assert f"--- timings: queue {t['queue_s']:.3f} s · retry {t['retry_s']:.3f} s · ttft {t['ttft_s']:.3f} s" in out
 
 
 @pytest.mark.parametrize("model, status, words", [
