@@ -172,40 +172,27 @@ class Server:
             self.process.wait()
 
 
-def timed(command: list[str], env: dict, timeout: float = 900) -> tuple[float, str, int]:
-    """(wall seconds, stdout, peak resident KiB) of a whole process."""
+def timed(command: list[str], env: dict, timeout: float = 1800) -> tuple[float, str, float, int]:
+    """(wall seconds, stdout, CPU seconds user+system, peak resident KiB) of a whole process, from wait4."""
     t0 = time.perf_counter()
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        raise
-    seconds = time.perf_counter() - t0
-    if proc.returncode != 0:
-        sys.exit(f"{' '.join(command[:4])} ... failed ({proc.returncode}): {err.strip()[-800:]}")
-    return seconds, out, 0
-
-
-def peak_rss_kib(command: list[str], env: dict, timeout: float = 1800) -> tuple[float, int, str]:
-    """(wall seconds, peak resident KiB from wait4, stderr tail) of a whole process."""
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
-    deadline = time.monotonic() + timeout
-    while True:
-        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-        if pid:
-            break
-        if time.monotonic() > deadline:
-            proc.kill()
-            sys.exit(f"{command[:4]} ran past {timeout} s")
-        time.sleep(0.02)
-    seconds = time.perf_counter() - t0
-    err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    if proc.returncode != 0:
-        sys.exit(f"{' '.join(command[:4])} ... failed ({proc.returncode}): {err.strip()[-800:]}")
-    return seconds, usage.ru_maxrss, err
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        proc = subprocess.Popen(command, stdout=out, stderr=err, text=True, env=env)
+        deadline = time.monotonic() + timeout
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.monotonic() > deadline:
+                proc.kill()
+                sys.exit(f"{' '.join(command[:4])} ... ran past {timeout} s")
+            time.sleep(0.01)
+        seconds = time.perf_counter() - t0
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        if proc.returncode != 0:
+            sys.exit(f"{' '.join(command[:4])} ... failed ({proc.returncode}): {err.read().strip()[-800:]}")
+        return seconds, out.read(), usage.ru_utime + usage.ru_stime, usage.ru_maxrss
 
 
 def write_matrix(workdir: Path, n: int = 48, max_tokens: int = 160) -> tuple[Path, Path]:
@@ -235,16 +222,20 @@ def window_part(binary: Path, model: Path, args, workdir: Path, env: dict) -> No
     with Server(binary, model, 8, args.threads, 512, workdir / "server-a.log") as server:
         url = f"openai:smollm2@{server.base_url}"
         for r in range(args.rounds):
-            s, _, _ = timed([sys.executable, "-m", "hanprompt", "run", str(spec), "-m", url, "--no-cache",
-                             "--max-concurrency", "8"], env)
-            hp.append((s, tokens_of_last_run(workdir / "home" / "hanprompt.db"), load()))
-            s, out, _ = timed([sys.executable, "-c", BARE_CLIENT, server.base_url, "smollm2", "8", str(bodies)], env)
-            bare.append((s, int(out.strip().splitlines()[-1]), load()))
-            print(f"  round {r + 1}: hanprompt {hp[-1][0]:.2f} s ({hp[-1][1]} tokens), bare client {bare[-1][0]:.2f} s "
-                  f"({bare[-1][1]} tokens); {load()}", flush=True)
+            s, _, cpu, _ = timed([sys.executable, "-m", "hanprompt", "run", str(spec), "-m", url, "--no-cache",
+                                  "--max-concurrency", "8"], env)
+            hp.append((s, tokens_of_last_run(workdir / "home" / "hanprompt.db"), cpu))
+            s, out, cpu, _ = timed([sys.executable, "-c", BARE_CLIENT, server.base_url, "smollm2", "8", str(bodies)],
+                                   env)
+            bare.append((s, int(out.strip().splitlines()[-1]), cpu))
+            print(f"  round {r + 1}: hanprompt {hp[-1][0]:.2f} s ({hp[-1][1]} tokens, client CPU {hp[-1][2]:.2f} s), "
+                  f"bare client {bare[-1][0]:.2f} s ({bare[-1][1]} tokens, client CPU {bare[-1][2]:.2f} s); {load()}",
+                  flush=True)
     h, b = statistics.median(x[0] for x in hp), statistics.median(x[0] for x in bare)
-    print(f"(1) llama-server -np 8, 48 prompts, 8 in flight, {args.threads} thread(s): hanprompt run {h:.2f} s, "
-          f"bare asyncio client {b:.2f} s (medians of {args.rounds}); throughput ratio {b / h:.3f}; {load()}")
+    hc, bc = statistics.median(x[2] for x in hp), statistics.median(x[2] for x in bare)
+    print(f"(1) llama-server -np 8, 48 prompts, 8 in flight, {args.threads} thread(s): hanprompt run {h:.2f} s "
+          f"(client CPU {hc:.2f} s), bare asyncio client {b:.2f} s (client CPU {bc:.2f} s), medians of {args.rounds}; "
+          f"throughput ratio {b / h:.3f}; {load()}")
 
 
 def servers_part(binary: Path, model: Path, args, workdir: Path, env: dict) -> None:
@@ -253,10 +244,10 @@ def servers_part(binary: Path, model: Path, args, workdir: Path, env: dict) -> N
     with Server(binary, model, 8, args.threads, 512, workdir / "server-a.log") as a, \
             Server(binary, model, 8, args.threads, 512, workdir / "server-b.log") as b:
         for r in range(args.rounds):
-            s, _, _ = timed([sys.executable, "-m", "hanprompt", "run", str(spec), "-m", f"openai:smollm2@{a.base_url}",
+            s, *_ = timed([sys.executable, "-m", "hanprompt", "run", str(spec), "-m", f"openai:smollm2@{a.base_url}",
                              "--no-cache", "--max-concurrency", "8"], env)
             one.append(s)
-            s, _, _ = timed([sys.executable, "-m", "hanprompt", "run", str(spec), "-m",
+            s, *_ = timed([sys.executable, "-m", "hanprompt", "run", str(spec), "-m",
                              f"openai:smollm2@{a.base_url},{b.base_url}", "--no-cache", "--max-concurrency", "16"], env)
             two.append(s)
             print(f"  round {r + 1}: one server {one[-1]:.2f} s, two servers {two[-1]:.2f} s; {load()}", flush=True)
@@ -274,10 +265,11 @@ def overhead_part(args, workdir: Path, env: dict) -> None:
             spec.write_text("name: instant\nparams: {max_new_tokens: 4, temperature: 0}\nvariants:\n"
                             "  - {id: v, prompt: \"q{{i}}\"}\nvars:\n  i: [" + ", ".join(map(str, range(n))) + "]\n")
             home = workdir / f"home-{n}"
-            seconds, rss, _ = peak_rss_kib([sys.executable, "-c", RUN_ONLY, str(spec), f"openai:echo@{stub.base_url}"],
-                                           dict(env, HANPROMPT_HOME=str(home)))
-            print(f"(3) {n:,} instant cells against the stub, 8 in flight: {seconds:.1f} s whole process, "
-                  f"{seconds / n * 1000:.2f} ms per cell, peak RSS {rss / 1024:.0f} MiB; {load()}", flush=True)
+            seconds, _, cpu, rss = timed([sys.executable, "-c", RUN_ONLY, str(spec), f"openai:echo@{stub.base_url}"],
+                                         dict(env, HANPROMPT_HOME=str(home)))
+            print(f"(3) {n:,} instant cells against the stub, 8 in flight: {seconds:.1f} s whole process "
+                  f"({seconds / n * 1000:.2f} ms per cell), client CPU {cpu:.1f} s ({cpu / n * 1000:.2f} ms per cell), "
+                  f"peak RSS {rss / 1024:.0f} MiB; {load()}", flush=True)
 
 
 def main() -> None:

@@ -486,7 +486,8 @@ class OpenAIBackend(Backend):
                 async for chunk in stream:
                     if chunk.usage is not None:
                         usage = chunk.usage
-                    if chunk.model and chunk.model != self.model and url not in self._wrong_model:
+                    # OpenAI answers for an alias with a dated snapshot of it (gpt-4o-mini -> gpt-4o-mini-2024-07-18)
+                    if chunk.model and not chunk.model.startswith(self.model) and url not in self._wrong_model:
                         self._wrong_model.add(url)
                         self._notices.append(f"{url} answers as model {chunk.model!r}, not {self.model!r}: "
                                              "check that it serves the weights you asked for")
