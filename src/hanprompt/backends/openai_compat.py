@@ -474,7 +474,6 @@ class OpenAIBackend(Backend):
                        on_text: OnText | None, sent_at: float) -> Completion:
         """Send once and read the stream to its end; an APIError before the first chunk may be retried,
         a stream that breaks off after it is a BackendError (the answer may have cost tokens)."""
-        import httpx
         import openai
 
         parts: list[str] = []
@@ -502,7 +501,7 @@ class OpenAIBackend(Backend):
                                 on_text(piece)
                         if choice.finish_reason:
                             finish = choice.finish_reason
-        except (openai.OpenAIError, httpx.HTTPError) as e:  # the connection lost or timed out mid-stream
+        except openai.OpenAIError as e:  # the connection lost or timed out mid-stream, or an error event
             cause = e.__cause__ or e
             why = (str(cause).splitlines() or [type(cause).__name__])[0][:120] or type(cause).__name__
             raise BackendError(
