@@ -245,3 +245,21 @@ def test_progress_reports_tokens_per_second_while_generating(spec_file, stub, ha
     assert shown and all(label.startswith(f"openai:echo@{stub.base_url} · ") and label.endswith(" tok/s")
                          for label in shown)
     assert calls[-1][:2] == (6, 6)
+
+
+def test_a_server_that_stops_mid_run_is_set_aside_and_its_requests_go_elsewhere(hanprompt_home):
+    from hanprompt.backends import registry
+    from hanprompt.backends.base import GenParams
+
+    with StubServer() as live:
+        gone = StubServer().start()
+        backend = registry.load(f"openai:echo@{gone.base_url},{live.base_url}")  # both answer now
+        gone.stop()  # then one stops
+        requests = [([{"role": "user", "content": f"q{i}"}], GenParams(max_new_tokens=8)) for i in range(12)]
+        done = backend.generate_many(requests, max_batch=3)
+        assert [c.error for c in done] == [None] * 12
+        assert [c.text for c in done] == [f"answer: q{i}" for i in range(12)]
+        assert {c.placement["server"] for c in done} == {live.base_url}
+        assert live.requests["echo"] == 12
+        (aside,) = [s for s in backend._servers if s.url == gone.base_url]
+        assert aside.why.startswith(f"cannot reach {gone.base_url}")

@@ -429,8 +429,9 @@ class OpenAIBackend(Backend):
         first_send = time.perf_counter()
         several = len(self._servers) > 1
         attempt = 0
+        failed_on: _Server | None = None
         while True:
-            server = self._pick()
+            server = self._pick(avoid=failed_on)
             if server is None:
                 raise BackendError(f"every server of {self.model} is failing: "
                                    + "; ".join(f"{s.url} ({s.why})" for s in self._servers)
@@ -444,6 +445,7 @@ class OpenAIBackend(Backend):
                 if not _retryable(e):
                     raise self._error(e, where=server.url, retries=attempt) from None
                 server.failures += 1
+                failed_on = server
                 if several and server.failures >= SET_ASIDE_AFTER:
                     server.set_aside(_reason(self._error(e, where=server.url, retries=0)), SET_ASIDE_S)
                 if attempt >= self.opts.max_retries:
@@ -464,11 +466,13 @@ class OpenAIBackend(Backend):
                 completion.placement = {"server": server.url}
             return completion
 
-    def _pick(self) -> "_Server | None":
-        """The server with the fewest requests in flight, of those not set aside (None: all are)."""
+    def _pick(self, avoid: "_Server | None" = None) -> "_Server | None":
+        """The server with the fewest requests in flight, of those not set aside (None: all are);
+        a retry goes to another server than the one that just failed it, when there is one."""
         now = time.monotonic()
         ready = [s for s in self._servers if s.aside_until <= now]
-        return min(ready, key=lambda s: s.in_flight) if ready else None
+        others = [s for s in ready if s is not avoid]
+        return min(others or ready, key=lambda s: s.in_flight) if ready else None
 
     async def _attempt(self, client, url: str, request: dict, params: GenParams, messages: Messages,
                        on_text: OnText | None, sent_at: float) -> Completion:
