@@ -263,3 +263,34 @@ def test_a_server_that_stops_mid_run_is_set_aside_and_its_requests_go_elsewhere(
         assert live.requests["echo"] == 12
         (aside,) = [s for s in backend._servers if s.url == gone.base_url]
         assert aside.why.startswith(f"cannot reach {gone.base_url}")
+
+
+def test_all_servers_going_down_mid_run_fails_the_run_in_one_line_and_keeps_what_was_stored(spec_file, rows,
+                                                                                              hanprompt_home):
+    from hanprompt.errors import BackendError
+    from hanprompt.experiments import run_experiment
+
+    a, b = StubServer().start(), StubServer().start()
+    try:
+        spec = f"openai:echo@{a.base_url},{b.base_url}"
+
+        def progress(done: int, total: int, label: str) -> None:
+            if done >= 6 and a.socket.fileno() != -1:  # both servers stop once 6 cells are stored
+                a.stop()
+                b.stop()
+
+        with pytest.raises(BackendError) as failure:
+            run_experiment(spec_file(matrix(60)), models=[{"spec": spec, "max_retries": 1}], max_concurrency=2,
+                           progress=progress)
+    finally:
+        for server in (a, b):
+            if server.socket.fileno() != -1:
+                server.stop()
+    line = str(failure.value)
+    assert "\n" not in line and "8 requests in a row failed" in line
+    assert "every server of echo is failing" in line and a.base_url in line and b.base_url in line
+    (run,) = rows("runs")
+    assert run["status"] == "failed" and run["error"] == line
+    keys = [r["cell_key"] for r in rows()]
+    assert 6 <= len(keys) < 60 and len(set(keys)) == len(keys)
+    assert all(r["error"] is None for r in rows())

@@ -168,6 +168,7 @@ class _Run:
 
         def on_done(items: list[tuple[int, Completion]]) -> None:
             results = []
+            stop = None  # the error that made FAILURES_IN_A_ROW failures in a row
             for i, completion in items:
                 if completion.error is None:
                     results += [_Result(c, keys[c.key], completion, None, copy=j > 0) for j, c in enumerate(todo[i])]
@@ -175,11 +176,13 @@ class _Run:
                 else:  # the others are kept; a resume asks again for the failed ones only
                     failed.append(completion.error)
                     streak[0] += 1
+                    if streak[0] == limits.FAILURES_IN_A_ROW:
+                        stop = completion.error
             if results:
                 self._store(backend, results)
-            if streak[0] >= limits.FAILURES_IN_A_ROW:
-                raise BackendError(f"{streak[0]} requests in a row failed, the last: {failed[-1]}; the run stops "
-                                   "(finished cells are kept: fix the cause, then --resume)")
+            if stop is not None:
+                raise BackendError(f"{limits.FAILURES_IN_A_ROW} requests in a row failed, the last: {stop}; the run "
+                                   "stops (finished cells are kept: fix the cause, then --resume)")
 
         start, spent = time.perf_counter(), self.phases.seconds.copy()
         self._rate = (start, 0)

@@ -44,6 +44,7 @@ class StubServer(ThreadingHTTPServer):
         self.api_key, self.delay_s, self.slow_s, self.usage = api_key, delay_s, slow_s, usage
         self.retry_after = retry_after
         self.release = threading.Event()
+        self.gone = False
         self.started: list[tuple[str, str]] = []
         self.ended: list[tuple[str, str]] = []
         self.requests: Counter[str] = Counter()
@@ -70,6 +71,7 @@ class StubServer(ThreadingHTTPServer):
         return self
 
     def stop(self) -> None:
+        self.gone = True  # connections kept alive get no more answers: the server is down for every client
         self.shutdown()
         self.server_close()
         if self._thread is not None:
@@ -155,6 +157,9 @@ class _Handler(BaseHTTPRequestHandler):
             pass
 
     def do_POST(self) -> None:
+        if self.server.gone:  # stopped: drop the request and the connection, as a dead server would
+            self.close_connection = True
+            return
         with self.server.lock:
             self.server.in_flight += 1
             self.server.peak = max(self.server.peak, self.server.in_flight)
