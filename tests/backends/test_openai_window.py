@@ -294,3 +294,18 @@ def test_all_servers_going_down_mid_run_fails_the_run_in_one_line_and_keeps_what
     keys = [r["cell_key"] for r in rows()]
     assert 6 <= len(keys) < 60 and len(set(keys)) == len(keys)
     assert all(r["error"] is None for r in rows())
+
+
+def test_the_library_works_from_inside_a_running_event_loop(stub):
+    import asyncio
+
+    from hanprompt.backends import registry
+    from hanprompt.backends.base import GenParams
+
+    backend = registry.load(f"openai:echo@{stub.base_url}")
+
+    async def in_a_notebook():
+        return backend.generate_batch([([{"role": "user", "content": f"q{i}"}], GenParams(max_new_tokens=8))
+                                       for i in range(3)])
+
+    assert [c.text for c in asyncio.run(in_a_notebook())] == ["answer: q0", "answer: q1", "answer: q2"]

@@ -320,7 +320,7 @@ class OpenAIBackend(Backend):
             finally:
                 await _close(clients)
 
-        return asyncio.run(one())
+        return _run(one())
 
     def generate_batch(self, requests: list[tuple[Messages, GenParams]]) -> list[Completion]:
         """All requests in flight at once; a request that fails gives a Completion with ``error`` set."""
@@ -337,7 +337,7 @@ class OpenAIBackend(Backend):
         comes back (memory does not grow with the number of requests); without it, the
         completions in request order. A request that fails gives a Completion with ``error`` set.
         """
-        return asyncio.run(self._many(iter(requests), max(1, max_batch), on_done, on_notice))
+        return _run(self._many(iter(requests), max(1, max_batch), on_done, on_notice))
 
     def _async_clients(self) -> dict[str, Any]:
         """An ``AsyncOpenAI`` client per server, for the event loop about to run (closed after it)."""
@@ -590,6 +590,17 @@ SET_ASIDE_S = 30.0
 #: backoff between retries without Retry-After: 0.5 s doubled per attempt, at most 8 s; Retry-After at most 60 s
 BACKOFF_S, BACKOFF_MAX_S, RETRY_AFTER_MAX_S = 0.5, 8.0, 60.0
 _QUOTA_WORDS = ("insufficient_quota", "quota", "billing", "credit")
+
+
+def _run(coroutine):
+    """``asyncio.run``, or in a thread of its own where this thread already runs an event loop
+    (a notebook, an async application calling the library)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    with ThreadPoolExecutor(1, thread_name_prefix="openai-loop") as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 async def _close(clients: dict) -> None:
