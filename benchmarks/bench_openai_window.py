@@ -5,7 +5,8 @@ server against two, and hanprompt's own cost per cell against a server that answ
     SmolLM2-135M-Instruct Q4_1 GGUF; a matrix of 48 prompts alternating short and long answers
     (up to 160 tokens, greedy); ``hanprompt run --no-cache --max-concurrency 8`` against a bare
     asyncio client (httpx, the same 48 requests, 8 in flight, nothing stored), each a whole
-    process timed from start to exit, alternating, ``--rounds`` times each. Throughput ratio =
+    process timed from start to exit, alternating (which side goes first alternates too),
+    ``--rounds`` times each. Throughput ratio =
     bare seconds / hanprompt seconds (1.0: hanprompt as fast as the bare client).
 (2) the same matrix spread by hanprompt over two such servers (``openai:MODEL@URL1,URL2``,
     ``--max-concurrency 16``) against one (``--max-concurrency 8``), alternating.
@@ -222,12 +223,15 @@ def window_part(binary: Path, model: Path, args, workdir: Path, env: dict) -> No
     with Server(binary, model, 8, args.threads, 512, workdir / "server-a.log") as server:
         url = f"openai:smollm2@{server.base_url}"
         for r in range(args.rounds):
-            s, _, cpu, _ = timed([sys.executable, "-m", "hanprompt", "run", str(spec), "-m", url, "--no-cache",
-                                  "--max-concurrency", "8"], env)
-            hp.append((s, tokens_of_last_run(workdir / "home" / "hanprompt.db"), cpu))
-            s, out, cpu, _ = timed([sys.executable, "-c", BARE_CLIENT, server.base_url, "smollm2", "8", str(bodies)],
-                                   env)
-            bare.append((s, int(out.strip().splitlines()[-1]), cpu))
+            for side in ("hanprompt", "bare") if r % 2 == 0 else ("bare", "hanprompt"):  # who goes first alternates
+                if side == "hanprompt":
+                    s, _, cpu, _ = timed([sys.executable, "-m", "hanprompt", "run", str(spec), "-m", url, "--no-cache",
+                                          "--max-concurrency", "8"], env)
+                    hp.append((s, tokens_of_last_run(workdir / "home" / "hanprompt.db"), cpu))
+                else:
+                    s, out, cpu, _ = timed([sys.executable, "-c", BARE_CLIENT, server.base_url, "smollm2", "8",
+                                            str(bodies)], env)
+                    bare.append((s, int(out.strip().splitlines()[-1]), cpu))
             print(f"  round {r + 1}: hanprompt {hp[-1][0]:.2f} s ({hp[-1][1]} tokens, client CPU {hp[-1][2]:.2f} s), "
                   f"bare client {bare[-1][0]:.2f} s ({bare[-1][1]} tokens, client CPU {bare[-1][2]:.2f} s); {load()}",
                   flush=True)
