@@ -23,7 +23,7 @@ def generation_record(
         "model": backend.spec,
         "backend": backend.name,
         "device": backend.info.device,
-        "placement": backend.info.placement,
+        "placement": completion.placement or backend.info.placement,
         "dtype": backend.info.dtype,
         "params": params.model_dump(),
         "messages": messages,

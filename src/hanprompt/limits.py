@@ -25,6 +25,8 @@ MAX_CONCURRENCY = 1_024
 MAX_THREADS = 4_096
 #: the ids of stored records (runs, generations): the log's Integer keys, 32-bit on PostgreSQL
 MAX_ID = 2**31 - 1
+#: failed requests in a row after which a run stops instead of asking for every remaining cell
+FAILURES_IN_A_ROW = 8
 
 MaxNewTokens = Annotated[int, Field(ge=1, le=MAX_NEW_TOKENS)]
 Temperature = Annotated[float, Field(ge=0.0, le=MAX_TEMPERATURE, allow_inf_nan=False)]

@@ -265,7 +265,7 @@ def test_a_failing_model_keeps_the_finished_cells_and_fails_the_run(cli, stub, s
     assert code == 2
     last = err.strip().splitlines()[-1]  # after the progress bar
     assert last.startswith("hanprompt: error: the stream from") and "broke off" in last
-    assert last.endswith("(3 more requests of this chunk failed too)") and "Traceback" not in err
+    assert last.endswith("(3 more requests failed too)") and "Traceback" not in err
     stored = rows()
     assert len(stored) == 4 and all(r["model"].startswith("openai:echo@") for r in stored)
     (run,) = rows("runs")

@@ -80,6 +80,8 @@ class Completion:
     usage_source: str = "tokenizer"  # where the counts come from: "tokenizer" | "server" | "chunks"
     cost: float | None = None  # currency units, from the model's prices per million tokens
     timings: dict = field(default_factory=dict)  # seconds: queue_s, prefill_s, decode_s as known
+    #: where this generation ran when the backend has several places (the server that answered)
+    placement: dict | None = None
 
     @property
     def tokens_per_s(self) -> float:

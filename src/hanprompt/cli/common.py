@@ -194,7 +194,7 @@ def progress_bars(unit: str, *, per_label: bool = False):
     each); otherwise one bar whose description is the latest label. A label starting with
     ``loading `` shows while a model loads, without a bar's worth of progress. The ETA is the rate
     measured since the first advance after the latest load (cells, segments or documents per
-    second of actual work), so it shows from the first finished batch on.
+    second of actual work), shown beside it, so it shows from the first finished batch on.
     """
     if not stderr_is_terminal():
         yield None
@@ -227,7 +227,7 @@ def progress_bars(unit: str, *, per_label: bool = False):
         mark = marks[key]
         if mark is not None and done > mark[1] and total >= done:
             left = (total - done) * (now - mark[0]) / (done - mark[1])
-            eta = f"{int(left // 60)}:{int(left % 60):02d}"
+            eta = f"{int(left // 60)}:{int(left % 60):02d} · {(done - mark[1]) / max(now - mark[0], 1e-9):,.1f} {unit}/s"
         elif done >= total:
             eta = "0:00"
         bar.update(tasks[key], completed=done, total=total, description=description, eta=eta)

@@ -120,9 +120,10 @@ def show_log(args: argparse.Namespace) -> int:
         f"--- {n_in} in{counted} · TTFT {row['ttft_s'] or 0:.3f} s · {row['tokens_per_s'] or 0:.1f} tok/s"
         f" · {row['total_s'] or 0:.3f} s · load {row['load_s'] or 0:.2f} s{cost}",
     ]
-    if row.get("timings") and not row.get("cached"):  # the phase split: queue, prefill, decode seconds
-        lines[-1] += " · " + " · ".join(f"{k.removesuffix('_s')} {v_:.3f} s" for k, v_ in row["timings"].items()
-                                        if isinstance(v_, (int, float)))
+    timings = row.get("timings") or {}
+    if timings and not row.get("cached"):  # where the seconds went: queue, retries, prefill/TTFT, decode
+        lines.append("--- timings: " + " · ".join(f"{v(k.removesuffix('_s'))} {t:.3f} s" for k, t in timings.items()
+                                                   if isinstance(t, (int, float))))
     if row.get("cached"):  # the timings above were measured once, by the generation it reuses
         origin = f"generation {row['cached_from_id']}" if row.get("cached_from_id") else "an earlier generation"
         lines[-1] = (f"--- {n_in} in{counted} · served from the cache: not measured now; "

@@ -144,6 +144,7 @@ class _Run:
                                   lookup=self._cached if use_cache else None, threads=threads)
         self.on_notice = on_notice
         self.summary = RunSummary(run_id, "running", total, already_done=done)
+        self._rate: tuple[float, int] | None = None  # (when the current model began, output tokens since)
         self.phases = Phases()
         self.translator = translator  # (loaded translator, source, target) of a translate: section
         self.lease = None
@@ -159,6 +160,7 @@ class _Run:
             self.on_notice(text)
 
     def model(self, backend: Backend, cells: list[Cell]) -> None:
+        self._rate = None  # cells served from the cache first: no speed to show yet
         # Unseeded sampling has no cache key: it is never served from the cache, nor serves.
         keys = {c.key: cache_key(backend, c.messages, c.params) if deterministic(c.params) else None
                 for c in cells}
@@ -186,22 +188,35 @@ class _Run:
             return
         self.progress(self.done, self.summary.total, f"{backend.spec}: {len(todo)} prompts")
 
+        failed: list[str] = []
+        streak = [0]  # failures in a row, in the order requests ended
+
         def on_done(items: list[tuple[int, Completion]]) -> None:
             results = []
+            stop = None  # the error that made FAILURES_IN_A_ROW failures in a row
             for i, completion in items:
                 if completion.error is None:
                     results += [_Result(c, keys[c.key], completion, None, copy=j > 0) for j, c in enumerate(todo[i])]
+                    streak[0] = 0
+                else:  # the others are kept; a resume asks again for the failed ones only
+                    failed.append(completion.error)
+                    streak[0] += 1
+                    if streak[0] == limits.FAILURES_IN_A_ROW:
+                        stop = completion.error
             if results:
                 self._store(backend, results)
-            failed = [c.error for _, c in items if c.error is not None]
-            if failed:  # the others are kept; a resume asks again for the failed ones only
-                more = f" ({len(failed) - 1} more requests of this chunk failed too)" if len(failed) > 1 else ""
-                raise BackendError(f"{failed[0]}{more}")
+            if stop is not None:
+                raise BackendError(f"{limits.FAILURES_IN_A_ROW} requests in a row failed, the last: {stop}; the run "
+                                   "stops (finished cells are kept: fix the cause, then --resume)")
 
         start, spent = time.perf_counter(), self.phases.seconds.copy()
+        self._rate = (start, 0)
         backend.generate_many([(g[0].messages, g[0].params) for g in todo],
                               max_batch=self.max_concurrency or backend.default_concurrency,
                               on_done=on_done, on_notice=self.notice, phases=self.phases)
+        if failed:
+            more = f" ({len(failed) - 1} more requests failed too)" if len(failed) > 1 else ""
+            raise BackendError(f"{failed[0]}{more}")
         if not any(p in self.phases.seconds for p in ("prefill", "decode", "generate")):
             # a backend that does not split its time: the call's wall time, less storing
             stored = self.phases.seconds.get("store", 0.0) - spent.get("store", 0.0)
@@ -300,7 +315,17 @@ class _Run:
                 self.summary.copies += r.copy
         with self.phases.measure("translate"):
             self.translate()
-        self.progress(self.done, self.summary.total, backend.spec)
+        self.progress(self.done, self.summary.total, self._label(backend, results))
+
+    def _label(self, backend: Backend, results: list["_Result"]) -> str:
+        """The model's spec, and while it generates, output tokens per second of wall time since it began."""
+        if self._rate is None:
+            return backend.spec
+        began, tokens = self._rate
+        tokens += sum(r.completion.output_tokens for r in results if r.origin is None and not r.copy)
+        self._rate = (began, tokens)
+        elapsed = time.perf_counter() - began
+        return f"{backend.spec} · {tokens / elapsed:,.0f} tok/s" if elapsed > 0 else backend.spec
 
     def translate(self) -> None:
         """Translate every generation of the run the translate: section's translator lacks.

@@ -35,6 +35,24 @@ def _texts(*names: str):
     return field_validator(*names, mode="before")(lambda cls, value: _text(value))
 
 
+def _fold_base_urls(value: dict) -> dict:
+    """``{spec: openai:MODEL, base_urls: [URL1, URL2]}`` -> ``{spec: openai:MODEL@URL1,URL2}``.
+
+    The list names servers that serve the same weights (see ``backends.openai_compat``); the
+    URLs themselves are checked with the spec, by the backend's own parser.
+    """
+    value = dict(value)
+    urls, spec = value.pop("base_urls"), value.get("spec")
+    if not isinstance(urls, list) or not urls or not all(isinstance(u, str) for u in urls):
+        raise ValueError("base_urls is a list of server URLs, e.g. [http://10.0.0.1:8000/v1, http://10.0.0.2:8000/v1]")
+    if not isinstance(spec, str) or not spec.strip().startswith("openai:") or "@" in spec:
+        raise ValueError("base_urls goes with a spec 'openai:<model>' that names no server itself")
+    if any(not u.strip() or "," in u for u in urls):
+        raise ValueError("base_urls has an empty entry or one with a comma; give one URL per entry")
+    value["spec"] = f"{spec.strip()}@{','.join(u.strip() for u in urls)}"
+    return value
+
+
 class ModelEntry(_Strict):
     """A model spec with its loading options."""
 
@@ -62,7 +80,11 @@ class ModelEntry(_Strict):
     @model_validator(mode="before")
     @classmethod
     def _from_string(cls, value: Any) -> Any:
-        return {"spec": value} if isinstance(value, str) else value
+        if isinstance(value, str):
+            return {"spec": value}
+        if isinstance(value, dict) and "base_urls" in value:
+            return _fold_base_urls(value)
+        return value
 
     @field_validator("max_memory", mode="before")
     @classmethod

@@ -7,7 +7,11 @@ streaming protocol (server-sent events). The requested model name picks the beha
   chunk, then a chunk with ``finish_reason: stop``, then, when the request asks with
   ``stream_options.include_usage``, a usage chunk (tokens counted as whitespace-separated words).
 - ``flaky``: HTTP 500 for the first request, then behaves like ``echo``.
-- ``busy``: HTTP 429 for the first request (with ``Retry-After: 0``), then like ``echo``.
+- ``busy``: HTTP 429 for the first request (with ``Retry-After: <retry_after>``, 0 by default),
+  then like ``echo``.
+- ``quota``: HTTP 429 with OpenAI's ``insufficient_quota`` code, always (no retry can help).
+- ``denied``: HTTP 403; ``invalid``: HTTP 400; ``broken``: HTTP 500, always.
+- ``impostor``: like ``echo``, but the chunks name another model (``someone-else``).
 - ``slow``: waits ``slow_s`` seconds before answering (longer than a client's short timeout).
 - ``malformed``: one chunk of invalid JSON.
 - ``cut``: two content chunks, then the connection closes: no finish reason, no ``[DONE]``.
@@ -16,7 +20,9 @@ streaming protocol (server-sent events). The requested model name picks the beha
 - ``scripted``: answers, in one chunk, the first reply of ``replies`` (a list of ``(needle, reply)``
   the test fills) whose needle occurs in the request's messages, and removes it from the list.
 
-With ``usage=False`` the server ignores ``include_usage``, as llama.cpp's Python server does.
+A request whose last user message holds the word ``HOLD`` waits for ``release`` (an Event)
+before it answers, at most 60 s. ``started`` and ``ended`` list ``(model, first words of the last user message)`` as requests
+begin and end, in order. With ``usage=False`` the server ignores ``include_usage``, as llama.cpp's Python server does.
 With ``api_key`` set, requests without ``Authorization: Bearer <api_key>`` get HTTP 401.
 ``delay_s`` spaces the chunks, so that concurrent requests overlap; ``peak`` is the most
 requests ever in flight at once, ``requests`` counts requests per model, ``response_formats``
@@ -33,10 +39,17 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 class StubServer(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 1024  # many connections opened at once (a window of requests) wait, never time out
 
-    def __init__(self, api_key: str | None = None, delay_s: float = 0.0, slow_s: float = 5.0, usage: bool = True):
-        super().__init__(("127.0.0.1", 0), _Handler)
+    def __init__(self, api_key: str | None = None, delay_s: float = 0.0, slow_s: float = 5.0, usage: bool = True,
+                 retry_after: str = "0", port: int = 0):
+        super().__init__(("127.0.0.1", port), _Handler)
         self.api_key, self.delay_s, self.slow_s, self.usage = api_key, delay_s, slow_s, usage
+        self.retry_after = retry_after
+        self.release = threading.Event()
+        self.gone = False
+        self.started: list[tuple[str, str]] = []
+        self.ended: list[tuple[str, str]] = []
         self.requests: Counter[str] = Counter()
         self.response_formats: list[dict | None] = []  # each request's response_format, in order
         self.replies: list[tuple[str, str]] = []  # (needle, reply): what model "scripted" answers
@@ -62,6 +75,7 @@ class StubServer(ThreadingHTTPServer):
         return self
 
     def stop(self) -> None:
+        self.gone = True  # connections kept alive get no more answers: the server is down for every client
         self.shutdown()
         self.server_close()
         if self._thread is not None:
@@ -124,6 +138,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._counted = False
             with self.server.lock:
                 self.server.in_flight -= 1
+                self.server.ended.append(self._label)
 
     def _end(self) -> None:
         self._done()
@@ -136,7 +151,8 @@ class _Handler(BaseHTTPRequestHandler):
             if not self._authorized():
                 return
             if self.path.rstrip("/").endswith("/models"):
-                models = ["echo", "flaky", "busy", "slow", "malformed", "cut", "nofinish", "onechunk", "scripted"]
+                models = ["echo", "flaky", "busy", "slow", "malformed", "cut", "nofinish", "onechunk", "scripted",
+                          "quota", "denied", "invalid", "broken", "impostor"]
                 self._json(200, {"object": "list", "data": [{"id": m, "object": "model", "owned_by": "stub"}
                                                             for m in models]})
             else:
@@ -145,10 +161,14 @@ class _Handler(BaseHTTPRequestHandler):
             pass
 
     def do_POST(self) -> None:
+        if self.server.gone:  # stopped: drop the request and the connection, as a dead server would
+            self.close_connection = True
+            return
         with self.server.lock:
             self.server.in_flight += 1
             self.server.peak = max(self.server.peak, self.server.in_flight)
         self._counted = True
+        self._label = ("", "")
         try:
             self._post()
         except (BrokenPipeError, ConnectionResetError):
@@ -164,7 +184,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(404, f"no route {self.path}", "not_found")
             return
         model = body.get("model", "echo")
+        user = [m["content"] for m in body.get("messages", []) if m.get("role") == "user"]
+        self._label = (model, " ".join((user[-1].split() if user else [])[:2]))
         with self.server.lock:
+            self.server.started.append(self._label)
             self.server.requests[model] += 1
             self.server.response_formats.append(body.get("response_format"))
             count = self.server.requests[model]
@@ -172,11 +195,20 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(500, "the stub fails its first request", "server_error")
             return
         if model == "busy" and count == 1:
-            self._error(429, "slow down", "rate_limit_error", {"Retry-After": "0"})
+            self._error(429, "slow down", "rate_limit_error", {"Retry-After": self.server.retry_after})
+            return
+        if model == "quota":
+            self._json(429, {"error": {"message": "You exceeded your current quota.", "type": "insufficient_quota",
+                                       "code": "insufficient_quota"}})
+            return
+        failing = {"denied": (403, "not allowed"), "invalid": (400, "bad request"), "broken": (500, "always down")}
+        if model in failing:
+            self._error(failing[model][0], failing[model][1], "error")
             return
         if model == "slow":
             time.sleep(self.server.slow_s)
-        user = [m["content"] for m in body.get("messages", []) if m.get("role") == "user"]
+        if user and "HOLD" in user[-1].split():
+            self.server.release.wait(timeout=60)
         words = ["answer:"] + (user[-1].split() if user else [])
         words = words[: body.get("max_tokens") or len(words)]
         self.send_response(200)
@@ -193,6 +225,8 @@ class _Handler(BaseHTTPRequestHandler):
             with self.server.lock:
                 i = next(i for i, (needle, _) in enumerate(self.server.replies) if needle in said)
                 pieces = [self.server.replies.pop(i)[1]]
+        if model == "impostor":
+            model = "someone-else"
         if model == "cut":
             for p in pieces[:2]:
                 self._event(json.dumps(_chunk(model, p)))
