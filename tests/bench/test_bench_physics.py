@@ -57,7 +57,7 @@ def test_the_decode_time_a_server_sends_is_used_before_the_stream():
     one_chunk = Completion("x", "p", 10, 11, 0.1, 0.1001, "length", usage_source="server")
     rate, source = measure.stream_decode_rate(one_chunk, [0.0])
     assert rate is None and "too coarse" in source
-    one_chunk.timings = {"decode_s": 0.5}  # llama.cpp's timings: 10 tokens after the first in 0.5 s
+    one_chunk.timings = {"server_decode_s": 0.5}  # llama.cpp's timings: 10 tokens after the first in 0.5 s
     assert measure.stream_decode_rate(one_chunk, [0.0]) == (pytest.approx(20.0), "server timings")
     # Four pieces of 3 tokens each, 0.1 s apart: 9 tokens after the first piece in 0.3 s.
     c = Completion("x", "p", 10, 12, 0.1, 0.5, "length", usage_source="server")

@@ -457,6 +457,7 @@ class OpenAIBackend(Backend):
                 server.in_flight -= 1
             server.failures = 0
             completion.timings = {
+                **completion.timings,  # the server's own prefill and decode seconds, where it sends them
                 "queue_s": round(first_send - queued_at, 6),
                 **({"retry_s": round(sent_at - first_send, 6)} if attempt else {}),
                 "ttft_s": round(completion.ttft_s, 6),
@@ -483,12 +484,14 @@ class OpenAIBackend(Backend):
         parts: list[str] = []
         chunks = 0
         finish = usage = first = None
+        server_timings: dict = {}
         stream = await self._create(client, url, request, params)
         try:
             async with stream:
                 async for chunk in stream:
                     if chunk.usage is not None:
                         usage = chunk.usage
+                    server_timings = _server_timings(chunk) or server_timings
                     # OpenAI answers for an alias with a dated snapshot of it (gpt-4o-mini -> gpt-4o-mini-2024-07-18)
                     if chunk.model and not chunk.model.startswith(self.model) and url not in self._wrong_model:
                         self._wrong_model.add(url)
@@ -540,6 +543,7 @@ class OpenAIBackend(Backend):
             finish_reason=_FINISH.get(finish, finish),
             usage_source=source,
             cost=prices.cost(n_in, n_out) if prices and n_in is not None and source != "chunks" else None,
+            timings=server_timings,
         )
 
     async def _create(self, client, url: str, request: dict, params: GenParams):
@@ -568,6 +572,22 @@ class OpenAIBackend(Backend):
             self._schema_form_works = self._schema_form_works or form is not None
             return stream
         raise AssertionError("unreachable: the last form, None, returns or raises")
+
+
+def _server_timings(chunk) -> dict:
+    """The server's own prefill and decode seconds, where its chunk carries them (llama.cpp's server
+    sends ``timings: {prompt_ms, predicted_ms, ...}`` with its last chunk): ``server_prefill_s``,
+    ``server_decode_s``; {} when it sends none."""
+    extra = getattr(chunk, "model_extra", None) or {}
+    timings = extra.get("timings")
+    if not isinstance(timings, dict):
+        return {}
+    out = {}
+    for key, name in (("prompt_ms", "server_prefill_s"), ("predicted_ms", "server_decode_s")):
+        value = timings.get(key)
+        if isinstance(value, (int, float)) and value >= 0:
+            out[name] = round(value / 1000, 6)
+    return out
 
 
 @dataclass

@@ -13,7 +13,7 @@ With a batch of N, aggregate decode tokens/s = sum of (output tokens - 1) over t
 the time from the first token to the last (rows that share one forward pass share a clock).
 
 A server (``openai:``) is timed from what its stream shows, in this order: the server's own
-decode time where the completion carries one (``timings["decode_s"]``, e.g. from llama.cpp's
+decode time where the completion carries one (``timings["server_decode_s"]``, from llama.cpp's
 ``timings``): (output tokens - 1) / decode_s; else the arrival times of the streamed pieces:
 (output tokens - tokens per piece) / (last piece - first piece), tokens per piece = output
 tokens / pieces, when at least ``MIN_STREAM_PIECES`` pieces came; else the stream is too coarse
@@ -148,7 +148,7 @@ def stream_decode_rate(c: Completion, times: list[float]) -> tuple[float | None,
 
     source: "server timings", "stream" or, with None, why it cannot be timed.
     """
-    decode_s = (c.timings or {}).get("decode_s")
+    decode_s = (c.timings or {}).get("server_decode_s")  # the server's own clock; "decode_s" is the stream's
     if decode_s and c.output_tokens > 1:
         return (c.output_tokens - 1) / decode_s, "server timings"
     if len(times) >= MIN_STREAM_PIECES and c.output_tokens >= len(times):
