@@ -34,7 +34,7 @@ class Embedded:
     filename: str
     about: str  # what it is, for messages and docs
     install: str  # the pip line that brings it
-    chat: bool  # has a chat template
+    english_only: bool  # Korean prompts get KOREAN_HINT
 
 
 MODELS: dict[str, Embedded] = {
@@ -48,6 +48,12 @@ MODELS: dict[str, Embedded] = {
         False,
     ),
 }
+
+
+def english_only(name: str) -> bool:
+    """Whether ``name`` is an embedded model that writes no usable Korean (``smollm2``)."""
+    model = MODELS.get(name.strip().lower())
+    return model is not None and model.english_only
 
 
 def is_alias(name: str) -> bool:

@@ -17,7 +17,7 @@ def korean_hint(spec: str, *texts: str | None) -> None:
     from hanprompt.hangul import has_hangul
 
     name = spec.partition(":")[2] if spec.startswith("gguf:") else ""
-    if embedded.is_alias(name) and any(t and has_hangul(t) for t in texts):
+    if embedded.english_only(name) and any(t and has_hangul(t) for t in texts):
         print(f"hanprompt: note: {embedded.KOREAN_HINT}", file=sys.stderr)
 
 
