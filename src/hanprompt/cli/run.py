@@ -276,7 +276,7 @@ def _prompt_cell(p: dict | None):
     repeats = f" · {p['n']} repeats" if p["n"] > 1 else ""
     cost = f" · cost {p['cost']:.4g}" if p.get("cost") is not None else ""
     parts.append((f"\n{_num(p['output_tokens'], '.0f')} tok · {_speed(p)} · "
-                  f"checks {p['passed']}/{p['checked']}{repeats}{cost}", "dim"))
+                  f"passed {p['passed']}/{p['checked']}{repeats}{cost}", "dim"))
     return Text.assemble(*parts)
 
 

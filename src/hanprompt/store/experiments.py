@@ -105,9 +105,15 @@ def set_check_result(conn: Connection, check_id: int, result: dict) -> None:
 
 
 def run_results(engine: Engine, run_id: int) -> list[dict]:
-    """Every answer of a run (judge verdicts left out) in storage order, each with its list of checks
-    and its translations (``store.translations.by_generation``: translator, text, Hangul share)."""
+    """Every answer of a run (judge verdicts left out) in the file's variant order (then as stored;
+    ``store.results.in_file_order``), each with its list of checks, its translations
+    (``store.translations.by_generation``: translator, text, Hangul share) and, for a cached
+    answer, the ``origin_run_id`` that paid for it."""
+    from hanprompt.store.results import add_origins, in_file_order
+    from hanprompt.store.schema import runs
+
     with reading(engine) as conn:
+        spec = conn.execute(select(runs.c.spec).where(runs.c.id == run_id)).scalar()
         rows = [row_dict(r) for r in conn.execute(
             select(generations).where(generations.c.run_id == run_id, generations.c.role.is_(None))
             .order_by(generations.c.id)
@@ -128,7 +134,8 @@ def run_results(engine: Engine, run_id: int) -> list[dict]:
         from hanprompt.store.translations import by_generation
 
         translated = by_generation(conn, list(by_gen))
+        add_origins(conn, rows)
     for r in rows:
         r["checks"] = by_gen[r["id"]]
         r["translations"] = translated.get(r["id"], [])
-    return rows
+    return in_file_order(spec, rows)
