@@ -16,7 +16,7 @@ from sqlalchemy import Connection, Engine, and_, case, exists, func, not_, or_, 
 from hanprompt.errors import NotFoundError
 from hanprompt.limits import valid_id
 from hanprompt.store.db import reading, row_dict
-from hanprompt.store.results import add_origins, figures, in_file_order
+from hanprompt.store.results import add_origins, answers, attach, figures, in_file_order
 from hanprompt.store.runs import live_status
 from hanprompt.store.schema import (
     analyses,
@@ -73,46 +73,6 @@ def resolve_run_ids(engine: Engine, run_ids: list[int] | None) -> list[int]:
 # --- one run, whole (the report) ------------------------------------------------------------
 
 
-def _checks_of(conn: Connection, gen_ids: list[int]) -> dict[int, list[dict]]:
-    out: dict[int, list[dict]] = {g: [] for g in gen_ids}
-    for chunk in _chunks(gen_ids):
-        for row in conn.execute(
-            select(checks).where(checks.c.generation_id.in_(chunk)).order_by(checks.c.id)
-        ).mappings():
-            out[row["generation_id"]].append(row_dict(row))
-    return out
-
-
-def _translations_of(conn: Connection, gen_ids: list[int]) -> dict[int, list[dict]]:
-    out: dict[int, list[dict]] = {g: [] for g in gen_ids}
-    scores: dict[tuple[int, str], dict] = {}
-    for chunk in _chunks(gen_ids):
-        rows = [row_dict(r) for r in conn.execute(
-            select(translations).where(translations.c.generation_id.in_(chunk)).order_by(translations.c.id)
-        ).mappings()]
-        wanted = {(r["run_id"], r["translator"]) for r in rows} - set(scores)
-        if wanted:
-            run_ids = sorted({run_id for run_id, _ in wanted})
-            for s in conn.execute(
-                select(translation_scores).where(translation_scores.c.run_id.in_(run_ids))
-            ).mappings():
-                scores[(s["run_id"], s["translator"])] = row_dict(s)
-        for r in rows:
-            r["scores"] = scores.get((r["run_id"], r["translator"]))
-            out[r["generation_id"]].append(r)
-    return out
-
-
-def attach(conn: Connection, rows: list[dict]) -> list[dict]:
-    """Give each generation row its ``checks`` and ``translations`` (two queries per 500 rows)."""
-    ids = [r["id"] for r in rows]
-    by_check, by_translation = _checks_of(conn, ids), _translations_of(conn, ids)
-    for r in rows:
-        r["checks"] = by_check[r["id"]]
-        r["translations"] = by_translation[r["id"]]
-    return rows
-
-
 @dataclass
 class RunBundle:
     """One run and what it holds: answers, translations of other texts, scores, analyses, bench rows."""
@@ -133,9 +93,7 @@ def load_run(engine: Engine, run_id: int) -> RunBundle:
         if row is None:
             raise NotFoundError(f"no run with id {run_id}; list them with `hanprompt runs`")
         bundle = RunBundle(run=live_status([row_dict(row)], conn)[0])
-        bundle.results = in_file_order(bundle.run.get("spec"), add_origins(conn, attach(conn, [row_dict(r) for r in conn.execute(
-            _answers(select(generations).where(generations.c.run_id == run_id)).order_by(generations.c.id)
-        ).mappings()])))
+        bundle.results = answers(conn, run_id, bundle.run.get("spec"))
         bundle.segments = [row_dict(r) for r in conn.execute(
             select(translations)
             .where(translations.c.run_id == run_id, translations.c.generation_id.is_(None))

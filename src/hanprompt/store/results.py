@@ -39,7 +39,12 @@ from __future__ import annotations
 import json
 from statistics import fmean
 
+from sqlalchemy import Connection, select
+
 from hanprompt.experiments.stats import Sample, independent, passed as all_passed
+from hanprompt.hangul import hangul_share
+from hanprompt.store.db import row_dict
+from hanprompt.store.schema import checks, generations, translation_scores, translations
 
 
 def is_cached(row: dict) -> bool:
@@ -86,13 +91,73 @@ def figures(rows: list[dict]) -> dict:
     }
 
 
+# --- the one reader of a run's answers ------------------------------------------------------
+
+_CHUNK = 500
+
+
+def _chunks(ids: list[int]):
+    for i in range(0, len(ids), _CHUNK):
+        yield ids[i:i + _CHUNK]
+
+
+def _checks_of(conn: Connection, gen_ids: list[int]) -> dict[int, list[dict]]:
+    out: dict[int, list[dict]] = {g: [] for g in gen_ids}
+    for chunk in _chunks(gen_ids):
+        for row in conn.execute(
+            select(checks).where(checks.c.generation_id.in_(chunk)).order_by(checks.c.id)
+        ).mappings():
+            out[row["generation_id"]].append(row_dict(row))
+    return out
+
+
+def _translations_of(conn: Connection, gen_ids: list[int]) -> dict[int, list[dict]]:
+    out: dict[int, list[dict]] = {g: [] for g in gen_ids}
+    scores: dict[tuple[int, str], dict] = {}
+    for chunk in _chunks(gen_ids):
+        rows = [row_dict(r) for r in conn.execute(
+            select(translations).where(translations.c.generation_id.in_(chunk)).order_by(translations.c.id)
+        ).mappings()]
+        wanted = {(r["run_id"], r["translator"]) for r in rows} - set(scores)
+        if wanted:
+            run_ids = sorted({run_id for run_id, _ in wanted})
+            for s in conn.execute(
+                select(translation_scores).where(translation_scores.c.run_id.in_(run_ids))
+            ).mappings():
+                scores[(s["run_id"], s["translator"])] = row_dict(s)
+        for r in rows:
+            r["scores"] = scores.get((r["run_id"], r["translator"]))
+            r["hangul_share"] = hangul_share(r.get("translation") or "")
+            out[r["generation_id"]].append(r)
+    return out
+
+
+def attach(conn: Connection, rows: list[dict]) -> list[dict]:
+    """Give each generation row its ``checks`` (every stored column) and ``translations`` (every
+    stored column, its ``hangul_share`` 0..1 and ``scores``: its translator's chrF++/BLEU in that
+    translate run, or None), two queries per 500 rows."""
+    ids = [r["id"] for r in rows]
+    by_check, by_translation = _checks_of(conn, ids), _translations_of(conn, ids)
+    for r in rows:
+        r["checks"] = by_check[r["id"]]
+        r["translations"] = by_translation[r["id"]]
+    return rows
+
+
+def answers(conn: Connection, run_id: int, spec: dict | None) -> list[dict]:
+    """Every answer of run ``run_id`` (judge verdicts left out: they show as checks) in the file's
+    variant order (``spec``: the run's stored spec; see ``in_file_order``), each with its checks and
+    translations (``attach``) and, when cached, the ``origin_run_id`` that paid for it."""
+    rows = [row_dict(r) for r in conn.execute(
+        select(generations).where(generations.c.run_id == run_id, generations.c.role.is_(None))
+        .order_by(generations.c.id)
+    ).mappings()]
+    return in_file_order(spec, add_origins(conn, attach(conn, rows)))
+
+
 def add_origins(conn, rows: list[dict]) -> list[dict]:
     """Give each cached answer its ``origin_run_id`` (the run that generated, and paid for, the
     answer it copies; None when that generation was deleted): one query per 500 copies."""
-    from sqlalchemy import select
-
-    from hanprompt.store.schema import generations
-
     wanted = sorted({r["cached_from_id"] for r in rows if r.get("cached_from_id") is not None})
     found: dict[int, int] = {}
     for i in range(0, len(wanted), 500):
