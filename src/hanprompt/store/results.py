@@ -44,6 +44,7 @@ from sqlalchemy import Connection, select
 from hanprompt.experiments.stats import Sample, independent, passed as all_passed
 from hanprompt.hangul import hangul_share
 from hanprompt.store.db import row_dict
+from hanprompt.store.experiments import CHECK_FIELDS
 from hanprompt.store.schema import checks, generations, translation_scores, translations
 
 
@@ -59,6 +60,8 @@ def _mean(values) -> float | None:
 
 def figures(rows: list[dict]) -> dict:
     """The figures of a group of answers (each with its ``checks``), as the module docstring defines them.
+
+    An answer read without its text may give its length as ``chars`` instead of its ``response``.
 
     Also ``pass_rate_ci`` and ``mean_score_ci`` (``experiments.stats`` intervals, with method and n).
     """
@@ -82,7 +85,7 @@ def figures(rows: list[dict]) -> dict:
         "mean_score": sample["mean_score"],
         "mean_score_ci": sample["mean_score_ci"],
         "output_tokens": _mean(r.get("output_tokens") for r in rows),
-        "chars": _mean(len(r.get("response") or "") for r in rows) if rows else None,
+        "chars": _mean(r["chars"] if "chars" in r else len(r.get("response") or "") for r in rows),
         "measured": len(measured),
         "tokens_per_s": _mean(r.get("tokens_per_s") for r in measured),
         "ttft_s": _mean(r.get("ttft_s") for r in measured),
@@ -105,9 +108,10 @@ def _checks_of(conn: Connection, gen_ids: list[int]) -> dict[int, list[dict]]:
     out: dict[int, list[dict]] = {g: [] for g in gen_ids}
     for chunk in _chunks(gen_ids):
         for row in conn.execute(
-            select(checks).where(checks.c.generation_id.in_(chunk)).order_by(checks.c.id)
+            select(checks.c.generation_id, *(checks.c[k] for k in CHECK_FIELDS))
+            .where(checks.c.generation_id.in_(chunk)).order_by(checks.c.id)
         ).mappings():
-            out[row["generation_id"]].append(row_dict(row))
+            out[row["generation_id"]].append({k: row[k] for k in CHECK_FIELDS})
     return out
 
 
@@ -133,7 +137,7 @@ def _translations_of(conn: Connection, gen_ids: list[int]) -> dict[int, list[dic
 
 
 def attach(conn: Connection, rows: list[dict]) -> list[dict]:
-    """Give each generation row its ``checks`` (every stored column) and ``translations`` (every
+    """Give each generation row its ``checks`` (name, spec, passed, reason, score) and ``translations`` (every
     stored column, its ``hangul_share`` 0..1 and ``scores``: its translator's chrF++/BLEU in that
     translate run, or None), two queries per 500 rows."""
     ids = [r["id"] for r in rows]
