@@ -157,3 +157,38 @@ def test_viewer_shows_the_same_figures(logged):
     assert _page_figures(text) == [(2, 3)] + _expected_rates()  # the run's total, then each cell
     assert re.search(r"<dt>repeat</dt><dd>2</dd>", text)
     assert "cost 0.03 in this run" in text and f"paid for in run {earlier}" in text
+
+
+def test_a_real_greedy_run_repeated_shows_one_answer_everywhere(cli, tiny_model, tmp_path, spec_file):
+    """A greedy cell repeated 3 times with 2 checks is one independent answer: `run`, `--json`,
+    the report and the viewer all say passed 1/1 (not 6/6 or 3/3) and repeat 3."""
+    from starlette.testclient import TestClient
+
+    from hanprompt.report.viewer import create_app, read_only_engine
+
+    url = f"sqlite:///{tmp_path / 'real.db'}"
+    path = spec_file(f"""\
+        name: greedy
+        models: ["hf:{tiny_model}"]
+        params: {{max_new_tokens: 6, temperature: 0}}
+        checks: [{{max-words: 10000}}, {{not-contains: "no such text here"}}]
+        variants:
+          - {{id: zeta, prompt: "first in the file"}}
+          - {{id: alpha, prompt: "second in the file"}}
+        """)
+    code, out, err = cli("run", path, "--repeat", "3", "--db", url)
+    assert code == 0, err
+    assert re.findall(r"passed (\d+)/(\d+) · (\d+) repeats", out) == [("1", "1", "3")] * 2
+    assert _rates(out) == [(1, 1), (1, 1)] and out.index("zeta") < out.index("alpha")
+    code, out, err = cli("compare", "1", "--json", "--db", url)
+    data = json.loads(out)
+    assert data["variants"] == ["zeta", "alpha"] and data["run"]["settings"]["repeat"] == 3
+    assert [(c["passed"], c["checked"], c["n"], c["independent"]) for c in data["cells"]] == [(1, 1, 3, 1)] * 2
+    report = tmp_path / "r.html"
+    code, _, err = cli("report", "1", "-o", report, "--db", url)
+    assert code == 0, err
+    for text in (report.read_text(encoding="utf-8"),
+                 TestClient(create_app(read_only_engine(url)), base_url="http://127.0.0.1").get("/runs/1").text):
+        text = html.unescape(text)
+        assert _page_figures(text) == [(2, 2), (1, 1), (1, 1)]  # the run's total, then each cell
+        assert re.search(r"<dt>repeat</dt><dd>3</dd>", text)
