@@ -1,45 +1,15 @@
 """Comparing results: one run side by side (variants x models), and two runs variant by variant."""
 from __future__ import annotations
 
-from statistics import fmean
-
 from sqlalchemy import Engine
 
-from hanprompt.experiments.stats import METHODS, Sample, independent, verdict
-from hanprompt.store.results import cells, figures
-
-
-def _mean(values: list) -> float | None:
-    values = [v for v in values if v is not None]
-    return fmean(values) if values else None
+from hanprompt.experiments.stats import METHODS, Sample, verdict
+from hanprompt.store.results import cells, check_summary, figures
 
 
 def _stats(rows: list[dict]) -> dict:
     """The figures of a group of results: ``store.results.figures`` (defined there once)."""
     return figures(rows)
-
-
-def check_summary(rows: list[dict]) -> list[dict]:
-    """Each check of a cell over its independent results: name, spec, passed, judged, mean score and
-    a reason (the first failing result's, else the first result's)."""
-    import json
-
-    out: dict[str, dict] = {}
-    for r in independent(rows):
-        for c in r["checks"]:
-            s = out.setdefault(json.dumps([c["name"], c["spec"]], sort_keys=True, ensure_ascii=False), {
-                "name": c["name"], "spec": c["spec"], "passed": 0, "judged": 0, "scores": [], "reason": c["reason"],
-                "failed": False})
-            if c["passed"] is None:  # not judged: neither a pass nor a failure
-                continue
-            s["judged"] += 1
-            s["passed"] += bool(c["passed"])
-            if c.get("score") is not None:
-                s["scores"].append(c["score"])
-            if not c["passed"] and not s["failed"]:
-                s["reason"], s["failed"] = c["reason"], True
-    return [{"name": s["name"], "spec": s["spec"], "passed": s["passed"], "judged": s["judged"],
-             "mean_score": _mean(s["scores"]), "reason": s["reason"]} for s in out.values()]
 
 
 def _ordered(values) -> list:

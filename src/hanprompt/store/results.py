@@ -173,6 +173,29 @@ def add_origins(conn, rows: list[dict]) -> list[dict]:
     return rows
 
 
+def check_summary(rows: list[dict]) -> list[dict]:
+    """Each check of a cell over its independent answers: name, spec, ``passed`` of ``judged``
+    (a check without a verdict counts in neither), ``mean_score`` (0..1) and a reason (the first
+    failing answer's, else the first answer's)."""
+
+    out: dict[str, dict] = {}
+    for r in independent(rows):
+        for c in r["checks"]:
+            s = out.setdefault(json.dumps([c["name"], c["spec"]], sort_keys=True, ensure_ascii=False), {
+                "name": c["name"], "spec": c["spec"], "passed": 0, "judged": 0, "scores": [], "reason": c["reason"],
+                "failed": False})
+            if c["passed"] is None:  # not judged: neither a pass nor a failure
+                continue
+            s["judged"] += 1
+            s["passed"] += bool(c["passed"])
+            if c.get("score") is not None:
+                s["scores"].append(c["score"])
+            if not c["passed"] and not s["failed"]:
+                s["reason"], s["failed"] = c["reason"], True
+    return [{"name": s["name"], "spec": s["spec"], "passed": s["passed"], "judged": s["judged"],
+             "mean_score": _mean(s["scores"]), "reason": s["reason"]} for s in out.values()]
+
+
 def result_passed(row: dict) -> bool | None:
     """Whether one answer's judged checks all passed (None: none was judged)."""
     return all_passed(row)
