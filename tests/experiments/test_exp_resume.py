@@ -70,3 +70,24 @@ def test_ctrl_c_keeps_finished_results_and_marks_the_run_interrupted(spec_file, 
     done = cli_process("run", path, "--model", slow_model, "--resume", "1", "--max-concurrency", "12", env=ENV)
     assert done.returncode == 0 and f"{kept} already done" in done.stderr, done.stderr
     assert log_db("generations") == 12
+
+
+def test_a_no_cache_run_stopped_by_sigterm_resumes_without_the_cache(spec_file, slow_model, log_db, many_variants,
+                                                                    cli_process):
+    path = spec_file(many_variants(6, max_new_tokens=60))
+    filled = cli_process("run", path, "--model", slow_model, "--max-concurrency", "6", env=ENV)  # run 1: the cache
+    assert filled.returncode == 0, filled.stderr
+    proc = start(path, "--model", slow_model, "--no-cache", *SLOW)  # run 2
+    wait_for_rows(proc, log_db, 6 + 1)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143, err
+    assert "--resume 2 --no-cache" in err  # the printed command keeps the flag
+    assert log_db("runs", "id = 2 AND status = 'interrupted'") == 1
+    assert log_db("generations", "run_id = 2 AND cached = 1") == 0
+    # resumed without the flag, the run still does without the cache: it was stored with the run
+    done = cli_process("run", path, "--model", slow_model, "--resume", "2", "--max-concurrency", "6", env=ENV)
+    assert done.returncode == 0, done.stderr
+    assert log_db("generations", "run_id = 2") == 6
+    assert log_db("generations", "run_id = 2 AND cached = 1") == 0
+    assert log_db("runs", "id = 2 AND status = 'done'") == 1

@@ -172,6 +172,7 @@ def analyse_store(
     """
     from hanprompt import settings
     from hanprompt.store import analyses, open_engine
+    from hanprompt.store.runs import RunLife
 
     options = options or WordOptions()
     if run_id is not None and experiment is not None:
@@ -186,20 +187,24 @@ def analyse_store(
                            stored["source_run_id"])
     counter = _counter(setup)
     total = params["fingerprint"]["data"]["count"]
-    if progress is not None:
-        progress(0, total, source.label)
-    counter.feed_grouped(((group, plain_text(text)) for group, text in analyses.iter_texts(engine, source, options.by)),
-                         None if progress is None else (lambda done: progress(done, total, source.label)))
-    result = _summarise(counter, setup, sum(counter.documents.values()))
-    note = _note(result)
-    if result["documents"] == 0:  # nothing worth keeping; say what was read and what would fill it
-        note = _empty_store_note(engine, source)
-        return WordsReport(result, note, source_run_id=source.run_id)
     name = f"words: {source.label} ({options.pos}, top {options.top})"
-    analysis_id, words_run = analyses.save_analysis(
-        engine, name=name, params=params, params_hash=digest, source_run_id=source.run_id, result=result
-    )
-    return WordsReport(result, note, False, analysis_id, words_run, source.run_id)
+    # held while counting; ends done (with its analysis), interrupted or failed (store.runs.end_state)
+    with RunLife(engine, name=name[:200], kind="words", spec=params, spec_hash=digest) as life:
+        if progress is not None:
+            progress(0, total, source.label)
+        counter.feed_grouped(((group, plain_text(text)) for group, text in analyses.iter_texts(engine, source, options.by)),
+                             None if progress is None else (lambda done: progress(done, total, source.label)))
+        result = _summarise(counter, setup, sum(counter.documents.values()))
+        note = _note(result)
+        if result["documents"] == 0:  # nothing worth keeping; say what was read and what would fill it
+            life.discard()
+            return WordsReport(result, _empty_store_note(engine, source), source_run_id=source.run_id)
+        life.check()
+        with engine.begin() as conn:  # the analysis and the run's end together
+            analysis_id = analyses.add_analysis(conn, life.run_id, params=params, params_hash=digest,
+                                                source_run_id=source.run_id, result=result)
+            life.finish(conn)
+    return WordsReport(result, note, False, analysis_id, life.run_id, source.run_id)
 
 
 def _empty_store_note(engine, source) -> str:

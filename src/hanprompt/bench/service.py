@@ -426,9 +426,9 @@ def run_bench(options: BenchOptions, *, db: str | None = None, machine: Machine 
     specs or databases; a configuration that fails becomes a row, never an exception.
     """
     from hanprompt import settings
-    from hanprompt.store import leases, open_engine
+    from hanprompt.store import open_engine
     from hanprompt.store.bench import add_result
-    from hanprompt.store.runs import create_run, finish_run
+    from hanprompt.store.runs import RunLife
 
     options.check()
     specs = [parse_spec(m) for m in options.models]
@@ -452,32 +452,26 @@ def run_bench(options: BenchOptions, *, db: str | None = None, machine: Machine 
     settings_ = {k: getattr(options, k) for k in ("prompt_tokens", "gen_tokens", "repeat", "warmup", "batch",
                                                    "price_per_hour")}
     described = machine.describe()
-    holder = leases.new_holder()  # held while it runs, so that listings tell it from a dead one
-    run_id = create_run(
+    # held while it runs (listings tell it from a dead one); ends done, interrupted or failed
+    # as store.runs.end_state says: a bug, not a configuration's failure, then propagates
+    life = RunLife(
         engine, name=f"bench: {', '.join(str(s) for s in dict.fromkeys(specs))}"[:200], kind="bench",
         spec={"models": [str(s) for s in specs], "devices": list(options.devices), "dtypes": list(options.dtypes),
               "gpu_layers": list(options.gpu_layers), "settings": settings_, "machine": described,
               "bandwidth": dict(bandwidth.entries), "korean": korean},
-        holder=holder,
     )
     rows: list[dict] = []
-    try:
-        with leases.Lease(engine, run_id, holder, settings.lease_ttl()):
-            for cfg in configs:
-                if progress and not cfg.skip:
-                    progress(f"{cfg.spec} [{cfg.label}]: loading")
-                status, reason, metrics = measure_row(cfg, options, machine, bandwidth, counters[str(cfg.spec)],
-                                                      progress)
-                metrics["korean"] = korean[str(cfg.spec)]
-                row = {"model": str(cfg.spec), "backend": cfg.spec.backend, "config": cfg.config,
-                       "status": status, "reason": reason, "metrics": metrics}
-                row["id"] = add_result(engine, run_id, **row)
-                rows.append(row)
-    except KeyboardInterrupt:
-        finish_run(engine, run_id, "interrupted", holder=holder)
-        raise
-    except Exception as e:  # a bug, not a configuration's failure: the run says so, then it propagates
-        finish_run(engine, run_id, "failed", _failure(e), holder=holder)
-        raise
-    finish_run(engine, run_id, "done", holder=holder)
+    with life:
+        run_id = life.run_id
+        for cfg in configs:
+            if progress and not cfg.skip:
+                progress(f"{cfg.spec} [{cfg.label}]: loading")
+            status, reason, metrics = measure_row(cfg, options, machine, bandwidth, counters[str(cfg.spec)],
+                                                  progress)
+            metrics["korean"] = korean[str(cfg.spec)]
+            row = {"model": str(cfg.spec), "backend": cfg.spec.backend, "config": cfg.config,
+                   "status": status, "reason": reason, "metrics": metrics}
+            life.check()  # never write to a run another process has taken over
+            row["id"] = add_result(engine, run_id, **row)
+            rows.append(row)
     return BenchReport(run_id, described, bandwidth.entries, settings_, rows, korean)

@@ -114,7 +114,8 @@ def run(args: argparse.Namespace) -> int:
         s = e.summary
         print(f"hanprompt: {'terminated' if e.terminated else 'interrupted'}; run {s.run_id} keeps "
               f"{s.already_done + s.generated + s.cached} of {s.total} results; finish it with: "
-              f"hanprompt run {common.visible(args.file, keep='')} --resume {s.run_id}", file=sys.stderr)
+              f"hanprompt run {common.visible(args.file, keep='')} --resume {s.run_id}"
+              f"{' --no-cache' if args.no_cache else ''}", file=sys.stderr)
         return 143 if e.terminated else 130
     t0 = time.perf_counter()
     data = compare_run(_engine(args.db), summary.run_id)
@@ -277,7 +278,7 @@ def _prompt_cell(p: dict | None):
     repeats = f" · {p['n']} repeats" if p["n"] > 1 else ""
     cost = f" · cost {p['cost']:.4g}" if p.get("cost") is not None else ""
     parts.append((f"\n{_num(p['output_tokens'], '.0f')} tok · {_speed(p)} · "
-                  f"checks {p['passed']}/{p['checked']}{repeats}{cost}", "dim"))
+                  f"passed {p['passed']}/{p['checked']}{repeats}{cost}", "dim"))
     return Text.assemble(*parts)
 
 

@@ -1,61 +1,15 @@
 """Comparing results: one run side by side (variants x models), and two runs variant by variant."""
 from __future__ import annotations
 
-from statistics import fmean
-
 from sqlalchemy import Engine
 
-from hanprompt.experiments.stats import METHODS, Sample, independent, verdict
-
-
-def _mean(values: list) -> float | None:
-    values = [v for v in values if v is not None]
-    return fmean(values) if values else None
-
-
-def _total(values: list) -> float | None:
-    values = [v for v in values if v is not None]
-    return sum(values) if values else None
+from hanprompt.experiments.stats import METHODS, Sample, verdict
+from hanprompt.store.results import cells, check_summary, figures
 
 
 def _stats(rows: list[dict]) -> dict:
-    # Speed and latency only from generations measured in the run: a reused answer's timings
-    # belong to the run that generated it. None (shown as "cached") when nothing was measured.
-    measured = [r for r in rows if not r.get("cached")]
-    return {
-        "n": len(rows),
-        "cached": len(rows) - len(measured),
-        "measured": len(measured),
-        "output_tokens": _mean([r["output_tokens"] for r in rows]),
-        "tokens_per_s": _mean([r["tokens_per_s"] for r in measured]),
-        "total_s": _mean([r["total_s"] for r in measured]),
-        "cost": _total([r.get("cost") for r in measured]),  # spent in this run, from the model's prices
-        # pass rate and mean score over independent results, with their intervals (see stats)
-        **Sample.of(rows).summary(),
-    }
-
-
-def check_summary(rows: list[dict]) -> list[dict]:
-    """Each check of a cell over its independent results: name, spec, passed, judged, mean score and
-    a reason (the first failing result's, else the first result's)."""
-    import json
-
-    out: dict[str, dict] = {}
-    for r in independent(rows):
-        for c in r["checks"]:
-            s = out.setdefault(json.dumps([c["name"], c["spec"]], sort_keys=True, ensure_ascii=False), {
-                "name": c["name"], "spec": c["spec"], "passed": 0, "judged": 0, "scores": [], "reason": c["reason"],
-                "failed": False})
-            if c["passed"] is None:  # not judged: neither a pass nor a failure
-                continue
-            s["judged"] += 1
-            s["passed"] += bool(c["passed"])
-            if c.get("score") is not None:
-                s["scores"].append(c["score"])
-            if not c["passed"] and not s["failed"]:
-                s["reason"], s["failed"] = c["reason"], True
-    return [{"name": s["name"], "spec": s["spec"], "passed": s["passed"], "judged": s["judged"],
-             "mean_score": _mean(s["scores"]), "reason": s["reason"]} for s in out.values()]
+    """The figures of a group of results: ``store.results.figures`` (defined there once)."""
+    return figures(rows)
 
 
 def _ordered(values) -> list:
@@ -83,35 +37,22 @@ def summarize(results: list[dict]) -> dict:
 def prompt_cells(results: list[dict]) -> list[dict]:
     """Every cell of the matrix, variant x vars x model, its repeats grouped: the view that hides nothing.
 
-    One dict per cell, in the run's order: variant, vars, model, ``n`` (repeats stored),
-    ``responses`` (the distinct answers, most frequent first, each with its count), the first
-    repeat's ``translations``, mean output tokens, tok/s of the generations measured in the run
-    (``measured`` of them; None when every result was reused), and checks passed over judged.
+    One dict per cell, in the run's order: variant, vars, model, ``ids``, ``responses`` (the
+    distinct answers, most frequent first, each with its count), the first repeat's
+    ``translations``, and the cell's ``store.results.figures`` (``n`` repeats stored, ``passed``
+    of ``checked`` independent answers, tok/s and cost of the answers generated in the run, ...).
     """
-    import json
     from collections import Counter
 
-    groups: dict[tuple, list[dict]] = {}
-    for r in results:
-        key = (r["variant"], json.dumps(r.get("vars") or {}, sort_keys=True, ensure_ascii=False), r["model"])
-        groups.setdefault(key, []).append(r)
     out = []
-    for (variant, _, model), rows in groups.items():
-        rows = sorted(rows, key=lambda r: (r.get("repeat_index") or 0, r["id"]))
+    for (variant, _, model), rows in cells(results):
         counts = Counter(r["response"] for r in rows)
-        judged = [c for r in rows for c in r.get("checks", []) if c["passed"] is not None]
         out.append({
-            "variant": variant, "vars": rows[0].get("vars") or {}, "model": model, "n": len(rows),
+            **figures(rows),
+            "variant": variant, "vars": rows[0].get("vars") or {}, "model": model,
             "ids": [r["id"] for r in rows],
             "responses": [{"response": text, "count": n} for text, n in counts.most_common()],
             "translations": rows[0].get("translations", []),
-            "cached": sum(bool(r.get("cached")) for r in rows),
-            "measured": sum(not r.get("cached") for r in rows),
-            "output_tokens": _mean([r["output_tokens"] for r in rows]),
-            # speed and cost of the generations measured in the run only (None: all reused)
-            "tokens_per_s": _mean([r["tokens_per_s"] for r in rows if not r.get("cached")]),
-            "cost": _total([r.get("cost") for r in rows if not r.get("cached")]),
-            "passed": sum(bool(c["passed"]) for c in judged), "checked": len(judged),
         })
     return out
 
@@ -163,6 +104,7 @@ def diff(results_a: list[dict], results_b: list[dict]) -> list[dict]:
 def _experiment(engine: Engine, run_id: int) -> tuple[dict, list[dict]]:
     from hanprompt.errors import UsageError
     from hanprompt.store.experiments import run_results
+    from hanprompt.store.results import settings as results_settings
     from hanprompt.store.runs import get_run
 
     run = get_run(engine, run_id)
@@ -172,8 +114,10 @@ def _experiment(engine: Engine, run_id: int) -> tuple[dict, list[dict]]:
     results = run_results(engine, run_id)
     info["file"] = ((run.get("spec") or {}).get("file"))
     info["models"] = _ordered(r["model"] for r in results)
-    info["generated"] = sum(not r.get("cached") for r in results)  # distinct generations run in it
-    info["cached"] = len(results) - info["generated"]
+    totals = figures(results)
+    info["generated"] = totals["n"] - totals["cached"]  # generations run in it
+    info["cached"] = totals["cached"]
+    info["settings"] = results_settings(run.get("spec"))
     return info, results
 
 

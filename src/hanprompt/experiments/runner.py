@@ -24,7 +24,7 @@ from pydantic import ValidationError
 from hanprompt import limits
 from hanprompt.backends import registry
 from hanprompt.backends.base import Backend, Completion, GenParams
-from hanprompt.errors import BackendError, HanpromptError, Terminated, UsageError, arg, one_line
+from hanprompt.errors import BackendError, HanpromptError, Terminated, UsageError, arg
 from hanprompt.experiments.cache import cache_key, deterministic
 from hanprompt.experiments.checks import CheckEnv, all_checks, prepare, run_checks
 from hanprompt.experiments.matrix import Cell, expand, matrix_hash
@@ -378,7 +378,8 @@ def _completion(row: dict) -> Completion:
 
 
 def _run_spec(loaded: LoadedSpec, models: list[ModelEntry] | None, repeat: int | None,
-              truncate: str | None = None, params: dict | None = None, threads: int | None = None) -> dict:
+              truncate: str | None = None, params: dict | None = None, threads: int | None = None,
+              use_cache: bool = True) -> dict:
     return {
         "file": str(loaded.path),
         "spec": loaded.spec.model_dump(mode="json", by_alias=True, exclude_none=True),
@@ -388,6 +389,7 @@ def _run_spec(loaded: LoadedSpec, models: list[ModelEntry] | None, repeat: int |
             **({"truncate": truncate} if truncate else {}),
             **({"params": params} if params else {}),
             **({"threads": threads} if threads is not None else {}),
+            **({} if use_cache else {"no_cache": True}),
         },
     }
 
@@ -498,8 +500,9 @@ def run_experiment(
     file's and every variant's generation parameters (a ``seed`` stays out of greedy cells, and
     ``on_notice`` says so when every cell is greedy). ``threads`` is llama.cpp's CPU threads for
     every gguf: model of the run, judge and translator included (UsageError when none is gguf:).
-    Both are stored with the run's overrides, like ``models`` and ``repeat``, and a resume
-    reuses them unless given again.
+    Both are stored with the run's overrides, like ``models``, ``repeat`` and ``use_cache=False``
+    (``no_cache``), and a resume reuses them unless given again (a run made without the cache
+    resumes without it).
 
     Raises HanpromptError for any input that fails its checks, before anything is written;
     RunBusy when another live process holds the run to resume; RunInterrupted on Ctrl-C or
@@ -507,9 +510,9 @@ def run_experiment(
     its one-line error and propagates.
     """
     from hanprompt import settings
-    from hanprompt.store import leases, open_engine
+    from hanprompt.store import open_engine
     from hanprompt.store.db import ensure_writable
-    from hanprompt.store.runs import create_run, finish_run
+    from hanprompt.store.runs import RunLife
 
     if max_concurrency is not None:
         limits.check_range("max_concurrency", max_concurrency, 1, limits.MAX_CONCURRENCY)
@@ -529,6 +532,7 @@ def run_experiment(
         truncate = overrides.get("truncate") if truncate is None else truncate
         params = overrides.get("params") if params is None else params
         threads = overrides.get("threads") if threads is None else threads
+        use_cache = use_cache and not overrides.get("no_cache")  # a --no-cache run resumes without the cache
         stored = (target["spec"] or {}).get("spec") or {}
         embedder, judge = embedder or stored.get("embedder"), judge or stored.get("judge")
     # --embedder and --judge replace the file's embedder: and judge: (and are stored with the run's spec)
@@ -583,28 +587,21 @@ def run_experiment(
     fitted = {first_key: _fitted(backend, by_model[first_key], truncate)}
     first_info = backend.info
     del backend  # the registry holds it; releasing it there must free it
-    holder, ttl = leases.new_holder(), settings.lease_ttl()
     done: set[str] = set()
-    if resume is None:
-        run_id = create_run(engine, name=loaded.name, kind="experiment",
-                            spec=_run_spec(loaded, models, repeat, truncate, params, threads), spec_hash=digest,
-                            holder=holder)
-    else:
+    life = RunLife(engine, resume, reopen=True, name=loaded.name, kind="experiment",
+                   spec=_run_spec(loaded, models, repeat, truncate, params, threads, use_cache), spec_hash=digest)
+    run_id = life.start()  # RunBusy, on a resume, while another process works on the run
+    if resume is not None:
         from hanprompt.store.experiments import done_cells
 
-        run_id = resume
-        leases.acquire(engine, run_id, holder, ttl, reopen=True)  # RunBusy while another process works on it
         done = done_cells(engine, resume)
     run = _Run(engine, run_id, loaded, use_cache, max_concurrency, progress, len(cells), len(done), on_notice,
                translator, threads)
     if fresh:
         _add_load_time(run.phases, first_info)
 
-    def end(status: str, error: str | None = None) -> None:
-        finish_run(engine, run_id, status=status, error=error, holder=holder)
-
-    try:
-        with leases.Lease(engine, run_id, holder, ttl) as run.lease:
+    try:  # the run ends done, interrupted or failed as store.runs.end_state says
+        with life as run.lease:
             todo = [(key, cs[0].model, [c for c in cs if c.key not in done]) for key, cs in by_model.items()]
             todo = [(key, entry, pending) for key, entry, pending in todo if pending]
             if todo and todo[0][1] != first:
@@ -635,17 +632,9 @@ def run_experiment(
                 run.complete_verdicts(cells)
             run.translate()  # what an earlier, killed run stored but did not translate
     except KeyboardInterrupt as e:
-        terminated = isinstance(e, Terminated)
         run.summary.timings = run.phases.as_dict()
-        with _best_effort():
-            end("interrupted", "interrupted (SIGTERM)" if terminated else "interrupted (Ctrl-C)")
         run.summary.status = "interrupted"
-        raise RunInterrupted(run.summary, terminated) from None
-    except Exception as e:
-        with _best_effort():
-            end("failed", one_line(e, typed=True))
-        raise
-    end("done")
+        raise RunInterrupted(run.summary, isinstance(e, Terminated)) from None
     run.summary.status = "done"
     run.summary.timings = run.phases.as_dict()
     return run.summary
@@ -666,15 +655,3 @@ def _warn_judges(loaded: LoadedSpec, on_warning: Callable[[str], None], threads:
 def _add_load_time(phases: Phases, info) -> None:
     phases.add("import", info.import_s)
     phases.add("load", info.load_s)
-
-
-@contextlib.contextmanager
-def _best_effort():
-    """Recording the end of a failed run must not hide why it failed: a second, store error
-    (the database is what failed, say) gives way to the first, which is re-raised."""
-    from sqlalchemy.exc import SQLAlchemyError
-
-    try:
-        yield
-    except SQLAlchemyError:
-        pass

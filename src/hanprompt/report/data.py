@@ -16,6 +16,7 @@ from sqlalchemy import Connection, Engine, and_, case, exists, func, not_, or_, 
 from hanprompt.errors import NotFoundError
 from hanprompt.limits import valid_id
 from hanprompt.store.db import reading, row_dict
+from hanprompt.store.results import add_origins, answers, attach, figures, in_file_order
 from hanprompt.store.runs import live_status
 from hanprompt.store.schema import (
     analyses,
@@ -72,46 +73,6 @@ def resolve_run_ids(engine: Engine, run_ids: list[int] | None) -> list[int]:
 # --- one run, whole (the report) ------------------------------------------------------------
 
 
-def _checks_of(conn: Connection, gen_ids: list[int]) -> dict[int, list[dict]]:
-    out: dict[int, list[dict]] = {g: [] for g in gen_ids}
-    for chunk in _chunks(gen_ids):
-        for row in conn.execute(
-            select(checks).where(checks.c.generation_id.in_(chunk)).order_by(checks.c.id)
-        ).mappings():
-            out[row["generation_id"]].append(row_dict(row))
-    return out
-
-
-def _translations_of(conn: Connection, gen_ids: list[int]) -> dict[int, list[dict]]:
-    out: dict[int, list[dict]] = {g: [] for g in gen_ids}
-    scores: dict[tuple[int, str], dict] = {}
-    for chunk in _chunks(gen_ids):
-        rows = [row_dict(r) for r in conn.execute(
-            select(translations).where(translations.c.generation_id.in_(chunk)).order_by(translations.c.id)
-        ).mappings()]
-        wanted = {(r["run_id"], r["translator"]) for r in rows} - set(scores)
-        if wanted:
-            run_ids = sorted({run_id for run_id, _ in wanted})
-            for s in conn.execute(
-                select(translation_scores).where(translation_scores.c.run_id.in_(run_ids))
-            ).mappings():
-                scores[(s["run_id"], s["translator"])] = row_dict(s)
-        for r in rows:
-            r["scores"] = scores.get((r["run_id"], r["translator"]))
-            out[r["generation_id"]].append(r)
-    return out
-
-
-def attach(conn: Connection, rows: list[dict]) -> list[dict]:
-    """Give each generation row its ``checks`` and ``translations`` (two queries per 500 rows)."""
-    ids = [r["id"] for r in rows]
-    by_check, by_translation = _checks_of(conn, ids), _translations_of(conn, ids)
-    for r in rows:
-        r["checks"] = by_check[r["id"]]
-        r["translations"] = by_translation[r["id"]]
-    return rows
-
-
 @dataclass
 class RunBundle:
     """One run and what it holds: answers, translations of other texts, scores, analyses, bench rows."""
@@ -132,9 +93,7 @@ def load_run(engine: Engine, run_id: int) -> RunBundle:
         if row is None:
             raise NotFoundError(f"no run with id {run_id}; list them with `hanprompt runs`")
         bundle = RunBundle(run=live_status([row_dict(row)], conn)[0])
-        bundle.results = attach(conn, [row_dict(r) for r in conn.execute(
-            _answers(select(generations).where(generations.c.run_id == run_id)).order_by(generations.c.id)
-        ).mappings()])
+        bundle.results = answers(conn, run_id, bundle.run.get("spec"))
         bundle.segments = [row_dict(r) for r in conn.execute(
             select(translations)
             .where(translations.c.run_id == run_id, translations.c.generation_id.is_(None))
@@ -308,7 +267,7 @@ def run_page(
         run_row = live_status([row_dict(row)], conn)[0]
         rows = [row_dict(r) for r in conn.execute(query).mappings()]
         more = len(rows) > limit
-        rows = attach(conn, rows[:limit])
+        rows = add_origins(conn, attach(conn, rows[:limit]))
         counts = _counts(conn, [run_id])[run_id]
         found = _analyses_of(conn, run_id)
         own = conn.execute(
@@ -344,88 +303,53 @@ def generation_detail(engine: Engine, gen_id: int) -> dict:
     return out
 
 
-def run_summary(engine: Engine, run_id: int, *, limit: int = 500) -> dict:
-    """Per (variant, model) figures of a run, aggregated in the database (no rows fetched).
+#: the columns the figures of a run are computed from (no prompt, no messages)
+_FIGURE_COLUMNS = ["id", "variant", "model", "vars", "repeat_index", "cache_key", "cached", "cached_from_id",
+                   "params", "error", "output_tokens", "tokens_per_s", "ttft_s", "cost"]
 
-    Returns ``{"variants", "models", "stats": {(variant, model): stats}, "speeds": {model: tok/s},
-    "by_variant": {variant: stats}, "total": stats}`` with the keys of ``shape.stats``; speeds count only answers
-    measured in the run (no cache hits, no errors). At most ``limit`` (variant, model) groups.
+
+#: the most answers of one run whose figures the viewer computes (a run holds fewer: cells x repeats)
+SUMMARY_ROWS = 200_000
+
+
+def run_summary(engine: Engine, run_id: int, *, limit: int = 500) -> dict:
+    """Per (variant, model) figures of a whole run, as ``store.results.figures`` defines them.
+
+    Returns ``{"variants", "models", "stats": {(variant, model): figures}, "speeds": {model: tok/s},
+    "by_variant": {variant: figures}, "total": figures}``, variants in the file's order; speeds
+    count only answers generated in the run (no cache hits, no errors). The answers are read
+    without their prompts (their responses only as lengths), at most ``SUMMARY_ROWS`` of them;
+    at most ``limit`` (variant, model) groups.
     """
     g = generations.c
-    measured = and_(g.cached.isnot(True), g.cached_from_id.is_(None), g.error.is_(None), g.tokens_per_s.isnot(None))
-    per_gen = (
-        select(checks.c.generation_id.label("gid"), func.count().label("n"),
-               func.sum(case((checks.c.passed.is_(False), 1), else_=0)).label("failed"),
-               func.avg(checks.c.score).label("score"))
-        .join(generations, g.id == checks.c.generation_id)
-        .where(g.run_id == run_id)
-        .group_by(checks.c.generation_id)
-        .subquery()
-    )
-    query = _answers(
-        select(
-            g.variant, g.model, func.count().label("n"),
-            func.sum(case((or_(g.cached.is_(True), g.cached_from_id.isnot(None)), 1), else_=0)).label("cached"),
-            func.sum(case((g.error.isnot(None), 1), else_=0)).label("errors"),
-            func.count(per_gen.c.gid).label("checked"),
-            func.sum(case((per_gen.c.failed == 0, 1), else_=0)).label("passed"),
-            func.avg(per_gen.c.score).label("mean_score"),
-            func.avg(g.output_tokens).label("output_tokens"),
-            func.avg(func.length(g.response)).label("chars"),
-            func.sum(case((measured, g.tokens_per_s), else_=0)).label("tps_sum"),
-            func.sum(case((measured, 1), else_=0)).label("tps_n"),
-            func.sum(case((and_(measured, g.ttft_s.isnot(None)), g.ttft_s), else_=0)).label("ttft_sum"),
-            func.sum(case((and_(measured, g.ttft_s.isnot(None)), 1), else_=0)).label("ttft_n"),
-            func.sum(g.cost).label("cost"),
-            func.min(g.id).label("first"),
-        )
-        .outerjoin(per_gen, per_gen.c.gid == g.id)
-        .where(g.run_id == run_id)
-    ).group_by(g.variant, g.model).order_by(func.min(g.id)).limit(limit)
+    query = _answers(select(*(g[c] for c in _FIGURE_COLUMNS), func.length(g.response).label("chars"))
+                     .where(g.run_id == run_id)).order_by(g.id).limit(SUMMARY_ROWS)
     with reading(engine) as conn:
-        rows = conn.execute(query).mappings().all()
-    out: dict[tuple, dict] = {}
+        spec = conn.execute(select(runs.c.spec).where(runs.c.id == run_id)).scalar()
+        rows = [row_dict(r) for r in conn.execute(query).mappings()]
+        by_check: dict[int, list[dict]] = {r["id"]: [] for r in rows}
+        for chunk in _chunks(list(by_check)):
+            for c in conn.execute(select(checks.c.generation_id, checks.c.passed, checks.c.score)
+                                  .where(checks.c.generation_id.in_(chunk)).order_by(checks.c.id)).mappings():
+                by_check[c["generation_id"]].append(dict(c))
+        add_origins(conn, rows)
     for r in rows:
-        out[(r["variant"], r["model"])] = _stats_of(r)
+        r["checks"] = by_check[r["id"]]
+        r["chars"] = r["chars"] or 0
+    rows = in_file_order(spec, rows)
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        key = (r["variant"], r["model"])
+        if key in groups or len(groups) < limit:
+            groups.setdefault(key, []).append(r)
+    out = {key: figures(group) for key, group in groups.items()}
     variants = list(dict.fromkeys(v for v, _ in out))
     models = list(dict.fromkeys(m for _, m in out))
-    speeds, by_variant = {}, {}
+    speeds = {}
     for m in models:
-        group = [r for r in rows if r["model"] == m]
-        n = sum(r["tps_n"] or 0 for r in group)
-        if n:
-            speeds[m] = sum(r["tps_sum"] or 0 for r in group) / n
-    for v in variants:
-        by_variant[v] = _stats_of(_combined([r for r in rows if r["variant"] == v]))
+        speed = figures([r for r in rows if r["model"] == m])["tokens_per_s"]
+        if speed is not None:
+            speeds[m] = speed
+    by_variant = {v: figures([r for r in rows if r["variant"] == v]) for v in variants}
     return {"variants": variants, "models": models, "stats": out, "speeds": speeds, "by_variant": by_variant,
-            "total": _stats_of(_combined(rows))}
-
-
-def _combined(rows) -> dict:
-    """Aggregate rows of several models added up into one (means weighted by their counts)."""
-    total = {k: sum((r[k] or 0) for r in rows) for k in ("n", "cached", "errors", "checked", "passed",
-                                                          "tps_sum", "tps_n", "ttft_sum", "ttft_n")}
-    n = total["n"] or 1
-    scored = [r for r in rows if r["mean_score"] is not None]
-    total.update(
-        output_tokens=sum((r["output_tokens"] or 0) * r["n"] for r in rows) / n if rows else None,
-        chars=sum((r["chars"] or 0) * r["n"] for r in rows) / n if rows else None,
-        mean_score=sum(r["mean_score"] for r in scored) / len(scored) if scored else None,
-        cost=sum(r["cost"] for r in rows if r["cost"] is not None) if any(r["cost"] is not None for r in rows) else None,
-    )
-    return total
-
-
-def _stats_of(r) -> dict:
-    """An aggregate row as ``shape.stats`` would have computed it from the rows themselves."""
-    checked, passed, tps_n, ttft_n = r["checked"] or 0, r["passed"] or 0, r["tps_n"] or 0, r["ttft_n"] or 0
-    return {
-        "n": r["n"], "cached": r["cached"] or 0, "errors": r["errors"] or 0, "checked": checked, "passed": passed,
-        "pass_rate": passed / checked if checked else None,
-        "mean_score": float(r["mean_score"]) if r["mean_score"] is not None else None,
-        "output_tokens": float(r["output_tokens"]) if r["output_tokens"] is not None else None,
-        "chars": float(r["chars"]) if r["chars"] is not None else None,
-        "tokens_per_s": r["tps_sum"] / tps_n if tps_n else None,
-        "ttft_s": r["ttft_sum"] / ttft_n if ttft_n else None,
-        "cost": r["cost"],
-    }
+            "total": figures(rows)}

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import json
 import re
-from statistics import fmean
 
 from hanprompt.hangul import hangul_share
+from hanprompt.store.results import figures
+from hanprompt.store.results import settings as run_settings
 
 #: keys whose values are never shown (an API key in a model's options, a password in a URL)
 _SECRET_KEY = re.compile(
@@ -31,16 +32,6 @@ def redact(value):
     return value
 
 
-def is_cached(row: dict) -> bool:
-    """Whether a result was served from the cache rather than generated (and measured) here."""
-    return bool(row.get("cached")) or row.get("cached_from_id") is not None
-
-
-def _mean(values) -> float | None:
-    values = [v for v in values if v is not None]
-    return fmean(values) if values else None
-
-
 def vars_label(values: dict | None) -> str:
     if not values:
         return ""
@@ -48,28 +39,8 @@ def vars_label(values: dict | None) -> str:
 
 
 def stats(rows: list[dict]) -> dict:
-    """Counts, pass rate and means of a group of results; speeds only from measured ones."""
-    measured = [r for r in rows if not is_cached(r) and not r.get("error")]
-    # A check with passed None was not judged (an llm-rubric without a judge): neither pass nor failure.
-    judged = [[c for c in r.get("checks") or [] if c.get("passed") is not None] for r in rows]
-    checked = [r for r, checks in zip(rows, judged) if checks]
-    passed = sum(all(c["passed"] for c in checks) for checks in judged if checks)
-    scores = [c.get("score") for r in rows for c in r.get("checks") or []]
-    return {
-        "n": len(rows),
-        "cached": sum(is_cached(r) for r in rows),
-        "errors": sum(bool(r.get("error")) for r in rows),
-        "checked": len(checked),
-        "passed": passed,
-        "pass_rate": passed / len(checked) if checked else None,
-        "mean_score": _mean(scores),
-        "output_tokens": _mean(r.get("output_tokens") for r in rows),
-        "chars": _mean(len(r.get("response") or "") for r in rows),
-        "tokens_per_s": _mean(r.get("tokens_per_s") for r in measured),
-        "ttft_s": _mean(r.get("ttft_s") for r in measured),
-        "cost": sum(r["cost"] for r in rows if r.get("cost") is not None) if any(
-            r.get("cost") is not None for r in rows) else None,
-    }
+    """The figures of a group of results: ``store.results.figures`` (defined there once)."""
+    return figures(rows)
 
 
 def _ordered(values) -> list:
@@ -120,11 +91,12 @@ def run_meta(run: dict, results: list[dict]) -> dict:
     """What a run was: experiment file, description, parameters, models with their placement."""
     spec = redact(run.get("spec") or {})
     experiment = spec.get("spec") if isinstance(spec.get("spec"), dict) else {}
+    ran = run_settings(spec)
     return {
         "id": run["id"], "name": run["name"], "kind": run["kind"], "status": run["status"],
         "created_at": run.get("created_at"), "finished_at": run.get("finished_at"), "error": run.get("error"),
         "file": spec.get("file"), "description": experiment.get("description"),
-        "params": experiment.get("params"), "repeat": experiment.get("repeat"),
+        "params": experiment.get("params"), "repeat": ran["repeat"] if experiment else None,
         "overrides": run_overrides(spec),
         "spec": spec, "models": models_used(results), "totals": stats(results),
     }
@@ -133,8 +105,7 @@ def run_meta(run: dict, results: list[dict]) -> dict:
 def run_overrides(spec: dict) -> dict:
     """What the command line replaced in the file for this run (repeat, generation parameters,
     threads, truncation; models are shown with the answers), as stored with the run."""
-    overrides = spec.get("overrides") if isinstance(spec.get("overrides"), dict) else {}
-    return {k: v for k, v in overrides.items() if v is not None and k != "models"}
+    return run_settings(spec)["overrides"]
 
 
 def translation_line(t: dict) -> dict:

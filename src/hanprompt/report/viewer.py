@@ -21,6 +21,7 @@ from sqlalchemy import Engine, create_engine, event
 from hanprompt import limits
 from hanprompt.errors import NotFoundError, UsageError
 from hanprompt.report import charts, data, render, shape
+from hanprompt.store.results import in_file_order
 
 #: the font the pages fall back to for Hangul, served whole (the report embeds a subset instead)
 FONT_PATH = "/font/hanprompt-ko.woff"
@@ -96,7 +97,8 @@ def _run_view(engine: Engine, run_id: int, params, limit: int) -> dict:
     run = page["run"]
     bench = shape.bench_rows(page["bench"])
     view = {
-        "meta": shape.run_meta(run, results), "grid": shape.grid(results), "summary": summary,
+        "meta": shape.run_meta(run, results), "summary": summary,
+        "grid": shape.grid(in_file_order(run.get("spec"), results)),  # the page's answers, the file's order
         "next": page["next"], "variant": variant, "analyses": page["analyses"], "analysis": page["analysis"],
         "bench": bench, "bench_korean": shape.bench_korean(page["bench"]),
         "kind_has_texts": run["kind"] in ("ask", "experiment") and run["generations"] > 0,

@@ -109,32 +109,17 @@ def find_analysis(engine: Engine, params_hash: str) -> dict | None:
     return row_dict(row) if row else None
 
 
-def save_analysis(
-    engine: Engine,
-    *,
-    name: str,
-    params: dict,
-    params_hash: str,
-    source_run_id: int | None,
-    result: dict,
-) -> tuple[int, int]:
-    """Store the analysis and its own run of kind ``words`` together; return (analysis id, run id)."""
-    stamp = now()
-    with engine.begin() as conn:
-        run_id = conn.execute(
-            insert(runs).values(
-                name=name[:200], kind="words", status="done", spec=params, spec_hash=params_hash,
-                created_at=stamp, finished_at=stamp,
-            )
-        ).inserted_primary_key[0]
-        analysis_id = conn.execute(
-            insert(analyses).values(
-                run_id=run_id, source_run_id=source_run_id, params_hash=params_hash, params=params,
-                documents=result["documents"], total_tokens=result["total_tokens"], result=result,
-                created_at=stamp,
-            )
-        ).inserted_primary_key[0]
-    return analysis_id, run_id
+def add_analysis(conn, run_id: int, *, params: dict, params_hash: str, source_run_id: int | None,
+                 result: dict) -> int:
+    """Store an analysis as run ``run_id``'s (a run of kind ``words``, see store.runs.RunLife),
+    inside the caller's transaction; returns the analysis id."""
+    return conn.execute(
+        insert(analyses).values(
+            run_id=run_id, source_run_id=source_run_id, params_hash=params_hash, params=params,
+            documents=result["documents"], total_tokens=result["total_tokens"], result=result,
+            created_at=now(),
+        )
+    ).inserted_primary_key[0]
 
 
 def analyses_for_run(engine: Engine, source_run_id: int) -> list[dict]:

@@ -5,7 +5,7 @@ from typing import Iterable
 
 from sqlalchemy import Connection, Engine, insert, select, update
 
-from hanprompt.store.db import reading, row_dict
+from hanprompt.store.db import reading
 from hanprompt.store.schema import checks, generations
 
 #: the columns a cache hit copies from the generation that first produced the answer
@@ -105,30 +105,11 @@ def set_check_result(conn: Connection, check_id: int, result: dict) -> None:
 
 
 def run_results(engine: Engine, run_id: int) -> list[dict]:
-    """Every answer of a run (judge verdicts left out) in storage order, each with its list of checks
-    and its translations (``store.translations.by_generation``: translator, text, Hangul share)."""
-    with reading(engine) as conn:
-        rows = [row_dict(r) for r in conn.execute(
-            select(generations).where(generations.c.run_id == run_id, generations.c.role.is_(None))
-            .order_by(generations.c.id)
-        ).mappings()]
-        by_gen: dict[int, list[dict]] = {r["id"]: [] for r in rows}
-        query = (
-            select(checks.c.generation_id, checks.c.name, checks.c.spec, checks.c.passed, checks.c.reason,
-                   checks.c.score)
-            .join(generations, generations.c.id == checks.c.generation_id)
-            .where(generations.c.run_id == run_id, generations.c.role.is_(None))
-            .order_by(checks.c.id)
-        )
-        for c in conn.execute(query).mappings():
-            by_gen[c["generation_id"]].append(
-                {"name": c["name"], "spec": c["spec"], "passed": c["passed"], "reason": c["reason"],
-                 "score": c["score"]}
-            )
-        from hanprompt.store.translations import by_generation
+    """Every answer of a run as ``store.results.answers`` reads it (the one reader of a run's
+    answers): the file's variant order, each with its checks, translations and cache origin."""
+    from hanprompt.store.results import answers
+    from hanprompt.store.schema import runs
 
-        translated = by_generation(conn, list(by_gen))
-    for r in rows:
-        r["checks"] = by_gen[r["id"]]
-        r["translations"] = translated.get(r["id"], [])
-    return rows
+    with reading(engine) as conn:
+        spec = conn.execute(select(runs.c.spec).where(runs.c.id == run_id)).scalar()
+        return answers(conn, run_id, spec)

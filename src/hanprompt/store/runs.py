@@ -1,12 +1,14 @@
 """Runs and the generations they hold: writing them and reading them back."""
 from __future__ import annotations
 
+import contextlib
 from typing import Iterable, Iterator
 
 from sqlalchemy import Engine, delete, func, insert, or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from hanprompt import settings
-from hanprompt.errors import NotFoundError
+from hanprompt.errors import NotFoundError, StoreError, Terminated, one_line
 from hanprompt.limits import valid_id
 from hanprompt.store import leases
 from hanprompt.store.db import now, reading, row_dict
@@ -53,6 +55,121 @@ def finish_run(engine: Engine, run_id: int, status: str = "done", error: str | N
         )
         if holder is not None:
             leases.release(conn, run_id, holder)
+
+
+#: a run's end states (``running`` before; a ``running`` run with a lapsed lease shows ``interrupted``)
+DONE, INTERRUPTED, FAILED = "done", "interrupted", "failed"
+
+
+def end_state(error: BaseException | None) -> tuple[str, str | None]:
+    """How work ended, as the run's stored ``(status, error)``; the one definition of end states.
+
+    ========================  ===============  =========================================
+    the work                  status           error
+    ========================  ===============  =========================================
+    returned                  ``done``         none
+    Ctrl-C                    ``interrupted``  ``interrupted (Ctrl-C)``
+    SIGTERM (``Terminated``)  ``interrupted``  ``interrupted (SIGTERM)``
+    raised anything else      ``failed``       its one line (``errors.one_line``, typed)
+    ========================  ===============  =========================================
+    """
+    if error is None:
+        return DONE, None
+    if isinstance(error, KeyboardInterrupt):
+        return INTERRUPTED, "interrupted (SIGTERM)" if isinstance(error, Terminated) else "interrupted (Ctrl-C)"
+    return FAILED, one_line(error, typed=True)
+
+
+@contextlib.contextmanager
+def best_effort():
+    """Recording the end of a failed run must not hide why it failed: a second, store error
+    (the database is what failed, say) gives way to the first, which the caller re-raises."""
+    try:
+        yield
+    except (SQLAlchemyError, StoreError):
+        pass
+
+
+class RunLife:
+    """The one lifecycle of a run: start, lease, finish or fail (experiments, bench, translation, words).
+
+    ``start()`` creates a run held by this process (``name``, ``kind``, ``spec``, ``spec_hash``)
+    or, given ``run_id``, takes that run's lease (RunBusy while another live process holds it;
+    ``reopen`` marks it ``running`` again, a resume). ``with life:`` starts it if need be, renews
+    the lease from a background thread (see store.leases) and, on leaving, records the end that
+    ``end_state`` gives and gives the lease up in the same transaction. After an exception that
+    recording is best effort (``best_effort``): the first error is the one that propagates.
+    ``check()`` raises StoreError once the lease was lost; call it before each write.
+    ``finish(conn)`` ends the run inside the caller's transaction, so that what the run stores
+    and its ``done`` are written together; ``discard()`` deletes a run this life created and that
+    kept nothing. With ``owns=False`` the run is only held (a translation of a finished
+    experiment): its status is left as it is and only the lease is given back.
+    """
+
+    def __init__(self, engine: Engine, run_id: int | None = None, *, name: str | None = None,
+                 kind: str | None = None, spec: dict | None = None, spec_hash: str | None = None,
+                 reopen: bool = False, owns: bool = True):
+        self.engine, self.run_id, self.reopen, self.owns = engine, run_id, reopen, owns
+        self._new = None if run_id is not None else dict(name=name, kind=kind, spec=spec, spec_hash=spec_hash)
+        self.holder, self.ttl = leases.new_holder(), settings.lease_ttl()
+        self.lease: leases.Lease | None = None
+        self.ended = False
+
+    def start(self) -> int:
+        """Create the run, or take the given run's lease; returns the run's id. Idempotent."""
+        if self.lease is None:
+            if self._new is not None:
+                self.run_id = create_run(self.engine, holder=self.holder, **self._new)
+            else:
+                leases.acquire(self.engine, self.run_id, self.holder, self.ttl, reopen=self.reopen)
+            self.lease = leases.Lease(self.engine, self.run_id, self.holder, self.ttl)
+        return self.run_id
+
+    def __enter__(self) -> "RunLife":
+        self.start()
+        self.lease.__enter__()
+        return self
+
+    def __exit__(self, kind, error, tb) -> bool:
+        self.lease.__exit__(kind, error, tb)
+        if not self.ended:
+            if error is None:
+                self._end(None)
+            else:
+                with best_effort():
+                    self._end(error)
+        return False
+
+    def check(self) -> None:
+        self.lease.check()
+
+    def _end(self, error: BaseException | None) -> None:
+        with self.engine.begin() as conn:
+            if self.owns:
+                self.finish(conn, *end_state(error))
+            else:
+                leases.release(conn, self.run_id, self.holder)
+                self.ended = True
+
+    def finish(self, conn, status: str = DONE, error: str | None = None) -> None:
+        """End the run inside ``conn``'s transaction; StoreError (the transaction then rolls back)
+        when another process took the run over."""
+        error, _ = storable(error)
+        ended = conn.execute(
+            update(runs).where(runs.c.id == self.run_id, runs.c.holder == self.holder)
+            .values(status=status, error=error, finished_at=now(), holder=None, held_since=None, heartbeat_at=None)
+        ).rowcount
+        self.ended = True
+        if ended != 1:
+            raise StoreError(f"run {self.run_id} was taken over by another process; this process did not end it")
+
+    def discard(self) -> None:
+        """Delete the run this life created (it kept nothing worth listing)."""
+        if self._new is None:
+            raise ValueError("discard() deletes only a run this life created")
+        with self.engine.begin() as conn:
+            conn.execute(delete(runs).where(runs.c.id == self.run_id, runs.c.holder == self.holder))
+        self.ended = True
 
 
 def live_status(rows: list[dict], conn) -> list[dict]:

@@ -1,8 +1,9 @@
 """Translating texts, files and runs' responses, scoring against references, storing the results.
 
 Everything that can be checked (languages, translators, references, the database) is checked
-before anything is written, and a job's run, translations and scores are written in one
-transaction, so a bad input stores nothing.
+before anything is written, so a bad input stores nothing. A job's run is held while it
+translates (store.runs.RunLife); its translations and scores are written with its ``done`` in
+one transaction, so a run that says ``done`` holds them all.
 """
 from __future__ import annotations
 
@@ -124,37 +125,35 @@ def translate_job(texts: list[str], *, translators: list[str], source_lang: str 
     ``on_warning`` receives the translators' warnings once they load (see ``load_translators``).
     ``progress(segments done, segments in all, translator spec)`` is called after each batch.
     """
+    from hanprompt.store.db import ensure_writable
+    from hanprompt.store.runs import RunLife
     from hanprompt.store.translations import add_scores, add_translations
-    from hanprompt.store.db import now
-    from hanprompt.store.schema import runs
-    from sqlalchemy import insert
 
     check_references(texts, references)
-    from hanprompt.store.db import ensure_writable
-
     source, target = languages(source_lang, target_lang)
     loaded = load_translators(translators, source, target, options, on_warning)
     ensure_writable(engine)  # a read-only log is found before the work, not after
-    rows, scores = [], []
-    for t in loaded:
-        done = _rows(t, texts, source, target, progress, references)
-        rows.extend(done)
-        if references is not None:
-            for row, ref, segment_chrf in zip(done, references, segment_scores(done, references)):
-                row.update(reference=ref, chrf=segment_chrf)
-            seconds = sum(r["seconds"] for r in done)
-            scores.append(dict(score([r["translation"] for r in done], references,
-                                     target_lang=target.code, seconds=seconds), translator=t.spec,
-                               flagged=sum(r["flag"] is not None for r in done)))
     run_spec = dict(spec or {}, translators=[t.spec for t in loaded], source_lang=source.code,
                     target_lang=target.code, segments=len(texts))
-    with engine.begin() as conn:
-        run_id = conn.execute(insert(runs).values(
-            name=name[:200], kind="translate", status="done", spec=run_spec,
-            created_at=now(), finished_at=now(),
-        )).inserted_primary_key[0]
-        add_translations(conn, run_id, rows)
-        add_scores(conn, run_id, scores)
+    rows, scores = [], []
+    # held while translating; ends done (with its rows), interrupted or failed (store.runs.end_state)
+    with RunLife(engine, name=name[:200], kind="translate", spec=run_spec) as life:
+        run_id = life.run_id
+        for t in loaded:
+            life.check()
+            done = _rows(t, texts, source, target, progress, references)
+            rows.extend(done)
+            if references is not None:
+                for row, ref, segment_chrf in zip(done, references, segment_scores(done, references)):
+                    row.update(reference=ref, chrf=segment_chrf)
+                seconds = sum(r["seconds"] for r in done)
+                scores.append(dict(score([r["translation"] for r in done], references,
+                                         target_lang=target.code, seconds=seconds), translator=t.spec,
+                                   flagged=sum(r["flag"] is not None for r in done)))
+        with engine.begin() as conn:  # the translations, the scores and the run's end together
+            add_translations(conn, run_id, rows)
+            add_scores(conn, run_id, scores)
+            life.finish(conn)
     return {"run_id": run_id, "translations": rows, "scores": scores}
 
 
@@ -197,10 +196,8 @@ def translate_run(engine: Engine, run_id: int, *, translators: list[str], source
     after each batch, ``on_warning`` with the translators' warnings once they load. Returns
     ``{"translations": [new rows], "complete": {translator: rows there}}``.
     """
-    from hanprompt import settings
-    from hanprompt.store import leases
     from hanprompt.store.db import ensure_writable
-    from hanprompt.store.runs import get_run, list_generations
+    from hanprompt.store.runs import RunLife, get_run, list_generations
 
     get_run(engine, run_id)  # NotFoundError names the fix
     # The answers only: a judge's verdicts (role "judge") are not translated.
@@ -210,23 +207,18 @@ def translate_run(engine: Engine, run_id: int, *, translators: list[str], source
     source, target = languages(source_lang, target_lang)
     loaded = load_translators(translators, source, target, options, on_warning)  # all checked before any is stored
     ensure_writable(engine)
-    holder, ttl = leases.new_holder(), settings.lease_ttl()
-    leases.acquire(engine, run_id, holder, ttl)
     rows: list[dict] = []
     complete: dict[str, int] = {}
-    try:
-        with leases.Lease(engine, run_id, holder, ttl) as lease:
-            for t in loaded:
-                lease.check()
-                if force:
-                    rows.extend(_store_generations(engine, t, run_id, generations, source, target, progress,
-                                                          replace=True))
-                    continue
-                added = translate_missing(engine, t, run_id, source, target, progress)
-                if not added:
-                    complete[t.spec] = len(generations)
-                rows.extend(added)
-    finally:
-        with engine.begin() as conn:
-            leases.release(conn, run_id, holder)
+    # held (not owned: its status stays) while translating; RunBusy while another process holds it
+    with RunLife(engine, run_id, owns=False) as life:
+        for t in loaded:
+            life.check()
+            if force:
+                rows.extend(_store_generations(engine, t, run_id, generations, source, target, progress,
+                                               replace=True))
+                continue
+            added = translate_missing(engine, t, run_id, source, target, progress)
+            if not added:
+                complete[t.spec] = len(generations)
+            rows.extend(added)
     return {"translations": rows, "complete": complete}
