@@ -5,7 +5,7 @@ import subprocess
 import sys
 
 import pytest
-from sqlalchemy import create_engine, inspect, select
+from sqlalchemy import inspect, select
 
 from hanprompt.errors import NotFoundError, StoreError
 from hanprompt.store import db, open_engine

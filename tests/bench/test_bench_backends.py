@@ -6,7 +6,6 @@ import os
 import subprocess
 import sys
 
-import pytest
 
 from hanprompt.bench import BenchOptions, run_bench, shapes
 

@@ -138,7 +138,6 @@ class ContinuousBatcher:
 
     # ---- prefill: rows join ---------------------------------------------------------
     def _admit(self, group: list[Row]) -> None:
-        import torch
         from transformers import DynamicCache
         from transformers.cache_utils import DynamicLayer
 

@@ -11,7 +11,6 @@ import base64
 import io
 from dataclasses import dataclass
 
-from hanprompt.report import shape
 
 _COLORS = ["#3b6ea8", "#d9822b", "#3f9a5a", "#b8434f", "#7e5ba6", "#8c6d46", "#c15fa3", "#6f7378"]
 
