@@ -7,8 +7,7 @@
 - ``reference/api.md``: every public name of ``hanprompt`` (its ``_EXPORTS`` table), rendered from
   the docstrings and signatures by mkdocstrings.
 
-- ``index.md``: the README (``docs/README.short.md`` until it replaces ``README.md``), its links
-  into ``docs/`` made relative to the site.
+- ``index.md``: the README, its links into ``docs/`` made relative to the site.
 
 The pages are added to the build as generated files; nothing is written into ``docs/``.
 """
@@ -136,8 +135,7 @@ def home_page() -> str:
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[1]
-    short = root / "docs" / "README.short.md"
-    text = (short if short.exists() else root / "README.md").read_text(encoding="utf-8")
+    text = (root / "README.md").read_text(encoding="utf-8")
     text = re.sub(r"\]\(docs/", "](", text)  # links and pictures into docs/ are relative to the site
     # a link to a source file leaves the site: point it at its folder on the reader's disk as text
     return re.sub(r"\[([^\]]+)\]\((src/[^)]+)\)", r"\1 (`\2`)", text)

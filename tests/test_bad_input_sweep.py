@@ -1,4 +1,4 @@
-"""Every bad input named in the README and the issues, fed to the CLI against a log that holds data.
+"""Every bad input named in the README, the guides in docs/ and the issues, fed to the CLI against a log that holds data.
 
 Each must end with exit code 2 and one line on stderr, print nothing on stdout, and leave every
 table's row count as it was (nothing stored, lost, doubled or half-written).

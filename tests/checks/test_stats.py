@@ -146,7 +146,7 @@ def test_no_verdict_below_the_minimum():
 
 
 def test_coverage_at_small_n():
-    """The simulation of the README's table: every interval holds at n = 2..20, at rates 0, 0.5 and 1."""
+    """The simulation of the table in docs/judges-and-statistics.md: every interval holds at n = 2..20, at rates 0, 0.5 and 1."""
     from hanprompt.experiments import coverage
 
     floor = stats.COVERAGE_FLOOR

@@ -1,7 +1,7 @@
 """Every ```bash block of the README and the guides runs, in order, as written.
 
-Each Markdown file gets a fresh ``HANPROMPT_HOME`` and a fresh working folder (with ``examples/``
-linked in), so a block may use what an earlier block of the same file made (the run ids of a
+Each Markdown file gets a fresh ``HANPROMPT_HOME`` and a fresh working folder (with a copy of
+``examples/``), so a block may use what an earlier block of the same file made (the run ids of a
 fresh log count from 1). Blocks run offline (``HF_HUB_OFFLINE=1``), under ``bash -e``.
 
 - A block that cannot run here is marked on the line before it with an HTML comment naming why,
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -23,9 +24,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-# The short README (docs/README.short.md) replaces README.md; until then it is the one tested.
-README = ROOT / "docs" / "README.short.md" if (ROOT / "docs" / "README.short.md").exists() else ROOT / "README.md"
-FILES = [README] + sorted(p for p in (ROOT / "docs").glob("**/*.md") if p.name != "README.short.md")
+README = ROOT / "README.md"
+FILES = [README] + sorted((ROOT / "docs").glob("**/*.md"))
 
 FENCE = re.compile(r"^```(\w*)\s*$")
 SKIP = re.compile(r"^<!--\s*skip:\s*(.+?)\s*-->\s*$")
@@ -81,7 +81,9 @@ def _place(path: Path, tmp_factory) -> tuple[Path, Path]:
     """(working folder, HANPROMPT_HOME) of one Markdown file, made at its first block."""
     if path not in _places:
         work = tmp_factory.mktemp("blocks")
-        (work / "examples").symlink_to(ROOT / "examples")
+        # a copy, not a link: a command that writes beside its file (optimize's FILE.optimized.yaml)
+        # must not write into the checkout
+        shutil.copytree(ROOT / "examples", work / "examples", ignore=shutil.ignore_patterns("__pycache__"))
         (work / "home").mkdir()
         _places[path] = (work, work / "home")
     return _places[path]

@@ -94,7 +94,9 @@ def test_builtin_edit_wins_on_held_out_rows_and_survives_an_interruption(tmp_pat
     page = build_report(open_engine(settings.db_url()), [opt_id])
     assert "Optimization of variant plain" in page and "Score per round" in page
     assert "+assistant: Capital: Tokyo." in page
-    assert f"{held['winner']['passed']}/2" in page and held["verdict"] in page
+    from markupsafe import escape
+
+    assert f"{held['winner']['passed']}/2" in page and str(escape(held["verdict"])) in page  # as the page escapes it
 
 
 def test_nothing_helps_says_no_clear_improvement(tmp_path, smollm2_gguf, cli):

@@ -89,7 +89,7 @@ def render(r) -> None:
     if r.held_out:
         h = r.held_out
         ci = h["pass_rate_difference_ci"]
-        diff = (f"Δ pass rate {h['pass_rate_difference'] * 100:+.0f} pt [{ci[0] * 100:+.0f}, {ci[1] * 100:+.0f}]"
+        diff = (f"Δ pass rate {h['pass_rate_difference'] * 100:+.0f} pt [{ci['low'] * 100:+.0f}, {ci['high'] * 100:+.0f}]"
                 if ci else "Δ pass rate –")
         print(f"held-out rows (run {h['run_id']}): original {h['original']['passed']}/{h['original']['checked']}, "
               f"winner {h['winner']['passed']}/{h['winner']['checked']}; {diff}; verdict: {h['verdict']}", file=out)

@@ -8,7 +8,7 @@ mean 0.93), the case where a t-interval fails. A cell holds the fraction of inte
 contain the true value (1.0 = always); the nominal level is 0.95 and the tests assert
 ``COVERAGE_FLOOR`` (0.93).
 
-``python -m hanprompt.experiments.coverage`` prints the table in the README.
+``python -m hanprompt.experiments.coverage`` prints the table in docs/judges-and-statistics.md.
 """
 from __future__ import annotations
 
