@@ -202,7 +202,7 @@ def test_shipped_example(tmp_path, smollm2_gguf, cli):
     code, stdout, stderr = cli("optimize", str(example), "--variant", "shown", "--budget", "24",
                                "--model", f"gguf:{smollm2_gguf}", "-o", str(tmp_path / "shown.yaml"))
     assert code == 0, stderr
-    assert "shown: 4/4 passed (original)" in stdout and "no clear improvement" in stdout
+    assert "shown: 6/6 passed (original)" in stdout and "no clear improvement" in stdout
     import re
 
     # the first search asked the few-shot wording on the same rows: those answers are reused, not asked again
