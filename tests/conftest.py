@@ -18,7 +18,23 @@ def hanprompt_home(tmp_path, monkeypatch):
     home.mkdir()
     monkeypatch.setenv("HANPROMPT_HOME", str(home))
     monkeypatch.delenv("HANPROMPT_DB", raising=False)
-    return home
+    yield home
+    from hanprompt.store.db import close_all
+
+    close_all()  # each test's log is its own: its connections close with it
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _release_models():
+    """Models a module loaded are let go after it (llama.cpp files, server clients, tensors), so a
+    long session does not pile up open files: the process would run out of descriptors."""
+    yield
+    import gc
+
+    from hanprompt.backends import registry
+
+    registry.clear_cache()
+    gc.collect()
 
 
 @pytest.fixture(scope="session")

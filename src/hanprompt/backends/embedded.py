@@ -51,9 +51,10 @@ MODELS: dict[str, Embedded] = {
 
 
 def english_only(name: str) -> bool:
-    """Whether ``name`` is an embedded model that writes no usable Korean (``smollm2``)."""
-    model = MODELS.get(name.strip().lower())
-    return model is not None and model.english_only
+    """Whether ``name`` (an alias or a path) is an embedded model that writes no usable Korean
+    (``smollm2``, or its file by name)."""
+    base = Path(name.strip()).name.lower()
+    return any(m.english_only and base in (m.alias, m.filename.lower()) for m in MODELS.values())
 
 
 def is_alias(name: str) -> bool:

@@ -302,8 +302,9 @@ class GGUFBackend(Backend):
         except (ValueError, RuntimeError) as e:
             why = "; ".join(filter(None, (one_line(e), native_error())))
             raise BackendError(
-                f"llama.cpp cannot load {path} ({why}); the file may be damaged, or "
-                "its architecture newer than this llama-cpp-python: pip install -U llama-cpp-python"
+                f"llama.cpp cannot load {path} ({why}); the file may be damaged or incomplete (download or "
+                "convert it again), or its architecture newer than this llama-cpp-python: pip install -U "
+                "llama-cpp-python"
             ) from e
 
     @property
@@ -426,8 +427,9 @@ def read_metadata(llama_cpp, path: Path) -> dict[str, str]:
     if not model:
         why = native_error()
         raise BackendError(
-            f"llama.cpp cannot read {path}{f' ({why})' if why else ''}; the file may be damaged, or its "
-            "architecture newer than this llama-cpp-python: pip install -U llama-cpp-python"
+            f"llama.cpp cannot read {path}{f' ({why})' if why else ''}; the file may be damaged or incomplete "
+            "(download or convert it again), or its architecture newer than this llama-cpp-python: "
+            "pip install -U llama-cpp-python"
         )
 
     def value(key: str) -> str | None:

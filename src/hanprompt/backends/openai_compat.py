@@ -187,6 +187,16 @@ class OpenAIBackend(Backend):
         backend = cls(model, base_url, client, opts, info)
         if opts.tokenizer:
             backend.tokenizer()  # a bad tokenizer option fails here, before anything runs
+        try:
+            return cls._check_servers(backend, client, model, info)
+        finally:  # the listing client is not used after loading: its connections close now
+            client.close()
+
+    @classmethod
+    def _check_servers(cls, backend: "OpenAIBackend", client, model: str, info: LoadInfo) -> "OpenAIBackend":
+        """List each server's models (see ``load``); warnings go to ``info``."""
+        import openai
+
         t0 = time.perf_counter()
         down: list[tuple[str, HanpromptError]] = []
         for server in backend._servers:

@@ -125,7 +125,9 @@ def _flags_and_keys():
     try:
         yield
     except HanpromptError as e:
-        keys = [_ENTRY_KEYS[f] for f in dict.fromkeys(_FLAG.findall(str(e))) if f in _ENTRY_KEYS]
+        from hanprompt.errors import for_cli
+
+        keys = [_ENTRY_KEYS[f] for f in dict.fromkeys(_FLAG.findall(for_cli(e))) if f in _ENTRY_KEYS]
         if keys and len(e.args) == 1 and isinstance(e.args[0], str):
             e.args = (f"{e.args[0]} ({', '.join(k + ':' for k in keys)} under models: in the file)",)
         raise

@@ -94,6 +94,14 @@ def _sqlite_setup(engine: Engine) -> None:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+def close_all() -> None:
+    """Close the pooled connections of every engine this process opened, and forget them (a later
+    ``open_engine`` opens anew): for a process that opens many logs, such as a test session."""
+    for engine in _engines.values():
+        engine.dispose()
+    _engines.clear()
+
+
 def open_engine(url: str) -> Engine:
     """An engine for ``url`` with the schema migrated to the latest version.
 
