@@ -193,8 +193,13 @@ def _upgrade_with_alembic(engine: Engine, target: str | None) -> str:
     from alembic import command
 
     want = target or head()
+    from sqlalchemy.exc import ProgrammingError
+
     with engine.connect() as conn:
-        at = current(conn.execution_options(hanprompt_readonly=True))
+        try:  # a peek without the lock: another process may be migrating (dropping a table) meanwhile
+            at = current(conn.execution_options(hanprompt_readonly=True))
+        except ProgrammingError:
+            at = None  # decided again below, under the lock
         conn.rollback()
     if at == want:
         return at
