@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 from hanprompt.analysis.fonts import korean_font, korean_rc
-from hanprompt.errors import UsageError
+from hanprompt.errors import UsageError, arg
 from hanprompt.outputs import writing
 
 _BAR_COLOR = "#3b6ea8"
@@ -78,7 +78,7 @@ def word_cloud(result: dict, out: str | os.PathLike) -> Path:
     try:
         from wordcloud import WordCloud
     except ImportError:
-        raise UsageError("--cloud needs the wordcloud package; run: pip install 'hanprompt[cloud]'") from None
+        raise UsageError(f"{arg('word_cloud', flag='cloud')} needs the wordcloud package; run: pip install 'hanprompt[cloud]'") from None
     frequencies = {row["word"]: row["count"] for row in result["top"]}
     if not frequencies:
         raise UsageError("nothing to draw: no words were counted")
