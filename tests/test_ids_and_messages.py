@@ -209,6 +209,12 @@ def test_library_functions_name_their_own_arguments_never_flags(tmp_path):
     text = _library_error(textio.read_text, tmp_path / "missing.txt")
     assert text.endswith("check the path given to name")
 
+    from hanprompt.analysis.export import write_csv
+
+    result = hanprompt.analyse_texts(["사과를 먹었다"]).result
+    text = _library_error(write_csv, result, tmp_path)
+    assert text.startswith(f"out {tmp_path} is a folder") and "--csv" not in text
+
     text = _library_error(bind, "127.0.0.1", 70000)
     assert text == "port must be between 0 and 65535, not 70000"
     text = _library_error(bind, "0.0.0.0", 0)

@@ -35,7 +35,7 @@ def _draw_bars(ax, result: dict, title: str) -> None:
 
 
 def _save(fig, out: str | os.PathLike) -> Path:
-    with writing(out, "--chart", binary=True) as fh:  # 0600, never half a file
+    with writing(out, arg("out", flag="chart"), binary=True) as fh:  # 0600, never half a file
         fig.savefig(fh, format="png", dpi=150, bbox_inches="tight")
     return Path(out)
 
@@ -86,7 +86,7 @@ def word_cloud(result: dict, out: str | os.PathLike) -> Path:
     cloud = WordCloud(
         font_path=str(font_path), width=1200, height=800, background_color="white", colormap="viridis"
     ).generate_from_frequencies(frequencies)
-    with writing(out, "--cloud", binary=True) as fh:
+    with writing(out, arg("out", flag="cloud"), binary=True) as fh:
         cloud.to_image().save(fh, format="PNG")
     return Path(out)
 

@@ -59,7 +59,7 @@ class UserWord:
 
 def read_user_dictionary(path: str | os.PathLike) -> tuple[UserWord, ...]:
     """Parse Kiwi's ``form<TAB>tag[<TAB>score]`` format; a bad line raises InputError naming it."""
-    text = read_text(Path(path), "user dictionary", "--user-dict")
+    text = read_text(Path(path), "user dictionary", arg("user_dict"))
     words = []
     for number, raw in enumerate(split_lines(text), start=1):
         line = raw.strip()
