@@ -159,3 +159,77 @@ def test_a_bad_generation_value_names_the_flag_on_the_cli_and_the_argument_in_th
     path = spec_file("variants:\n  - id: a\n    prompt: hi\n")
     err = _one_line(*cli("run", path, "--top-p", "2"))
     assert err.startswith("hanprompt: error: --top-p must be a number above 0 and at most 1")
+
+
+def test_a_flag_spelled_differently_reads_as_the_library_argument_and_as_the_cli_flag():
+    from hanprompt.errors import UsageError, arg, for_cli, unrendered
+
+    e = UsageError(f"{arg('source_lang', flag='from')} and {arg('target_lang', 'ko', flag='to')}")
+    assert str(e) == "source_lang and target_lang=ko"
+    assert for_cli(e) == "--from and --to ko"
+    wrapped = UsageError(f"file.yaml:3: {unrendered(e)}")  # raised again inside another: names kept
+    assert for_cli(wrapped) == "file.yaml:3: --from and --to ko" and str(wrapped).endswith("source_lang and target_lang=ko")
+
+
+def _library_error(call, *args, **kwargs) -> str:
+    from hanprompt.errors import HanpromptError
+
+    with pytest.raises(HanpromptError) as caught:
+        call(*args, **kwargs)
+    text = str(caught.value)
+    assert "\x1f" not in text and "\x1e" not in text, repr(text)
+    return text
+
+
+def test_library_functions_name_their_own_arguments_never_flags(tmp_path):
+    import hanprompt
+    from hanprompt import textio
+    from hanprompt.report.viewer import bind
+
+    text = _library_error(hanprompt.analyse_texts, ["사과"], hanprompt.WordOptions(pos="verbz"))
+    assert text.startswith("unknown pos='verbz'; choose one of") and "--" not in text
+    text = _library_error(hanprompt.analyse_texts, ["사과"], hanprompt.WordOptions(top=0))
+    assert text == "top must be 1 or more, not 0"
+    text = _library_error(hanprompt.analyse_texts, ["사과"], hanprompt.WordOptions(by="model"))
+    assert text.startswith("by needs stored texts; pass run_id, experiment") and "--" not in text
+
+    text = _library_error(hanprompt.translate_texts, ["hi"], translator="nope")
+    assert text.startswith("translator='nope': write one of") and "--" not in text
+    text = _library_error(hanprompt.translate_texts, ["hi"], translator="mt:x", source_lang="ko", target_lang="ko")
+    assert text == "source_lang and target_lang are both ko; pass the language to translate into with target_lang"
+    text = _library_error(hanprompt.translate_texts, ["hi"], translator="mt:x", target_lang="xx")
+    assert text.startswith("target_lang: unknown language code 'xx'")
+
+    path = tmp_path / "a.txt"
+    path.write_bytes("사과\n".encode("cp949"))
+    text = _library_error(textio.read_text, path, encoding="no-such-codec")
+    assert text == "unknown encoding 'no-such-codec'; pass encoding=utf-8, cp949, euc-kr or utf-16"
+    text = _library_error(textio.read_text, path)
+    assert text.endswith("save it as UTF-8, or pass its encoding with encoding, e.g. encoding=cp949")
+    text = _library_error(textio.read_text, tmp_path / "missing.txt")
+    assert text.endswith("check the path given to name")
+
+    from hanprompt.analysis.export import write_csv
+
+    result = hanprompt.analyse_texts(["사과를 먹었다"]).result
+    text = _library_error(write_csv, result, tmp_path)
+    assert text.startswith(f"out {tmp_path} is a folder") and "--csv" not in text
+
+    text = _library_error(bind, "127.0.0.1", 70000)
+    assert text == "port must be between 0 and 65535, not 70000"
+    text = _library_error(bind, "0.0.0.0", 0)
+    assert text.startswith("host=0.0.0.0 would make") and text.endswith("or pass allow_remote to do it anyway")
+
+
+def test_the_same_errors_on_the_cli_name_the_flags(cli, tmp_path):
+    err = _one_line(*cli("translate", "hi", "--from", "ko", "--to", "ko")).strip()
+    assert err == "hanprompt: error: --from and --to are both ko; pass the language to translate into with --to"
+    err = _one_line(*cli("translate", "hi", "--to", "xx")).strip()
+    assert err.startswith("hanprompt: error: --to: unknown language code 'xx'")
+    err = _one_line(*cli("translate", "hi", "--translator", "nope")).strip()
+    assert err.startswith("hanprompt: error: --translator 'nope': write one of")
+    path = tmp_path / "a.txt"
+    path.write_bytes("사과\n".encode("cp949"))
+    err = _one_line(*cli("words", str(path), "--encoding", "no-such-codec")).strip()
+    assert err == ("hanprompt: error: unknown encoding 'no-such-codec'; "
+                   "pass --encoding utf-8, cp949, euc-kr or utf-16")

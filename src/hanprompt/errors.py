@@ -8,25 +8,28 @@ from __future__ import annotations
 
 import re
 
-_ARG = re.compile("\x1f([A-Za-z_][A-Za-z0-9_]*)\x1f([^\x1e]*)\x1e")
+_ARG = re.compile("\x1f([A-Za-z_][A-Za-z0-9_]*)(?:\x1d([A-Za-z][A-Za-z0-9-]*))?\x1f([^\x1e]*)\x1e")
 
 
-def arg(name: str, value: object = None, *, choices: tuple[str, ...] = ()) -> str:
+def arg(name: str, value: object = None, *, choices: tuple[str, ...] = (), flag: str | None = None) -> str:
     """An argument named in an error message, with its value or the values to choose from.
 
     ``arg("max_new_tokens")`` reads ``max_new_tokens`` to a library caller and
     ``--max-new-tokens`` on the command line; ``arg("truncate", choices=("left", "right"))``
-    reads ``truncate='left' or 'right'`` and ``--truncate left|right``.
+    reads ``truncate='left' or 'right'`` and ``--truncate left|right``. ``flag`` is the command
+    line's name where it differs from the library's: ``arg("source_lang", flag="from")`` reads
+    ``source_lang`` and ``--from``.
     """
     text = "|".join(choices) if choices else ("" if value is None else str(value))
-    return f"\x1f{name}\x1f{text.replace(chr(0x1e), '')}\x1e"
+    cli = f"\x1d{flag}" if flag else ""
+    return f"\x1f{name}{cli}\x1f{text.replace(chr(0x1e), '')}\x1e"
 
 
 def _render(text: str, cli: bool) -> str:
     def one(m: re.Match) -> str:
-        name, value = m.group(1), m.group(2)
+        name, flag, value = m.group(1), m.group(2), m.group(3)
         if cli:
-            return f"--{name.replace('_', '-')}" + (f" {value}" if value else "")
+            return f"--{flag or name.replace('_', '-')}" + (f" {value}" if value else "")
         if not value:
             return name
         return f"{name}=" + " or ".join(repr(v) for v in value.split("|")) if "|" in value else f"{name}={value}"
@@ -39,6 +42,12 @@ def for_cli(error: BaseException) -> str:
     if isinstance(error, HanpromptError):
         return _render(Exception.__str__(error), cli=True)
     return str(error)
+
+
+def unrendered(error: BaseException) -> str:
+    """The message of ``error`` with its :func:`arg` names kept unrendered, for an error raised again
+    inside another (``SpecError(f"{where}: {unrendered(e)}")``): each reader then sees its own names."""
+    return Exception.__str__(error) if isinstance(error, HanpromptError) else str(error)
 
 
 def one_line(error: BaseException, limit: int | None = None, *, typed: bool = False) -> str:

@@ -44,7 +44,7 @@ def home(cli_value: str | None = None, *, create: bool = False) -> Path:
 
 
 def _ensure_folder(path: Path, label: str) -> None:
-    fix = "set HANPROMPT_HOME to a folder you can write (it is created if missing), or pass --db URL"
+    fix = f"set HANPROMPT_HOME to a folder you can write (it is created if missing), or pass {arg('db', 'URL')}"
     if path.exists() and not path.is_dir():
         raise UsageError(f"{label} is a file, not a folder; {fix}")
     if not path.exists():

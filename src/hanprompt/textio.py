@@ -21,7 +21,10 @@ import unicodedata
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
-from hanprompt.errors import InputError
+from hanprompt.errors import InputError, arg
+
+#: the argument a path is blamed on by default: ``name`` to a library caller, ``--file`` on the command line
+FILE = arg("name", flag="file")
 
 # Longest first: a UTF-32-LE mark begins with the UTF-16-LE one.
 _BOMS = (
@@ -59,9 +62,9 @@ def check_encoding(encoding: str | None) -> str | None:
     try:
         info = codecs.lookup(encoding)
     except LookupError:
-        raise InputError(f"unknown encoding {encoding!r}; pass --encoding utf-8, cp949, euc-kr or utf-16") from None
+        raise InputError(f"unknown encoding {encoding!r}; pass {arg('encoding', 'utf-8')}, cp949, euc-kr or utf-16") from None
     if not getattr(info, "_is_text_encoding", True):  # base64, rot13, zlib...
-        raise InputError(f"{encoding!r} is not a text encoding; pass --encoding utf-8, cp949, euc-kr or utf-16")
+        raise InputError(f"{encoding!r} is not a text encoding; pass {arg('encoding', 'utf-8')}, cp949, euc-kr or utf-16")
     return info.name
 
 
@@ -101,19 +104,20 @@ def _decode_error(name, what: str, flag: str, codec: str, line: int, explicit: b
     shown = _shown(name)
     label = f"{what} {shown}" if str(name) != "-" else "stdin"
     if explicit:
-        hint = "pass the encoding it was saved in with --encoding (utf-8, cp949, euc-kr, utf-16)"
+        hint = f"pass the encoding it was saved in with {arg('encoding')} (utf-8, cp949, euc-kr, utf-16)"
     else:
-        hint = "save it as UTF-8, or pass its encoding with --encoding, e.g. --encoding cp949"
+        hint = f"save it as UTF-8, or pass its encoding with {arg('encoding')}, e.g. {arg('encoding', 'cp949')}"
     return InputError(f"{label} is not valid {codec} text (line {line}); {hint}")
 
 
 def iter_lines(name: str | Path, *, encoding: str | None = None, what: str = "file",
-               flag: str = "--file") -> Iterator[str]:
+               flag: str = FILE) -> Iterator[str]:
     """The lines of a file (``'-'`` for stdin), decoded and NFC-normalised as they are read.
 
     Memory stays flat whatever the file's size. ``encoding`` applies to files without a
-    byte-order mark (default UTF-8). Raises InputError (naming ``flag`` and ``--encoding``)
-    when the file cannot be read or decoded.
+    byte-order mark (default UTF-8). Raises InputError (naming ``flag`` and
+    ``encoding``, :func:`hanprompt.errors.arg`: ``--encoding`` on the command line) when the file cannot
+    be read or decoded.
     """
     check_encoding(encoding)
     fh = _open_binary(name, what, flag)
@@ -152,7 +156,7 @@ def iter_lines(name: str | Path, *, encoding: str | None = None, what: str = "fi
             fh.close()
 
 
-def read_text(name: str | Path, *, encoding: str | None = None, what: str = "file", flag: str = "--file") -> str:
+def read_text(name: str | Path, *, encoding: str | None = None, what: str = "file", flag: str = FILE) -> str:
     """A whole file (``'-'`` for stdin) as NFC text with ``\\n`` line ends; see :func:`iter_lines`.
 
     A final line end is kept when the file has one. Raises InputError with the fix.

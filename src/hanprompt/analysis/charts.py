@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 
 from hanprompt.analysis.fonts import korean_font, korean_rc
-from hanprompt.errors import UsageError
+from hanprompt.errors import UsageError, arg
 from hanprompt.outputs import writing
 
 _BAR_COLOR = "#3b6ea8"
@@ -35,7 +35,7 @@ def _draw_bars(ax, result: dict, title: str) -> None:
 
 
 def _save(fig, out: str | os.PathLike) -> Path:
-    with writing(out, "--chart", binary=True) as fh:  # 0600, never half a file
+    with writing(out, arg("out", flag="chart"), binary=True) as fh:  # 0600, never half a file
         fig.savefig(fh, format="png", dpi=150, bbox_inches="tight")
     return Path(out)
 
@@ -78,7 +78,7 @@ def word_cloud(result: dict, out: str | os.PathLike) -> Path:
     try:
         from wordcloud import WordCloud
     except ImportError:
-        raise UsageError("--cloud needs the wordcloud package; run: pip install 'hanprompt[cloud]'") from None
+        raise UsageError(f"{arg('word_cloud', flag='cloud')} needs the wordcloud package; run: pip install 'hanprompt[cloud]'") from None
     frequencies = {row["word"]: row["count"] for row in result["top"]}
     if not frequencies:
         raise UsageError("nothing to draw: no words were counted")
@@ -86,7 +86,7 @@ def word_cloud(result: dict, out: str | os.PathLike) -> Path:
     cloud = WordCloud(
         font_path=str(font_path), width=1200, height=800, background_color="white", colormap="viridis"
     ).generate_from_frequencies(frequencies)
-    with writing(out, "--cloud", binary=True) as fh:
+    with writing(out, arg("out", flag="cloud"), binary=True) as fh:
         cloud.to_image().save(fh, format="PNG")
     return Path(out)
 

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 from typing import Iterator
 
+from hanprompt.errors import arg
 from hanprompt.outputs import writing
 from hanprompt.textio import csv_cell
 
@@ -27,7 +28,7 @@ def csv_rows(result: dict) -> Iterator[dict]:
 
 def write_csv(result: dict, out: str | os.PathLike) -> Path:
     """Write the result's ranked words to ``out`` as UTF-8 CSV (with BOM, so Excel shows Hangul)."""
-    with writing(out, "--csv", encoding="utf-8-sig", newline="") as fh:  # 0600, never half a file
+    with writing(out, arg("out", flag="csv"), encoding="utf-8-sig", newline="") as fh:  # 0600, never half a file
         writer = csv.DictWriter(fh, fieldnames=CSV_FIELDS)
         writer.writeheader()
         writer.writerows(csv_rows(result))

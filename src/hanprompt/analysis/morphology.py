@@ -9,7 +9,7 @@ from pathlib import Path
 
 from hanprompt.analysis.inputs import read_text
 from hanprompt.textio import split_lines
-from hanprompt.errors import InputError, UsageError
+from hanprompt.errors import InputError, UsageError, arg
 
 POS_CHOICES = ("nouns", "nouns+verbs", "all")
 
@@ -31,7 +31,7 @@ def pos_tags(pos: str, *, foreign: bool = False, roots: bool = False) -> frozens
     elif pos == "all":
         tags = CONTENT_TAGS
     else:
-        raise UsageError(f"unknown --pos {pos!r}; choose one of {', '.join(POS_CHOICES)}")
+        raise UsageError(f"unknown {arg('pos', repr(pos))}; choose one of {', '.join(POS_CHOICES)}")
     if foreign:
         tags = tags | {"SL"}
     if roots:
@@ -59,7 +59,7 @@ class UserWord:
 
 def read_user_dictionary(path: str | os.PathLike) -> tuple[UserWord, ...]:
     """Parse Kiwi's ``form<TAB>tag[<TAB>score]`` format; a bad line raises InputError naming it."""
-    text = read_text(Path(path), "user dictionary", "--user-dict")
+    text = read_text(Path(path), "user dictionary", arg("user_dict"))
     words = []
     for number, raw in enumerate(split_lines(text), start=1):
         line = raw.strip()

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterable
 
 from hanprompt.analysis import frequency, inputs, morphology, stopwords
-from hanprompt.errors import UsageError
+from hanprompt.errors import UsageError, arg
 from hanprompt.markup import plain_lines, plain_text
 
 #: bump when the counting itself changes, so stored analyses are not reused across versions
@@ -38,9 +38,9 @@ class WordOptions:
 
     def check(self) -> None:
         if self.top < 1:
-            raise UsageError(f"--top must be 1 or more, not {self.top}")
+            raise UsageError(f"{arg('top')} must be 1 or more, not {self.top}")
         if self.min_length < 1:
-            raise UsageError(f"--min-length must be 1 or more, not {self.min_length}")
+            raise UsageError(f"{arg('min_length')} must be 1 or more, not {self.min_length}")
         if self.workers is not None and self.workers < 1:
             raise UsageError(f"workers must be 1 or more, not {self.workers}")
         morphology.pos_tags(self.pos)
@@ -127,7 +127,7 @@ def analyse_texts(texts: Iterable[str], options: WordOptions | None = None) -> W
     """Count words over texts in memory or streamed; each text is one document."""
     options = options or WordOptions()
     if options.by:
-        raise UsageError("--by needs stored texts; pass --run, --experiment or --all")
+        raise UsageError(f"{arg('by')} needs stored texts; pass {arg('run_id', flag='run')}, {arg('experiment')} or {arg('all')}")
     setup = _setup(options)
     counter = _counter(setup)
     counter.feed(plain_text(text) for text in texts)
@@ -139,7 +139,7 @@ def analyse_files(paths: list[str], options: WordOptions | None = None, encoding
     """Count words over files ('-' for stdin); each file is one document, read line by line."""
     options = options or WordOptions()
     if options.by:
-        raise UsageError("--by needs stored texts; pass --run, --experiment or --all instead of files")
+        raise UsageError(f"{arg('by')} needs stored texts; pass {arg('run_id', flag='run')}, {arg('experiment')} or {arg('all')} instead of files")
     inputs.check_encoding(encoding)
     inputs.check_readable(paths)
     setup = _setup(options)
@@ -176,7 +176,7 @@ def analyse_store(
 
     options = options or WordOptions()
     if run_id is not None and experiment is not None:
-        raise UsageError("pass either --run or --experiment, not both")
+        raise UsageError(f"pass either {arg('run_id', flag='run')} or {arg('experiment')}, not both")
     setup = _setup(options)
     engine = open_engine(settings.db_url(db))
     source = analyses.resolve_source(engine, run_id=run_id, experiment=experiment, field=field)

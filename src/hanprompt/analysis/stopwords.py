@@ -7,6 +7,7 @@ from importlib import resources
 from pathlib import Path
 
 from hanprompt.analysis.inputs import read_text
+from hanprompt.errors import arg
 from hanprompt.textio import nfc, split_lines
 
 DEFAULT_FILE = "stopwords-ko.txt"
@@ -31,7 +32,7 @@ def default_stopwords() -> frozenset[str]:
 
 def user_stopwords(path: str | os.PathLike) -> frozenset[str]:
     """A user's stopword file, in the same format as the shipped one."""
-    return parse_stopwords(read_text(Path(path), "stopword list", "--stopwords"))
+    return parse_stopwords(read_text(Path(path), "stopword list", arg("stopwords")))
 
 
 def load_stopwords(path: str | os.PathLike | None = None, *, defaults: bool = True) -> frozenset[str]:

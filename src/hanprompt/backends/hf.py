@@ -292,14 +292,14 @@ class HFBackend(Backend):
 
         if not torch.cuda.is_available():
             raise DeviceError(
-                f"--quantize {mode} needs a CUDA GPU (bitsandbytes runs there); none is available "
-                "here: drop --quantize, or use a GGUF model"
+                f"{arg('quantize', mode)} needs a CUDA GPU (bitsandbytes runs there); none is available "
+                f"here: drop {arg('quantize')}, or use a GGUF model"
             )
         try:
             import bitsandbytes  # noqa: F401
         except ImportError as e:
             raise BackendError(
-                f"--quantize {mode} needs bitsandbytes: pip install 'hanprompt[quant]'"
+                f"{arg('quantize', mode)} needs bitsandbytes: pip install 'hanprompt[quant]'"
             ) from e
         from transformers import BitsAndBytesConfig
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from dataclasses import dataclass
 
 from hanprompt.backends.base import Backend
-from hanprompt.errors import UsageError
+from hanprompt.errors import UsageError, arg
 
 #: backend prefix -> "module:class", imported only when used (torch stays unimported until then)
 BACKENDS: dict[str, str] = {
@@ -37,7 +37,7 @@ def parse_spec(spec: str) -> ModelSpec:
     (``smollm2``, ``gemma3-270m``: gguf), or a bare path / hub id (hf)."""
     spec = (spec or "").strip()
     if not spec:
-        raise UsageError("empty model spec: pass --model hf:<hub id or path>")
+        raise UsageError(f"empty model spec: pass {arg('model', 'hf:<hub id or path>')}")
     prefix, sep, rest = spec.partition(":")
     # "C:\\models" or "./a:b" are paths, not prefixes: a prefix is a short word before ':'.
     if sep and prefix.isidentifier() and len(prefix) > 1 and not rest.startswith("\\"):

@@ -9,14 +9,14 @@ import os
 from pathlib import Path
 
 from hanprompt.analysis.fonts import korean_rc
-from hanprompt.errors import UsageError
+from hanprompt.errors import UsageError, arg
 from hanprompt.outputs import writing
 
 _PREFILL, _DECODE, _ROOF = "#7a9cc6", "#3b6ea8", "#c0392b"
 
 
 def _save(fig, out: str | os.PathLike) -> Path:
-    with writing(out, "--chart", binary=True) as fh:  # 0600, never half a file
+    with writing(out, arg("out", flag="chart"), binary=True) as fh:  # 0600, never half a file
         fig.savefig(fh, format="png", dpi=150, bbox_inches="tight")
     return Path(out)
 

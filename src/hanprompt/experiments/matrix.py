@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from hanprompt import limits
 from hanprompt.backends.base import GenParams, validate_messages
-from hanprompt.errors import HanpromptError, InputError
+from hanprompt.errors import HanpromptError, InputError, unrendered
 from hanprompt.experiments.spec import Check, LoadedSpec, ModelEntry, Variant
 from hanprompt.prompts import Example, build_messages, render, template_variables
 from hanprompt.textio import nfc
@@ -127,7 +127,7 @@ def expand(loaded: LoadedSpec, models: list[ModelEntry] | None = None, repeat: i
                     messages = validate_messages(_messages(variant, values))
                     cell_checks = _checks(checks, values)
                 except HanpromptError as e:
-                    raise loaded.error(("variants", i), f"{e} (vars {values})") from None
+                    raise loaded.error(("variants", i), f"{unrendered(e)} (vars {values})") from None
                 for r in range(repeat):
                     cells.append(Cell(model, variant, values, r, messages, _params(loaded, variant, r, params),
                                       cell_checks))

@@ -37,7 +37,7 @@ from typing import Callable, Sequence
 
 import yaml
 
-from hanprompt.errors import HanpromptError, UsageError
+from hanprompt.errors import HanpromptError, UsageError, arg
 from hanprompt.experiments.runner import Progress, RunInterrupted, _model_entries, run_experiment
 from hanprompt.experiments.spec import LoadedSpec, ModelEntry, Variant, load_spec
 
@@ -357,7 +357,7 @@ def optimize(
     if budget < minimum:
         raise UsageError(
             f"budget {budget} is below one round: the original and one candidate on {per_search} search cells "
-            f"each, then both on {per_held} held-out cells, need {minimum}; raise --budget to at least {minimum}")
+            f"each, then both on {per_held} held-out cells, need {minimum}; raise {arg('budget')} to at least {minimum}")
     if output is not None and Path(output).resolve() == loaded.path.resolve():
         raise UsageError(f"-o {output} is the experiment file itself; write the copy elsewhere (your file is "
                          "never overwritten)")

@@ -24,7 +24,7 @@ from pydantic import ValidationError
 from hanprompt import limits
 from hanprompt.backends import registry
 from hanprompt.backends.base import Backend, Completion, GenParams
-from hanprompt.errors import BackendError, HanpromptError, Terminated, UsageError, arg
+from hanprompt.errors import BackendError, HanpromptError, Terminated, UsageError, arg, unrendered
 from hanprompt.experiments.cache import cache_key, deterministic
 from hanprompt.experiments.checks import CheckEnv, all_checks, prepare, run_checks
 from hanprompt.experiments.matrix import Cell, expand, matrix_hash
@@ -104,7 +104,7 @@ def _model_entries(models: Sequence[str | Path | ModelEntry | dict] | None) -> l
         try:
             registry.parse_spec(entry.spec)
         except HanpromptError as e:
-            raise UsageError(f"models[{i}]: {e}") from None
+            raise UsageError(f"models[{i}]: {unrendered(e)}") from None
         out.append(entry)
     return out
 
@@ -462,7 +462,7 @@ def _translator(loaded: LoadedSpec, threads: int | None = None):
         (t,) = load_translators([section.translator], source, target,
                                 _translator_options(section.translator, threads))
     except HanpromptError as e:
-        raise loaded.error(("translate",), str(e)) from None
+        raise loaded.error(("translate",), unrendered(e)) from None
     return t, source, target
 
 

@@ -11,7 +11,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 from hanprompt import limits
 from hanprompt.analysis.speech_level import LEVELS
 from hanprompt.backends.openai_compat import Prices
-from hanprompt.errors import InputError
+from hanprompt.errors import InputError, unrendered
 from hanprompt.experiments import yamlfile
 from hanprompt.prompts import STYLES, template_variables
 
@@ -377,7 +377,7 @@ def _parse_yaml(path: Path, text: str) -> tuple[Any, dict[Loc, int]]:
     try:
         data, lines = yamlfile.load(text, str(path))
     except InputError as e:
-        raise SpecError(str(e)) from None
+        raise SpecError(unrendered(e)) from None
     if not isinstance(data, dict):
         raise SpecError(f"{path}:1: an experiment file is a mapping with name:, params: and variants:; see examples/")
     return data, lines
@@ -517,7 +517,7 @@ def _semantic_checks(loaded: LoadedSpec) -> None:
             try:
                 used = template_variables(text)
             except InputError as e:
-                raise loaded.error(loc, str(e)) from None
+                raise loaded.error(loc, unrendered(e)) from None
             missing = sorted(used - set(spec.vars))
             if missing:
                 declared = f" (defined: {', '.join(spec.vars)})" if spec.vars else ""
@@ -538,7 +538,7 @@ def load_spec(path: str | Path, encoding: str | None = None) -> LoadedSpec:
     try:
         text = textio.read_text(path, encoding=encoding, what="experiment file", flag="hanprompt run FILE")
     except InputError as e:
-        raise SpecError(str(e)) from None
+        raise SpecError(unrendered(e)) from None
     data, lines = _parse_yaml(path, text)
     try:
         spec = ExperimentSpec.model_validate(data)

@@ -19,7 +19,7 @@ from typing import Callable
 from sqlalchemy import Engine, create_engine, event
 
 from hanprompt import limits
-from hanprompt.errors import NotFoundError, UsageError
+from hanprompt.errors import NotFoundError, UsageError, arg
 from hanprompt.report import charts, data, render, shape
 from hanprompt.store.results import in_file_order
 
@@ -280,15 +280,15 @@ def bind(host: str, port: int, *, allow_remote: bool = False) -> socket.socket:
     """A listening socket on host:port, or UsageError naming the fix (port in use, remote host)."""
     if not is_loopback(host) and not allow_remote:
         raise UsageError(
-            f"--host {host} would make the log readable from the network; "
-            "keep the default 127.0.0.1, or pass --allow-remote to do it anyway"
+            f"{arg('host', host)} would make the log readable from the network; "
+            f"keep the default 127.0.0.1, or pass {arg('allow_remote')} to do it anyway"
         )
     if not 0 <= port <= 65535:
-        raise UsageError(f"--port must be between 0 and 65535, not {port}")
+        raise UsageError(f"{arg('port')} must be between 0 and 65535, not {port}")
     try:
         infos = socket.getaddrinfo(host.strip("[]"), port, type=socket.SOCK_STREAM)
     except socket.gaierror as e:
-        raise UsageError(f"cannot use --host {host}: {e.strerror}; pass an address such as 127.0.0.1") from None
+        raise UsageError(f"cannot use {arg('host', host)}: {e.strerror}; pass an address such as 127.0.0.1") from None
     family, _, _, _, address = infos[0]
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -298,8 +298,8 @@ def bind(host: str, port: int, *, allow_remote: bool = False) -> socket.socket:
     except OSError as e:
         sock.close()
         if e.errno == errno.EADDRINUSE:
-            raise UsageError(f"port {port} is in use on {host}; pass another with --port (or --port 0 for any free one)") from None
-        raise UsageError(f"cannot listen on {host}:{port}: {e.strerror}; pass another --host or --port") from None
+            raise UsageError(f"port {port} is in use on {host}; pass another with {arg('port')} (or {arg('port', 0)} for any free one)") from None
+        raise UsageError(f"cannot listen on {host}:{port}: {e.strerror}; pass another {arg('host')} or {arg('port')}") from None
     return sock
 
 

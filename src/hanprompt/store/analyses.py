@@ -10,7 +10,7 @@ from typing import Iterator
 
 from sqlalchemy import Engine, func, insert, null, or_, select
 
-from hanprompt.errors import NotFoundError, UsageError
+from hanprompt.errors import NotFoundError, UsageError, arg
 from hanprompt.store.db import now, reading, row_dict
 from hanprompt.store.schema import analyses, generations, runs, translations
 
@@ -32,7 +32,7 @@ def resolve_source(
 ) -> Source:
     """Check that the run or experiment exists; neither given means all stored texts."""
     if field not in FIELDS:
-        raise UsageError(f"unknown --field {field!r}; choose one of {', '.join(FIELDS)}")
+        raise UsageError(f"unknown {arg('field', repr(field))}; choose one of {', '.join(FIELDS)}")
     with reading(engine) as conn:
         if run_id is not None:
             if conn.execute(select(runs.c.id).where(runs.c.id == run_id)).first() is None:
@@ -53,7 +53,7 @@ def resolve_source(
 def _text_query(source: Source, by: str | None):
     """(id, group, text) rows of the source, oldest first."""
     if by is not None and by not in GROUPS:
-        raise UsageError(f"unknown --by {by!r}; choose one of {', '.join(GROUPS)}")
+        raise UsageError(f"unknown {arg('by', repr(by))}; choose one of {', '.join(GROUPS)}")
     group = generations.c[by] if by else null()
     if source.field == "response":
         text = generations.c.response

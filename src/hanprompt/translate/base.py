@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable, ClassVar
 
-from hanprompt.errors import UsageError
+from hanprompt.errors import UsageError, arg
 from hanprompt.translate.languages import Language
 from hanprompt.textio import nfc
 from hanprompt.translate.segment import batches, split_text
@@ -123,9 +123,9 @@ def parse(spec: str) -> tuple[str, str]:
     prefix, sep, name = spec.partition(":")
     valid = ", ".join(f"{p}:<model>" for p in TRANSLATORS)
     if not sep or prefix not in TRANSLATORS:
-        raise UsageError(f"--translator {spec!r}: write one of {valid} (e.g. {DEFAULT_TRANSLATOR})")
+        raise UsageError(f"{arg('translator', repr(spec))}: write one of {valid} (e.g. {DEFAULT_TRANSLATOR})")
     if not name.strip():
-        raise UsageError(f"--translator {spec!r} names no model: write {prefix}:<hub id or path>")
+        raise UsageError(f"{arg('translator', repr(spec))} names no model: write {prefix}:<hub id or path>")
     return prefix, name.strip()
 
 

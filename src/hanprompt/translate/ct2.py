@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from hanprompt.errors import BackendError, DeviceError, ModelNotFound, UsageError, one_line
+from hanprompt.errors import BackendError, DeviceError, ModelNotFound, UsageError, arg, one_line
 from hanprompt.translate.base import Translator
 from hanprompt.translate.families import LanguageHandling, model_max_tokens, tokenizer_family
 from hanprompt.translate.languages import Language
@@ -54,7 +54,7 @@ def _check_folder(name: str) -> Path:
         raise ModelNotFound(
             f"ct2:{name}: no such folder; ct2: reads a converted model folder, never the hub: download "
             f"the model where there is network access with `{download_command(name)}`, convert it with "
-            f"{converter_command(name, converted)}, then pass --translator ct2:{converted}"
+            f"{converter_command(name, converted)}, then pass {arg('translator', f'ct2:{converted}')}"
         )
     if not path.is_dir():
         raise ModelNotFound(
@@ -74,9 +74,9 @@ def _device(ctranslate2, requested: str | None) -> str:
     if requested is None:
         return "cuda" if cuda else "cpu"
     if requested not in ("cpu", "cuda"):
-        raise DeviceError(f"--device {requested}: CTranslate2 runs on cpu or cuda; use --device cpu")
+        raise DeviceError(f"{arg('device', requested)}: CTranslate2 runs on cpu or cuda; use {arg('device', 'cpu')}")
     if requested == "cuda" and not cuda:
-        raise DeviceError("--device cuda: CTranslate2 sees no CUDA device here; use --device cpu")
+        raise DeviceError(f"{arg('device', 'cuda')}: CTranslate2 sees no CUDA device here; use {arg('device', 'cpu')}")
     return requested
 
 

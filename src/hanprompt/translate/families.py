@@ -7,7 +7,7 @@ the tokenizer and must start their output with the target language token (``__ko
 """
 from __future__ import annotations
 
-from hanprompt.errors import UsageError
+from hanprompt.errors import UsageError, arg
 from hanprompt.translate.languages import Language, family_code, language, marian_target_token
 
 #: families whose output starts with a target-language token
@@ -50,13 +50,13 @@ class LanguageHandling:
         if self.family == "marian":
             codes = list(getattr(tok, "supported_language_codes", None) or [])
             marian_target_token(target, codes, self.spec)  # raises when the target is missing
-            pairs = [("--from", getattr(tok, "source_lang", None), source)]
+            pairs = [(("source_lang", "from"), getattr(tok, "source_lang", None), source)]
             if not codes:
-                pairs.append(("--to", getattr(tok, "target_lang", None), target))
-            for flag, own, wanted in pairs:
+                pairs.append((("target_lang", "to"), getattr(tok, "target_lang", None), target))
+            for (name, flag), own, wanted in pairs:
                 if own and self._known(own) and language(own).code != wanted.code:
                     raise UsageError(
-                        f"{flag} {wanted.code}: {self.spec} translates {tok.source_lang} -> "
+                        f"{arg(name, wanted.code, flag=flag)}: {self.spec} translates {tok.source_lang} -> "
                         f"{tok.target_lang} only; choose a model for {source.code} -> {target.code}"
                     )
         elif self.family in LANGUAGE_TOKEN_FAMILIES:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hanprompt.errors import UsageError
+from hanprompt.errors import UsageError, arg
 
 
 @dataclass(frozen=True)
@@ -33,20 +33,26 @@ LANGUAGES: dict[str, Language] = {
 }
 
 
+#: the source and target language arguments as error messages name them (``--from``/``--to`` on the CLI)
+SOURCE = arg("source_lang", flag="from")
+TARGET = arg("target_lang", flag="to")
+
+
 def supported() -> str:
     """The supported codes, for error messages: ``en (English), ko (Korean), ...``."""
     return ", ".join(f"{lang.code} ({lang.name})" for lang in LANGUAGES.values())
 
 
-def language(code: str, flag: str = "--to") -> Language:
-    """The language for a simple code or any family's own code (``kor_Hang``, ``kor``)."""
+def language(code: str, flag: str | None = None) -> Language:
+    """The language for a simple code or any family's own code (``kor_Hang``, ``kor``); ``flag`` is the
+    argument an unknown code is blamed on (:func:`hanprompt.errors.arg`; default ``target_lang``, ``--to``)."""
     key = (code or "").strip()
     if key.lower() in LANGUAGES:
         return LANGUAGES[key.lower()]
     for lang in LANGUAGES.values():
         if key in (lang.m2m100, lang.nllb) or key in lang.marian:
             return lang
-    raise UsageError(f"{flag}: unknown language code {code!r}; supported: {supported()}")
+    raise UsageError(f"{flag or TARGET}: unknown language code {code!r}; supported: {supported()}")
 
 
 def family_code(family: str, lang: Language) -> str:
@@ -67,6 +73,6 @@ def marian_target_token(lang: Language, model_tokens: list[str], model: str) -> 
             return f">>{name}<<"
     shown = ", ".join(sorted(model_tokens)[:20])
     raise UsageError(
-        f"--to {lang.code}: {model} has no target token for {lang.name}; it offers {shown}"
+        f"{arg('target_lang', lang.code, flag='to')}: {model} has no target token for {lang.name}; it offers {shown}"
         " - pick one of those languages or another translator"
     )

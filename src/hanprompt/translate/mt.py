@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from hanprompt.errors import BackendError, ModelNotFound
+from hanprompt.errors import BackendError, ModelNotFound, arg
 from hanprompt.translate.base import Translator
 from hanprompt.translate.families import (
     LANGUAGE_TOKEN_FAMILIES, LanguageHandling, model_max_tokens, tokenizer_family,
@@ -46,13 +46,13 @@ class MTTranslator(LanguageHandling, Translator):
         local = looks_like_path(name)
         if local and not (Path(name).expanduser() / "config.json").is_file():
             raise ModelNotFound(
-                f"{name} is not a model folder (no config.json in it); pass --translator mt:PATH "
+                f"{name} is not a model folder (no config.json in it); pass {arg('translator', 'mt:PATH')} "
                 "to a folder written by save_pretrained(), or a hub id"
             )
         where = resolve_device(device)
 
         def fetch(factory, what, **kw):
-            return from_pretrained(factory, name, local, kw, what, path_flag="--translator mt:PATH")
+            return from_pretrained(factory, name, local, kw, what, path_flag=arg("translator", "mt:PATH"))
 
         config = fetch(AutoConfig, "config")
         if not getattr(config, "is_encoder_decoder", False) or (
@@ -61,7 +61,7 @@ class MTTranslator(LanguageHandling, Translator):
             raise BackendError(
                 f"mt:{name} is not a sequence-to-sequence translation model (its config is "
                 f"{type(config).__name__}); use mt: with MarianMT, M2M100 or NLLB models, "
-                f"or --translator llm:{name} to prompt a chat model"
+                f"or {arg('translator', f'llm:{name}')} to prompt a chat model"
             )
         tokenizer = fetch(AutoTokenizer, "tokenizer")
         model = fetch(AutoModelForSeq2SeqLM, "model", config=config)

@@ -12,16 +12,16 @@ from typing import Callable
 
 from sqlalchemy import Engine
 
-from hanprompt.errors import InputError, UsageError
+from hanprompt.errors import InputError, UsageError, arg
 from hanprompt.translate import base
-from hanprompt.translate.languages import Language, language
+from hanprompt.translate.languages import SOURCE, TARGET, Language, language
 
 
 def languages(source_lang: str, target_lang: str) -> tuple[Language, Language]:
     """The source and target languages, checked: known codes, and not the same one."""
-    source, target = language(source_lang, "--from"), language(target_lang, "--to")
+    source, target = language(source_lang, SOURCE), language(target_lang, TARGET)
     if source == target:
-        raise UsageError(f"--from and --to are both {source.code}; pass the language to translate into with --to")
+        raise UsageError(f"{SOURCE} and {TARGET} are both {source.code}; pass the language to translate into with {TARGET}")
     return source, target
 
 
@@ -39,7 +39,7 @@ def load_translators(specs: list[str], source: Language, target: Language, optio
     return translators
 
 
-def read_lines(path: str | Path, what: str = "--file", encoding: str | None = None) -> list[str]:
+def read_lines(path: str | Path, what: str = arg("path", flag="file"), encoding: str | None = None) -> list[str]:
     """The lines of a text file (``'-'`` for stdin), one segment each, through hanprompt's one reader.
 
     UTF-8 (a byte-order mark is dropped), UTF-16 with a byte-order mark, or ``encoding``; lines end
@@ -87,7 +87,7 @@ def check_references(texts: list[str], references: list[str] | None) -> None:
     """InputError unless there is one reference per text (or no references)."""
     if references is not None and len(references) != len(texts):
         raise InputError(
-            f"--references has {len(references)} lines but the source has {len(texts)}; "
+            f"{arg('references')} has {len(references)} lines but the source has {len(texts)}; "
             "give one reference line per source line"
         )
 
