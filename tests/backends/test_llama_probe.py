@@ -16,7 +16,6 @@ Q4_1 = 3  # llama.cpp's LLAMA_FTYPE_MOSTLY_Q4_1
 def cache(tmp_path, monkeypatch):
     folder = tmp_path / "cache"
     monkeypatch.setenv("HANPROMPT_CACHE", str(folder))
-    monkeypatch.delenv("HANPROMPT_SKIP_LLAMA_CHECK", raising=False)
     monkeypatch.setattr(llama_probe, "_checked", set())
     return folder
 

@@ -121,7 +121,7 @@ def ensure_runs(path: Path, file_type: int, kind: str) -> None:
     ``kind`` its name for messages (``Q4_1``). Unquantized files are not checked. A child that fails
     without a signal (a damaged file, say) decides nothing: the load in this process reports it.
     """
-    if file_type in UNQUANTIZED or os.environ.get("HANPROMPT_SKIP_LLAMA_CHECK") == "1":
+    if file_type in UNQUANTIZED:
         return
     key = _key(file_type)
     if key in _checked:
