@@ -129,11 +129,20 @@ def truncated_gguf(tmp_path, tiny_gguf):
     return path
 
 
+@pytest.fixture
+def cut_in_the_weights(tmp_path, tiny_gguf):
+    data = tiny_gguf.read_bytes()
+    path = tmp_path / "cut-weights.gguf"
+    path.write_bytes(data[:len(data) - 4096])  # the header whole, the last weights missing
+    return path
+
+
 @pytest.mark.parametrize("model, args, words", [
     ("gguf:{tmp}/missing.gguf", [], "does not exist; pass gguf:PATH"),
     ("gguf:{tmp}", [], "is a folder, not a GGUF file"),
     ("gguf:{not_gguf}", [], "is not a GGUF file"),
-    ("gguf:{truncated}", [], "llama.cpp cannot read"),
+    ("gguf:{truncated}", [], "cut.gguf is not a readable GGUF file (it ends at byte 200, inside its header"),
+    ("gguf:{cut_weights}", [], "llama.cpp cannot load"),
     ("gguf:{gguf}", ["--gpu-layers", "2"], "this llama-cpp-python build has no GPU support"),
     ("gguf:{gguf}", ["--gpu-layers", "all"], "this llama-cpp-python build has no GPU support"),
     ("gguf:{gguf}", ["--gpu-layers", "many"], "--gpu-layers: 'many' is neither a number of layers nor 'all'"),
@@ -142,8 +151,9 @@ def truncated_gguf(tmp_path, tiny_gguf):
     ("gguf:{gguf}", ["--threads", "0"], "--threads: input should be greater than or equal to 1"),
 ])
 def test_bad_input_is_one_line_and_stores_nothing(cli, rows, tmp_path, tiny_gguf, not_gguf, truncated_gguf,
-                                                   model, args, words):
-    model = model.format(tmp=tmp_path, not_gguf=not_gguf, truncated=truncated_gguf, gguf=tiny_gguf)
+                                                   cut_in_the_weights, model, args, words):
+    model = model.format(tmp=tmp_path, not_gguf=not_gguf, truncated=truncated_gguf, cut_weights=cut_in_the_weights,
+                         gguf=tiny_gguf)
     code, out, err = cli("ask", "hi", "--model", model, *args)
     assert code == 2
     assert words in one_line(err)

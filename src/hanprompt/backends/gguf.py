@@ -260,18 +260,18 @@ class GGUFBackend(Backend):
                 f"GPU is present); drop {arg('gpu_layers')}, or on a machine with an NVIDIA GPU: {INSTALL_GPU}"
             )
         t0 = time.perf_counter()
-        meta = read_metadata(llama_cpp, path)  # first, to size the context
+        meta = read_metadata(path)  # first, to size the context
         arch = meta.get("general.architecture", "")
-        trained = int(meta.get(f"{arch}.context_length", 0) or 0)
+        trained = _number(meta, f"{arch}.context_length", 0)
         n_ctx = opts.ctx_size or min(trained or DEFAULT_MAX_CTX, DEFAULT_MAX_CTX)
-        n_layers = int(meta.get(f"{arch}.block_count", 0) or 0)
+        n_layers = _number(meta, f"{arch}.block_count", 0)
         gpu = n_layers + 1 if opts.gpu_layers == "all" else min(int(opts.gpu_layers), n_layers + 1)
         threads = opts.threads or default_threads()
         kwargs: dict = {"n_ctx": n_ctx, "n_gpu_layers": -1 if opts.gpu_layers == "all" else gpu,
                         "n_threads": threads, "n_threads_batch": threads}
         from hanprompt.backends import llama_probe  # quantized weights on a build that traps here: one line
 
-        ftype = int(meta.get("general.file_type") or -1)
+        ftype = _number(meta, "general.file_type", -1)
         llama_probe.ensure_runs(path, ftype, _ftype_name(llama_cpp, ftype))
         llm = cls._open(llama_cpp, path, **kwargs)
         _warm_up(llm)
@@ -411,45 +411,41 @@ def _grammar(schema: str):
         raise UsageError(f"llama.cpp cannot turn this JSON schema into a grammar: {one_line(e)}") from e
 
 
-def read_metadata(llama_cpp, path: Path) -> dict[str, str]:
-    """The architecture, trained context and layer count from a GGUF's header, as strings.
+def read_metadata(path: Path) -> dict:
+    """The architecture (``general.architecture``), weight type (``general.file_type``), trained
+    context (``{arch}.context_length``) and layer count (``{arch}.block_count``) from a GGUF's
+    header, those of them the file has (strings and ints as stored).
 
-    Reads the header with llama.cpp itself (vocabulary only, no weights, no context).
-    Raises BackendError when llama.cpp cannot read the file.
+    Reads the header's key/values directly (:mod:`hanprompt.backends.gguf_header`), stopping once
+    these are read. Raises BackendError when the header is cut short or damaged, ModelNotFound when
+    the file cannot be read.
     """
-    import ctypes
+    from hanprompt.backends.gguf_header import HeaderError, read_keys
 
-    route_native_logs(llama_cpp)  # llama.cpp's loading chatter goes to the log
-    params = llama_cpp.llama_model_default_params()
-    params.vocab_only = True
-    native_error()  # only this load's errors are named below
-    model = llama_cpp.llama_model_load_from_file(str(path).encode(), params)
-    if not model:
-        why = native_error()
-        raise BackendError(
-            f"llama.cpp cannot read {path}{f' ({why})' if why else ''}; the file may be damaged or incomplete "
-            "(download or convert it again), or its architecture newer than this llama-cpp-python: "
-            "pip install -U llama-cpp-python"
-        )
-
-    def value(key: str) -> str | None:
-        buf = ctypes.create_string_buffer(256)
-        n = llama_cpp.llama_model_meta_val_str(model, key.encode(), buf, ctypes.sizeof(buf))
-        return buf.value.decode("utf-8", errors="replace") if n >= 0 else None
+    def enough(found: dict) -> bool:
+        arch = found.get("general.architecture")
+        return isinstance(arch, str) and all(
+            k in found for k in ("general.file_type", f"{arch}.context_length", f"{arch}.block_count"))
 
     try:
-        out = {"general.architecture": value("general.architecture") or ""}
-        file_type = value("general.file_type")
-        if file_type is not None:
-            out["general.file_type"] = file_type
-        arch = out["general.architecture"]
-        for key in (f"{arch}.context_length", f"{arch}.block_count"):
-            found = value(key)
-            if found is not None:
-                out[key] = found
-        return out
-    finally:
-        llama_cpp.llama_model_free(model)
+        found = read_keys(path, enough)
+    except HeaderError as e:
+        raise BackendError(
+            f"{path} is not a readable GGUF file ({e}); the file may be damaged or incomplete: download or "
+            "convert it again"
+        ) from e
+    except OSError as e:
+        raise ModelNotFound(f"cannot read {path}: {e.strerror or e}; check the file's permissions") from e
+    arch = found.get("general.architecture")
+    arch = arch if isinstance(arch, str) else ""
+    keys = ("general.architecture", "general.file_type", f"{arch}.context_length", f"{arch}.block_count")
+    return {k: found[k] for k in keys if k in found}
+
+
+def _number(meta: dict, key: str, default: int) -> int:
+    """``meta[key]`` as an int, ``default`` when absent or not a whole number."""
+    value = meta.get(key)
+    return value if isinstance(value, int) and not isinstance(value, bool) else default
 
 
 def _warm_up(llm) -> None:
