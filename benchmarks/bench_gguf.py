@@ -79,7 +79,8 @@ def main() -> None:
                                   n_threads_batch=args.threads, verbose=False)
             backend = registry.load(f"gguf:{path}", threads=args.threads, ctx_size=1024)
             prompt = backend.render(MESSAGES)
-            bare(llm, prompt, 4)  # warm-up, as the backend does when loading
+            bare(llm, prompt, 4)  # warm-up, both sides: first touch of the weights and buffers
+            hanprompt_side(backend, 4)
             rounds: dict[str, list[dict]] = {"bare": [], "hanprompt": []}
             for _ in range(args.reps):
                 rounds["bare"].append(bare(llm, prompt, args.tokens))

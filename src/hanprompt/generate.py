@@ -147,8 +147,8 @@ class _OpeningLog:
     """The log opened on a thread while a GGUF model loads.
 
     Importing SQLAlchemy and opening (or creating) the database is about 0.2 s of Python on a
-    2-core CPU (docs/performance.md); llama.cpp loads the model and runs its warm-up decode in C,
-    outside the GIL, so the two overlap. :meth:`result` waits for the thread and raises what
+    2-core CPU (docs/performance.md); llama.cpp loads the model in C, outside the GIL, so the two
+    overlap. :meth:`result` waits for the thread and raises what
     opening raised (StoreError for a log that cannot be written).
     """
 

@@ -274,7 +274,8 @@ class GGUFBackend(Backend):
         ftype = _number(meta, "general.file_type", -1)
         llama_probe.ensure_runs(path, ftype, _ftype_name(llama_cpp, ftype))
         llm = cls._open(llama_cpp, path, **kwargs)
-        _warm_up(llm)
+        if gpu:
+            _warm_up(llm)
         on_gpu = min(gpu, n_layers)  # the extra "layer" llama.cpp counts is the output matrix
         placement = {"gpu": on_gpu, "cpu": n_layers - on_gpu} if on_gpu else {"cpu": n_layers}
         device = "gpu" if on_gpu == n_layers and on_gpu else "gpu+cpu" if on_gpu else "cpu"
@@ -449,8 +450,10 @@ def _number(meta: dict, key: str, default: int) -> int:
 
 
 def _warm_up(llm) -> None:
-    """One short decode before the first prompt, as llama.cpp's own tools do: the first call sets up
-    threads and buffers, which belongs to loading, not to the first answer's TTFT."""
+    """One short decode before the first prompt, for a model with layers on a GPU: the first call
+    there sets up the device's kernels and buffers, which belongs to loading, not to the first
+    answer's TTFT. On the CPU it only costs the two tokens (the first prompt takes as long without
+    it), so CPU-only loads skip it."""
     llm.eval([max(llm.token_bos(), 0), max(llm.token_eos(), 0)])
     llm.reset()
 
