@@ -91,22 +91,13 @@ def ask(
     fresh = not registry.is_loaded(spec, **(load_options or {}))
     engine = None
     opening = None
-    if log:
-        url = settings.db_url(db)
-        if fresh and spec.backend == "gguf":
-            # llama_cpp and the backend's modules are imported here first, so the thread imports
-            # only what the store needs while llama.cpp loads the file outside the GIL
-            from hanprompt.backends.gguf import import_llama_cpp
-
-            import_llama_cpp()
-            opening = _OpeningLog(url)
-        else:
-            engine = _open_log(url)
-    try:
-        backend = registry.load(spec, **(load_options or {}))
-    finally:
-        if opening is not None:
-            engine = opening.result()  # a log that cannot be written is reported first, as before
+    # A new GGUF model: the log is opened on a thread while llama.cpp evaluates the prompt (below);
+    # any other model: now, so that a log that cannot be written is found before loading.
+    overlap = log and fresh and spec.backend == "gguf"
+    url = settings.db_url(db) if log else None
+    if log and not overlap:
+        engine = _open_log(url)
+    backend = registry.load(spec, **(load_options or {}))
     phases = {"import_s": backend.info.import_s, "load_s": backend.info.load_s} if fresh else {}
     if on_loaded is not None:
         on_loaded(backend)
@@ -117,13 +108,20 @@ def ask(
         "spec": {"model": str(spec), "system": system, "params": params.model_dump(), "load": load_options or {},
                  **({"truncate": truncate} if truncate else {})},
     }
+    if overlap:
+        opening = _OpeningLog(url)
+        on_text = _after(opening, on_text)
     try:
         completion = backend.generate(messages, params, on_text=on_text)
     except HanpromptError as e:  # a failure while generating (out of memory, say) is logged too
+        if opening is not None:
+            engine = opening.result()
         if engine is not None and not isinstance(e, UsageError):  # bad input (a prompt too long) is not
             failed = Completion("", backend.render(messages), 0, 0, 0.0, 0.0, "error", error=str(e))
             _store(engine, run, generation_record(backend, messages, params, failed))
         raise
+    if opening is not None:
+        engine = opening.result()
     record = generation_record(backend, messages, params, completion)
     phases.update(prefill_s=completion.timings.get("prefill_s"), decode_s=completion.timings.get("decode_s"))
     if engine is None:
@@ -144,12 +142,15 @@ def _open_log(url: str):
 
 
 class _OpeningLog:
-    """The log opened on a thread while a GGUF model loads.
+    """The log opened on a thread while llama.cpp evaluates the first prompt of a GGUF model.
 
-    Importing SQLAlchemy and opening (or creating) the database is about 0.2 s of Python on a
-    2-core CPU (docs/performance.md); llama.cpp loads the model in C, outside the GIL, so the two
-    overlap. :meth:`result` waits for the thread and raises what
-    opening raised (StoreError for a log that cannot be written).
+    Importing SQLAlchemy and opening (or creating) the database is about 0.13 s of Python (CPU time,
+    2-core CPU); llama.cpp evaluates a prompt in one call that holds no GIL, so the two overlap.
+    Loading the model does not overlap it as well: llama.cpp calls back into Python for each of its
+    two thousand log lines, and each call waits for the thread to hand over the GIL.
+    :meth:`result` waits for the thread and raises what opening raised (StoreError for a log that
+    cannot be written); :func:`_after` makes the answer's first piece wait for it, so that such a
+    log stops the answer before any of it shows.
     """
 
     def __init__(self, url: str):
@@ -171,6 +172,20 @@ class _OpeningLog:
         if self._error is not None:
             raise self._error
         return self._engine
+
+
+def _after(opening: _OpeningLog, on_text: OnText | None) -> OnText:
+    """``on_text`` that first waits for ``opening`` (and raises its error) before the first piece."""
+    waiting = [True]
+
+    def first_waits(piece: str) -> None:
+        if waiting[0]:
+            opening.result()
+            waiting[0] = False
+        if on_text is not None:
+            on_text(piece)
+
+    return first_waits
 
 
 def _store(engine, run: dict, record: dict) -> tuple[int, int]:

@@ -160,6 +160,20 @@ def test_bad_input_is_one_line_and_stores_nothing(cli, rows, tmp_path, tiny_gguf
     assert rows() == []
 
 
+@pytest.mark.parametrize("db, words", [
+    ("nonsense://", "invalid database URL"),
+    ("postgresql://nobody@127.0.0.1:1/x", "cannot reach database"),
+])
+@pytest.mark.parametrize("json_out", [[], ["--json"]])
+def test_a_log_that_cannot_be_opened_stops_the_answer_before_it_shows(cli, rows, tiny_gguf, db, words, json_out):
+    """The log opens on a thread while the prompt is evaluated; its error still comes first and alone."""
+    code, out, err = cli("ask", "hi", "--model", f"gguf:{tiny_gguf}", "--max-new-tokens", "8", "--db", db, *json_out)
+    assert code == 2
+    assert words in one_line(err)
+    assert out == ""
+    assert rows() == []
+
+
 def test_a_missing_hub_file_offline_is_one_line(cli, rows, monkeypatch, tmp_path):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
