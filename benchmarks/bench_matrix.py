@@ -8,11 +8,15 @@ Three workloads on a random-weight Llama with SmolLM2-135M's shape (float32, CPU
   next to its greedy twin: the same 15 cells greedy at 32 tokens (``--no-cache``, so all 15 run).
 
 Each side is one fresh process, timed from spawn to exit (imports, model load, generation,
-storing and rendering all inside): (a) one ``model.generate`` per cell with plain transformers;
+storing and rendering all inside, and a new hanprompt home, so a new database, for each process):
+(a) one ``model.generate`` per cell with plain transformers;
 (b) ``hanprompt run`` of this checkout (its ``src`` first on the path); (b') the same with ``--no-packed-linear`` (torch's plain
 ``nn.Linear`` instead of oneDNN's packed layers: what the batching alone brings); (c)
 ``hanprompt run`` from the git revision given by ``--previous`` (default: the last one with
-static batching), exported with ``git archive``.
+static batching), exported with ``git archive``. Before the rounds, one untimed load through
+this checkout's hf backend makes the host's measurement of the packed linear layers (made once
+per host, CPU model, torch version, threads and weight shapes; kept in hanprompt's cache folder),
+which the timed processes then read, as every run after a host's first does.
 Sides alternate round by round; the median of the rounds is reported, with the ratios.
 
     python benchmarks/bench_matrix.py [--rounds 3] [--workloads uniform mixed seeded]
@@ -160,6 +164,19 @@ def hanprompt_run(model: Path, file: Path, env: dict, src: Path | None, home: Pa
     return out
 
 
+def measure_host(model: Path, env: dict) -> str:
+    """Load ``model`` once through this checkout's hf backend, untimed: the host's measurement of the
+    packed linear layers (made at the first load on a host, kept in hanprompt's cache folder) is then
+    read by every timed process, as it is by every run after a host's first. Returns the choice made."""
+    code = ("from hanprompt.backends import registry; import sys; "
+            "print(registry.load('hf:' + sys.argv[1]).info.kernels or 'no CPU kernel choice')")
+    done = subprocess.run([sys.executable, "-c", code, str(model)], capture_output=True, text=True,
+                          env=dict(env, PYTHONPATH=str(REPO / "src")))
+    if done.returncode != 0:
+        sys.exit(f"failed ({done.returncode}) loading {model}:\n{done.stderr[-2000:]}")
+    return done.stdout.strip().splitlines()[-1]
+
+
 def _shown(phases: dict[str, float]) -> str:
     return " · ".join(f"{k} {v:.2f} s" for k, v in phases.items())
 
@@ -233,6 +250,7 @@ def main() -> None:
 
         print(f"host: {cpu_model()} · {os.cpu_count()} CPUs · load average {load:.2f} at start")
         print(f"model: {model} · {args.rounds} rounds, median reported")
+        print(f"packed linear layers, the host's measurement (made untimed before the rounds): {measure_host(model, env)}")
         times: dict[tuple[str, str], list[dict]] = {}
         for r in range(args.rounds):
             for name in names:

@@ -78,11 +78,14 @@ def test_the_measurement_times_every_shape_and_refuses_a_disagreeing_product(tin
     assert cpu_linear.measure_speedup(model, reps=3) == 0.0
 
 
-def test_the_measurement_is_made_once_per_host_and_kept_in_the_home(tiny_model, hanprompt_home, monkeypatch):
+def test_the_measurement_is_made_once_per_host_and_kept_in_the_cache_for_every_home(tiny_model, hanprompt_home,
+                                                                                     tmp_path, monkeypatch):
     from hanprompt.backends.hf import HFBackend
 
+    cache = tmp_path / "new" / "cache"  # not there yet: made on the first measurement
+    monkeypatch.setenv("HANPROMPT_CACHE", str(cache))
     first = HFBackend.load(str(tiny_model))
-    saved = json.loads((hanprompt_home / cpu_linear.CACHE_FILE).read_text(encoding="utf-8"))
+    saved = json.loads((cache / cpu_linear.CACHE_FILE).read_text(encoding="utf-8"))
     (key, speedup), = saved.items()
     assert "torch" in key and "threads" in key and speedup > 0
 
@@ -90,6 +93,7 @@ def test_the_measurement_is_made_once_per_host_and_kept_in_the_home(tiny_model, 
         raise AssertionError("measured again")
 
     monkeypatch.setattr(cpu_linear, "measure_speedup", measured_again)
+    monkeypatch.setenv("HANPROMPT_HOME", str(tmp_path / "another-home"))  # a new log: the host's figure still holds
     second = HFBackend.load(str(tiny_model))
     assert f"measured {speedup:.2f}x" in second.info.kernels
     assert _linears(second.model) == _linears(first.model)

@@ -155,17 +155,19 @@ def measure_speedup(model, reps: int = 5) -> float:
     return ratio ** (1 / len(MEASURED_ROWS))
 
 
-#: where :func:`host_speedup` keeps its measurements, in the hanprompt home folder
+#: where :func:`host_speedup` keeps its measurements, in hanprompt's cache folder
 CACHE_FILE = "linear-kernels.json"
 
 
 def host_speedup(model, folder=None) -> float:
     """:func:`measure_speedup` for ``model``, measured once per host, torch version, thread count
     and set of weight shapes, then read back from ``folder/linear-kernels.json`` (``folder``:
-    the hanprompt home; None or a folder that cannot be written: measured every time).
+    hanprompt's cache folder, created if missing, as for llama.cpp's check; None or a folder that
+    cannot be written: measured every time).
 
     Keeping the first measurement makes the choice stable on a host (the packed and plain
-    products differ in their last bits) and spares later loads its cost.
+    products differ in their last bits) and spares later loads its cost, whichever hanprompt
+    home (log) they use: the measurement is the host's, not the log's.
     """
     import json
     import os
@@ -177,7 +179,7 @@ def host_speedup(model, folder=None) -> float:
 
     shapes = sorted({(tuple(m.weight.shape), m.bias is not None) for _n, m in _targets(model)})
     key = f"{cpu_model()} | torch {torch.__version__} | {torch.get_num_threads()} threads | {shapes}"
-    path = Path(folder) / CACHE_FILE if folder is not None and Path(folder).is_dir() else None
+    path = Path(folder) / CACHE_FILE if folder is not None else None
     known: dict = {}
     if path is not None:
         try:
@@ -193,6 +195,7 @@ def host_speedup(model, folder=None) -> float:
         known[key] = round(speedup, 3)
         tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
         try:  # written whole, then renamed: a reader never sees half a file
+            path.parent.mkdir(parents=True, exist_ok=True)
             tmp.write_text(json.dumps(known, indent=1), encoding="utf-8")
             os.replace(tmp, path)
         except OSError:

@@ -260,9 +260,9 @@ class HFBackend(Backend):
             from hanprompt.backends import cpu_linear
 
             if opts.packed_linear == "auto":
-                from hanprompt import settings
+                from hanprompt.backends.embedded import cache_dir
 
-                speedup = cpu_linear.host_speedup(model, settings.home())
+                speedup = cpu_linear.host_speedup(model, cache_dir())
             if speedup is None or speedup >= cpu_linear.MIN_SPEEDUP:
                 packed = cpu_linear.pack(model)
         if tokenizer.pad_token_id is None:
