@@ -40,7 +40,9 @@ def test_runs_newest_first_with_kind_status_and_counts(client, sample_log):
                                      sample_log.experiment, sample_log.previous]
     row = r.text[r.text.index(f'<a href="/runs/{sample_log.experiment}">{sample_log.experiment}</a>'):].split("</tr>")[0]
     cells = re.findall(r'<td class="num">(.*?)</td>', row)
-    assert cells == ["13", "5 / 24", "2"]  # answers (no judge verdict), failed/all checks, translations
+    # answers (no judge verdict), passed/checked independent answers as the run's page says, translations
+    assert cells == ["13", "67% (8/12)", "2"]
+    assert "passed 8/12" in client.get(f"/runs/{sample_log.experiment}").text
     assert _ids(client.get("/?kind=translate").text, "runs") == [sample_log.translate]
     page = client.get("/?before=3").text  # keyset paging
     assert _ids(page, "runs") == [2, 1]

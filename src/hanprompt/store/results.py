@@ -173,6 +173,44 @@ def add_origins(conn, rows: list[dict]) -> list[dict]:
     return rows
 
 
+#: the columns the figures of a run are computed from (no prompt, no messages)
+FIGURE_COLUMNS = ["id", "run_id", "variant", "model", "vars", "repeat_index", "cache_key", "cached", "cached_from_id",
+                  "params", "error", "output_tokens", "tokens_per_s", "ttft_s", "cost"]
+
+
+def figure_rows(conn: Connection, run_ids: list[int], *, limit: int | None = None) -> dict[int, list[dict]]:
+    """The answers of each run in ``run_ids`` as :func:`figures` needs them, in storage order: the
+    :data:`FIGURE_COLUMNS`, ``chars`` (the response's length, not its text), ``checks`` (passed,
+    score) and, when cached, ``origin_run_id``. Judge verdicts are left out (they are checks). At
+    most ``limit`` answers per query of up to 500 runs when given."""
+    from sqlalchemy import func
+
+    g = generations.c
+    out: dict[int, list[dict]] = {run_id: [] for run_id in run_ids}
+    for chunk in _chunks(list(run_ids)):
+        query = (select(*(g[c] for c in FIGURE_COLUMNS), func.length(g.response).label("chars"))
+                 .where(g.run_id.in_(chunk), g.role.is_(None)).order_by(g.id))
+        if limit is not None:
+            query = query.limit(limit)
+        rows = [row_dict(r) for r in conn.execute(query).mappings()]
+        by_id: dict[int, list[dict]] = {r["id"]: [] for r in rows}
+        for ids in _chunks(list(by_id)):
+            for c in conn.execute(select(checks.c.generation_id, checks.c.passed, checks.c.score)
+                                  .where(checks.c.generation_id.in_(ids)).order_by(checks.c.id)).mappings():
+                by_id[c["generation_id"]].append({"passed": c["passed"], "score": c["score"]})
+        add_origins(conn, rows)
+        for r in rows:
+            r["checks"] = by_id[r["id"]]
+            r["chars"] = r["chars"] or 0
+            out[r["run_id"]].append(r)
+    return out
+
+
+def run_figures(conn: Connection, run_ids: list[int]) -> dict[int, dict]:
+    """The :func:`figures` of every answer of each run (what a run's page gives as its total)."""
+    return {run_id: figures(rows) for run_id, rows in figure_rows(conn, run_ids).items()}
+
+
 def check_summary(rows: list[dict]) -> list[dict]:
     """Each check of a cell over its independent answers: name, spec, ``passed`` of ``judged``
     (a check without a verdict counts in neither), ``mean_score`` (0..1) and a reason (the first
