@@ -208,3 +208,16 @@ def test_shipped_example(tmp_path, smollm2_gguf, cli):
     # the first search asked the few-shot wording on the same rows: those answers are reused, not asked again
     assert int(re.search(r"(\d+) results reused", stderr).group(1)) > 0
     assert example.read_text(encoding="utf-8") == before and not (tmp_path / "shown.yaml").exists()
+
+
+def test_the_printed_resume_command_keeps_the_output_encoding_and_log(tmp_path):
+    from hanprompt.cli import build_parser
+    from hanprompt.cli.optimize import resume_command
+
+    out = tmp_path / "my copy.yaml"
+    args = build_parser().parse_args(["optimize", "exp.yaml", "--variant", "plain", "-o", str(out),
+                                      "--encoding", "cp949", "--db", "sqlite:///x.db"])
+    command = resume_command(args, 7)
+    assert command == f"hanprompt optimize exp.yaml --resume 7 -o '{out}' --encoding cp949 --db sqlite:///x.db"
+    plain = build_parser().parse_args(["optimize", "exp.yaml", "--variant", "plain"])
+    assert resume_command(plain, 7) == "hanprompt optimize exp.yaml --resume 7"

@@ -17,7 +17,7 @@ def korean_hint(spec: str, *texts: str | None) -> None:
 
     name = spec.partition(":")[2] if spec.startswith("gguf:") else ""
     if embedded.english_only(name) and any(t and has_hangul(t) for t in texts):
-        print(f"hanprompt: note: {embedded.KOREAN_HINT}", file=sys.stderr)
+        print(f"hanprompt: note: {embedded.KOREAN_HINT.cli}", file=sys.stderr)
 
 
 def record_id(text: str) -> int:

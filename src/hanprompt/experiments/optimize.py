@@ -37,7 +37,7 @@ from typing import Callable, Sequence
 
 import yaml
 
-from hanprompt.errors import HanpromptError, UsageError, arg
+from hanprompt.errors import HanpromptError, UsageError, arg, note
 from hanprompt.experiments.runner import Progress, RunInterrupted, _model_entries, run_experiment
 from hanprompt.experiments.spec import LoadedSpec, ModelEntry, Variant, load_spec
 
@@ -215,7 +215,7 @@ def _round_spec(loaded: LoadedSpec, name: str, description: str, split_var: str,
 def _write_yaml(path: Path, data: dict, header: str = "") -> None:
     from hanprompt import outputs
 
-    with outputs.writing(path, "-o", newline="\n") as f:
+    with outputs.writing(path, arg("output"), newline="\n") as f:
         f.write(header + yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=100))
 
 
@@ -335,12 +335,12 @@ def optimize(
         state = target["spec"] or {}
         if state.get("spec") != loaded.spec.model_dump(mode="json", by_alias=True, exclude_none=True):
             raise UsageError(f"{loaded.path} has changed since optimization {resume} started; resume with the "
-                             "file it used, or start a new optimization without --resume")
+                             f"file it used, or start a new optimization without {arg('resume')}")
         variant, budget, proposer, seed = state["variant"], state["budget"], state.get("proposer"), state["seed"]
         models = state.get("models")
     by_id = {v.id: v for v in loaded.spec.variants}
     if not variant:
-        raise UsageError("name the variant to improve: variant= (--variant ID), its id in the file")
+        raise UsageError(f"name the variant to improve: {arg('variant', 'ID')}, its id in the file")
     if variant not in by_id:
         raise UsageError(f"no variant {variant!r} in {loaded.path}; choose one of {', '.join(by_id)}")
     base = by_id[variant]
@@ -359,7 +359,7 @@ def optimize(
             f"budget {budget} is below one round: the original and one candidate on {per_search} search cells "
             f"each, then both on {per_held} held-out cells, need {minimum}; raise {arg('budget')} to at least {minimum}")
     if output is not None and Path(output).resolve() == loaded.path.resolve():
-        raise UsageError(f"-o {output} is the experiment file itself; write the copy elsewhere (your file is "
+        raise UsageError(f"{arg('output', output)} is the experiment file itself; write the copy elsewhere (your file is "
                          "never overwritten)")
     proposer_backend = None
     if proposer:
@@ -442,7 +442,7 @@ def optimize(
             seen.add(key)
             first.append(Candidate(_variant(f"{variant}~{name}", msgs, base), f"built-in: {name}", (name,)))
         if len(first) == 1 and not proposer:
-            notice(f"no built-in edit applies to variant {variant!r} and no --proposer was given")
+            notice(note(f"no built-in edit applies to variant {variant!r} and no {arg('proposer')} was given"))
         k = 1
         round_id, results = run_round(f"round {k}", split["search"], [c.variant for c in first])
         spent += per_search * len(first)
@@ -575,7 +575,7 @@ def _write_copy(loaded: LoadedSpec, best: Candidate, output, run_id: int, held: 
     """A copy of the file with the winner added as a new variant; never the user's own file."""
     path = Path(output) if output else loaded.path.with_name(loaded.path.stem + ".optimized.yaml")
     if path.resolve() == loaded.path.resolve():
-        raise UsageError(f"-o {path} is the experiment file itself; write the copy elsewhere")
+        raise UsageError(f"{arg('output', path)} is the experiment file itself; write the copy elsewhere")
     spec = loaded.spec.model_dump(mode="json", by_alias=True, exclude_none=True)
     ids = {v["id"] for v in spec["variants"]}
     new_id = f"{best.variant.id.split('~')[0]}-optimized"
