@@ -16,7 +16,7 @@ from sqlalchemy import Connection, Engine, and_, exists, func, not_, or_, select
 from hanprompt.errors import NotFoundError
 from hanprompt.limits import valid_id
 from hanprompt.store.db import reading, row_dict
-from hanprompt.store.results import add_origins, answers, attach, figure_rows, figures, in_file_order, run_figures
+from hanprompt.store.results import add_origins, answers, attach, figure_rows, figures, in_file_order, run_counts
 from hanprompt.store.runs import live_status
 from hanprompt.store.schema import (
     analyses,
@@ -136,8 +136,8 @@ def _bench_of(conn: Connection, run_id: int, limit: int | None = None) -> list[d
 
 
 def runs_page(engine: Engine, *, limit: int = PAGE, before: int | None = None, kind: str | None = None) -> dict:
-    """A page of runs, newest first, each with its counts and its ``totals`` (``store.results.figures``
-    of all its answers, as its own page shows them); ``next`` is the ``before`` of the next page."""
+    """A page of runs, newest first, each with its counts and its ``totals`` (``store.results.counts``
+    of all its answers: the numbers its own page shows); ``next`` is the ``before`` of the next page."""
     query = select(runs).order_by(runs.c.id.desc()).limit(limit + 1)
     if before is not None:
         query = query.where(runs.c.id < before)
@@ -149,7 +149,7 @@ def runs_page(engine: Engine, *, limit: int = PAGE, before: int | None = None, k
         rows = live_status(rows[:limit], conn)
         ids = [r["id"] for r in rows]
         counts = _counts(conn, ids)
-        totals = run_figures(conn, ids)
+        totals = run_counts(conn, ids)
     for r in rows:
         r.update(counts.get(r["id"], {}), totals=totals[r["id"]])
     return {"runs": rows, "next": rows[-1]["id"] if more else None}
