@@ -27,7 +27,6 @@ and resumable. ``budget`` bounds the cells run (generations or cache hits) plus 
 """
 from __future__ import annotations
 
-import contextlib
 import json
 import random
 import time
@@ -314,7 +313,7 @@ def optimize(
     from hanprompt.store import open_engine
     from hanprompt.store.db import ensure_writable
     from hanprompt.store.experiments import run_results
-    from hanprompt.store.runs import create_run, finish_run, get_run
+    from hanprompt.store.runs import INTERRUPTED, RunLife, best_effort, get_run
 
     started = time.perf_counter()
     notices: list[str] = []
@@ -374,15 +373,19 @@ def optimize(
                  "seed": seed, "models": [m.model_dump(exclude_none=True) for m in entries] if entries else None,
                  "split": split, "original_messages": original, "spec": loaded.spec.model_dump(mode="json", by_alias=True, exclude_none=True),
                  "rounds": []}
-        run_id = create_run(engine, name=f"{loaded.name}: optimize {variant}", kind=KIND, spec=state)
-    else:
-        run_id = resume
-        from sqlalchemy import update
+        life = RunLife(engine, name=f"{loaded.name}: optimize {variant}", kind=KIND, spec=state)
+    else:  # RunBusy while another live process is resuming it
+        life = RunLife(engine, resume, reopen=True)
+    run_id = life.start()  # the one lifecycle of a run (store.runs.RunLife): lease, end states, best effort
 
-        from hanprompt.store.schema import runs
+    def interrupted(error: str) -> None:
+        with best_effort(), engine.begin() as conn:
+            life.finish(conn, INTERRUPTED, error)
 
-        with engine.begin() as conn:
-            conn.execute(update(runs).where(runs.c.id == run_id).values(status="running", error=None))
+    def set_spec(spec: dict) -> None:
+        life.check()  # never write to an optimization another process has taken over
+        _set_spec(engine, run_id, spec)
+
     folder = settings.home(create=True) / "optimize" / str(run_id)
     folder.mkdir(parents=True, exist_ok=True)
     totals = {"generated": 0, "cached": 0, "cost": None}
@@ -405,7 +408,7 @@ def optimize(
                 summary = run_experiment(file, models=entries, db=db, progress=progress, on_notice=notice,
                                          resume=again)
             except RunInterrupted as e:
-                finish_run(engine, run_id, status="interrupted", error="interrupted during " + name)
+                interrupted("interrupted during " + name)
                 raise OptimizeInterrupted(run_id, e.summary.run_id, e.terminated) from None
             round_id = summary.run_id
         results = run_results(engine, round_id)
@@ -420,7 +423,7 @@ def optimize(
         rounds.append({"round": k, "run_id": round_id, "candidates": [c.as_dict() for c in cands],
                        "proposer_calls": calls})
         state["rounds"] = rounds
-        _set_spec(engine, run_id, state)
+        set_spec(state)
 
     def score(cands: list[Candidate], results: list[dict]) -> None:
         for c in cands:
@@ -546,23 +549,19 @@ def optimize(
                      held_out=held, outcome=outcome, output=str(out_path) if out_path else None,
                      spent=spent, generated=totals["generated"], cached=totals["cached"], cost=totals["cost"],
                      proposer_calls=totals.get("proposer_calls", 0))
-        _set_spec(engine, run_id, state)
+        set_spec(state)
         return first[0], best, held, outcome, out_path
 
-    try:
-        original_c, best, held, outcome, out_path = search()
-    except OptimizeInterrupted:
-        raise
-    except KeyboardInterrupt as e:  # Ctrl-C between rounds (a proposer call, say)
-        from hanprompt.errors import Terminated
+    with life:  # done on return; failed (its one line) on any other error, recorded best-effort
+        try:
+            original_c, best, held, outcome, out_path = search()
+        except OptimizeInterrupted:
+            raise
+        except KeyboardInterrupt as e:  # Ctrl-C between rounds (a proposer call, say)
+            from hanprompt.errors import Terminated
 
-        finish_run(engine, run_id, status="interrupted", error="interrupted between rounds")
-        raise OptimizeInterrupted(run_id, None, isinstance(e, Terminated)) from None
-    except BaseException as e:
-        with _quiet():
-            finish_run(engine, run_id, status="failed", error=f"{type(e).__name__}: {e}"[:500])
-        raise
-    finish_run(engine, run_id, status="done")
+            interrupted("interrupted between rounds")
+            raise OptimizeInterrupted(run_id, None, isinstance(e, Terminated)) from None
     return OptimizeResult(
         run_id=run_id, original=variant, split=split, rounds=rounds,
         winner=state["winner"], held_out=held, outcome=outcome, output=out_path,
@@ -592,15 +591,6 @@ def _write_copy(loaded: LoadedSpec, best: Candidate, output, run_id: int, held: 
     return path
 
 
-@contextlib.contextmanager
-def _quiet():
-    """Recording a failure must not hide it: a store error while recording gives way to the first."""
-    from sqlalchemy.exc import SQLAlchemyError
-
-    try:
-        yield
-    except SQLAlchemyError:
-        pass
 
 
 # --- the proposer (OPRO) ------------------------------------------------------------------
