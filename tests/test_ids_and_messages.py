@@ -300,3 +300,17 @@ def test_library_messages_that_name_a_setting_render_it_per_reader(tmp_path, mon
         text, cli_text = _both(make)
         assert library in text and not _A_FLAG.search(text), (library, text)
         assert flag in cli_text, (flag, cli_text)
+
+
+def test_a_load_warning_names_ctx_size_per_reader(cli, tiny_gguf):
+    from hanprompt.backends import registry
+    from hanprompt.errors import for_cli
+
+    trained = registry.load(f"gguf:{tiny_gguf}").context_length
+    backend = registry.load(f"gguf:{tiny_gguf}", ctx_size=trained + 256)
+    (warning,) = [w for w in backend.info.warnings if "trained on" in w]
+    assert warning.startswith(f"ctx_size={trained + 256} is more than the {trained} tokens") and "--" not in warning
+    assert for_cli(warning).startswith(f"--ctx-size {trained + 256} is more than")
+    code, _, err = cli("ask", "hi", "--model", f"gguf:{tiny_gguf}", "--ctx-size", str(trained + 256),
+                       "--max-new-tokens", "2", "--no-log")
+    assert code == 0 and f"hanprompt: warning: --ctx-size {trained + 256} is more than" in err, err

@@ -366,6 +366,11 @@ def _cost(options: BenchOptions, metrics: dict, api_prices: dict | None) -> dict
 
 
 def _failure(e: BaseException) -> str:
+    """Why a row failed, one line; a :func:`~hanprompt.errors.note` for hanprompt's own errors, so
+    that the command line names flags where a library caller reads arguments."""
+    if isinstance(e, HanpromptError):
+        first = next((line.strip() for line in unrendered(e).splitlines() if line.strip()), "")
+        return note(first) if first else type(e).__name__
     return one_line(e, typed=True)
 
 
@@ -411,7 +416,7 @@ def measure_row(cfg: Config, options: BenchOptions, machine: Machine, bandwidth:
     except _ROW_FAILURES as e:
         if fit.is_oom(e):
             advice = fit.oom_advice(cfg.spec.backend, _file_shape(cfg), machine.free_vram(), machine.available_ram(), context)
-            return "oom", note(f"{_failure(e)}; {unrendered(advice)}"), {"advice": advice}
+            return "oom", note(f"{unrendered(_failure(e))}; {unrendered(advice)}"), {"advice": advice}
         return "failed", _failure(e), {}
     finally:
         release(measured)
