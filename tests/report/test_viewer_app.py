@@ -43,6 +43,10 @@ def test_runs_newest_first_with_kind_status_and_counts(client, sample_log):
     # answers (no judge verdict), passed/checked independent answers as the run's page says, translations
     assert cells == ["13", "67% (8/12)", "2"]
     assert "passed 8/12" in client.get(f"/runs/{sample_log.experiment}").text
+    from hanprompt.store.runs import list_runs  # `hanprompt runs` counts the same answers
+
+    listed = {r["id"]: r for r in list_runs(data_engine(sample_log))}
+    assert (listed[sample_log.experiment]["generations"], listed[sample_log.experiment]["translations"]) == (13, 2)
     assert _ids(client.get("/?kind=translate").text, "runs") == [sample_log.translate]
     page = client.get("/?before=3").text  # keyset paging
     assert _ids(page, "runs") == [2, 1]
