@@ -54,7 +54,7 @@ class Note(str):
     #: the text with its :func:`arg` marks kept, to build a longer note from (``note(f"{a.raw}; ...")``)
     raw: str
 
-    def __new__(cls, text: str) -> "Note":
+    def __new__(cls, text: str) -> Note:
         self = super().__new__(cls, _render(text, cli=False))
         self.cli, self.raw = _render(text, cli=True), text
         return self

@@ -169,7 +169,7 @@ def test_the_runs_list_shows_the_run_pages_figures(logged):
     url, run_id, earlier = logged
     client = TestClient(create_app(read_only_engine(url)), base_url="http://127.0.0.1")
     text = html.unescape(client.get("/").text)
-    rows = re.findall(r'<a href="/runs/(\d+)">\d+</a>(.*?)</tr>', text, re.S)
+    rows = re.findall(r'<a href="/runs/(\d+)">\d+</a>(.*?)</tr>', text, re.DOTALL)
     figures = {int(i): re.findall(r'<td class="num">([^<]*)</td>', body) for i, body in rows}
     # answers stored, then passed/checked over independent answers: the run page's "passed 2/3"
     assert figures[run_id][:2] == ["6", "67% (2/3)"]

@@ -43,8 +43,9 @@ def test_runs_newest_first_with_kind_status_and_counts(client, sample_log):
     # answers (no judge verdict), passed/checked independent answers as the run's page says, translations
     assert cells == ["13", "67% (8/12)", "2"]
     assert "passed 8/12" in client.get(f"/runs/{sample_log.experiment}").text
-    from hanprompt.store.runs import list_runs  # `hanprompt runs` counts the same answers
+    from hanprompt.store.runs import list_runs
 
+    # `hanprompt runs` counts the same answers
     listed = {r["id"]: r for r in list_runs(data_engine(sample_log))}
     assert (listed[sample_log.experiment]["generations"], listed[sample_log.experiment]["translations"]) == (13, 2)
     assert _ids(client.get("/?kind=translate").text, "runs") == [sample_log.translate]
@@ -257,12 +258,12 @@ def test_database_aggregates_equal_figures_from_the_rows(sample_log):
 
 @pytest.mark.postgres
 def test_the_viewer_on_postgresql(pg_url):
-    from starlette.testclient import TestClient
+    from report_sample import write_sample_log
     from sqlalchemy import delete, exc
+    from starlette.testclient import TestClient
 
     from hanprompt.report.viewer import create_app, read_only_engine
     from hanprompt.store.schema import runs
-    from report_sample import write_sample_log
 
     log = write_sample_log(pg_url)
     _same_figures(pg_url, log.experiment)

@@ -16,7 +16,15 @@ from sqlalchemy import Connection, Engine, and_, exists, func, not_, or_, select
 from hanprompt.errors import NotFoundError
 from hanprompt.limits import valid_id
 from hanprompt.store.db import reading, row_dict
-from hanprompt.store.results import add_origins, answers, attach, figure_rows, figures, in_file_order, run_counts
+from hanprompt.store.results import (
+    add_origins,
+    answers,
+    attach,
+    figure_rows,
+    figures,
+    in_file_order,
+    run_counts,
+)
 from hanprompt.store.runs import live_status
 from hanprompt.store.schema import (
     analyses,

@@ -41,7 +41,8 @@ from statistics import fmean
 
 from sqlalchemy import Connection, select
 
-from hanprompt.experiments.stats import Sample, independent, passed as all_passed
+from hanprompt.experiments.stats import Sample, independent
+from hanprompt.experiments.stats import passed as all_passed
 from hanprompt.hangul import hangul_share
 from hanprompt.store.db import row_dict
 from hanprompt.store.experiments import CHECK_FIELDS
@@ -201,7 +202,8 @@ def figure_rows(conn: Connection, run_ids: list[int], *, limit: int | None = Non
     score) and, when cached, ``origin_run_id``; with ``full=False`` only what :func:`counts` needs
     (:data:`COUNT_COLUMNS` and the checks' ``passed``). Judge verdicts are left out (they are
     checks). At most ``limit`` answers per query of up to 500 runs when given."""
-    from sqlalchemy import func, null as sa_null
+    from sqlalchemy import func
+    from sqlalchemy import null as sa_null
 
     g = generations.c
     columns = [g[c] for c in (FIGURE_COLUMNS if full else COUNT_COLUMNS)]
