@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import subprocess
 import sys
 
@@ -115,6 +116,8 @@ def test_one_document_is_one_document_and_the_note_names_flags_or_arguments(writ
     code, _, err = cli("words", write("punct.txt", "... !!! ???\n"))
     assert code == 0 and "no words counted in 1 document:" in err
     assert "--min-length" in err and "--pos" in err and "min_length" not in err
+    code, out, _ = cli("words", write("punct.txt", "... !!! ???\n"), "--json")
+    assert code == 0 and "--min-length" in json.loads(out)["note"]  # the command line's --json too
 
     import hanprompt
 

@@ -117,7 +117,20 @@ def gen_params(args: argparse.Namespace):
 
 
 def print_json(value: Any) -> None:
-    sys.stdout.write(json.dumps(value, ensure_ascii=False, indent=2, default=str) + "\n")
+    """``value`` as JSON on stdout; notes (``errors.note``: fit advice, a row's reason) name flags."""
+    sys.stdout.write(json.dumps(_for_cli(value), ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+def _for_cli(value: Any) -> Any:
+    from hanprompt.errors import Note
+
+    if isinstance(value, Note):
+        return value.cli
+    if isinstance(value, dict):
+        return {k: _for_cli(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_for_cli(v) for v in value]
+    return value
 
 
 #: the width tables get when stdout is not a terminal: rows never wrap, values are never cut
