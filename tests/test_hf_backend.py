@@ -171,8 +171,11 @@ def test_refusals(tmp_path, tiny_model):
 
 def test_hub_id_not_cached_says_how_to_pass_a_path(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(ModelNotFound, match="--model PATH"):
+    from hanprompt.errors import for_cli
+
+    with pytest.raises(ModelNotFound, match="model=PATH") as caught:
         load("hanprompt-tests/no-such-model")
+    assert "--model PATH" in for_cli(caught.value) and "--" not in str(caught.value)
 
 
 def test_max_memory_parsing():

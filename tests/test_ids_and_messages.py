@@ -1,6 +1,8 @@
 """Ids checked before the database, one line for any exception, and flags only on the command line."""
 from __future__ import annotations
 
+import re
+
 import pytest
 
 HUGE = "99999999999999999999999"
@@ -213,7 +215,7 @@ def test_library_functions_name_their_own_arguments_never_flags(tmp_path):
 
     result = hanprompt.analyse_texts(["사과를 먹었다"]).result
     text = _library_error(write_csv, result, tmp_path)
-    assert text.startswith(f"out {tmp_path} is a folder") and "--csv" not in text
+    assert text.startswith(f"out={tmp_path} is a folder") and "--csv" not in text
 
     text = _library_error(bind, "127.0.0.1", 70000)
     assert text == "port must be between 0 and 65535, not 70000"
@@ -233,3 +235,82 @@ def test_the_same_errors_on_the_cli_name_the_flags(cli, tmp_path):
     err = _one_line(*cli("words", str(path), "--encoding", "no-such-codec")).strip()
     assert err == ("hanprompt: error: unknown encoding 'no-such-codec'; "
                    "pass --encoding utf-8, cp949, euc-kr or utf-16")
+
+
+# Messages that once wrote a flag by hand in library code: raised through the library they name the
+# library's argument, and the command line's rendering of the same error names the flag.
+_A_FLAG = re.compile(r"(?<![\w-])--[a-z]")
+
+
+def _both(make) -> tuple[str, str]:
+    """(str, for_cli) of what ``make`` raises, or of the note it returns."""
+    from hanprompt.errors import HanpromptError, Note, for_cli
+
+    try:
+        value = make()
+    except HanpromptError as e:
+        value = e
+    assert isinstance(value, (HanpromptError, Note)), value
+    text = str(value)
+    assert "\x1f" not in text and "\x1e" not in text, repr(text)
+    return text, for_cli(value)
+
+
+def test_library_messages_that_name_a_setting_render_it_per_reader(tmp_path, monkeypatch):
+    from hanprompt.analysis import service as words_service
+    from hanprompt.backends import gguf, hub
+    from hanprompt.backends.hf import HFBackend
+    from hanprompt.bench import fit
+    from hanprompt.bench import options as bench_options
+    from hanprompt.bench.roofline import ModelShape
+    from hanprompt.experiments import optimize, similarity
+    from hanprompt.experiments.calibrate import load_pairs
+    from hanprompt.experiments.spec import load_spec
+    from hanprompt.report import build
+
+    monkeypatch.setattr(similarity, "_missing", {})
+    spec = tmp_path / "exp.yaml"
+    spec.write_text("name: x\nrepeat: 0\nvariants:\n  - {id: a, prompt: hi}\n", encoding="utf-8")
+    good = tmp_path / "good.yaml"
+    good.write_text("name: x\nvars: {c: [a, b, c, d, e, f]}\n"
+                    "variants:\n  - {id: a, prompt: 'hi {{c}}', checks: [{contains: hi}]}\n", encoding="utf-8")
+    mib = 1024**2
+    shape = ModelShape([500 * mib] * 8, 100 * mib, 100 * mib, kv_per_layer=0)
+    cases = [  # (make, the library's name, the command line's flag)
+        (lambda: gguf.parse_gpu_layers("x"), "gpu_layers:", "--gpu-layers:"),
+        (lambda: hub.unavailable("a/b", "offline"), "pass model=PATH", "pass --model PATH"),
+        (lambda: HFBackend.check(str(tmp_path / "none")), "pass model a folder", "pass --model a folder"),
+        (lambda: similarity.load_embedder(str(tmp_path / "none")), "pass embedder (embedder: in the file)",
+         "pass --embedder (embedder: in the file)"),
+        (similarity.missing_default_note, "pass embedder=PATH", "pass --embedder PATH"),
+        (lambda: load_pairs(tmp_path / "none.yaml"), "given to path", "given to --pairs"),
+        (lambda: bench_options.BenchOptions(models=()).check(), "pass models=SPEC", "pass --model SPEC"),
+        (lambda: bench_options.BenchOptions(models=("x",), dtypes=("f8",)).check(), "dtypes:", "--dtype:"),
+        (lambda: bench_options.parse_devices("gpu0"), "devices:", "--devices:"),
+        (lambda: fit.oom_advice("hf", shape, 3 * 1024**3, 1024**3, 100), "max_memory=0=", "--max-memory 0="),
+        (lambda: build.check_output(tmp_path), f"out={tmp_path} is a folder", f"--output {tmp_path} is a folder"),
+        (lambda: words_service._note({"documents": 2, "total_tokens": 0}), "shorter than min_length",
+         "shorter than --min-length"),
+        (lambda: load_spec(spec), "(or set repeat for the run)", "(or set --repeat for the run)"),
+        (lambda: optimize.optimize(good, None, db=f"sqlite:///{tmp_path / 'log.db'}"), "variant=ID", "--variant ID"),
+        (lambda: optimize.optimize(good, "a", output=good, db=f"sqlite:///{tmp_path / 'log.db'}"),
+         f"output={good} is the experiment file", f"--output {good} is the experiment file"),
+    ]
+    for make, library, flag in cases:
+        text, cli_text = _both(make)
+        assert library in text and not _A_FLAG.search(text), (library, text)
+        assert flag in cli_text, (flag, cli_text)
+
+
+def test_a_load_warning_names_ctx_size_per_reader(cli, tiny_gguf):
+    from hanprompt.backends import registry
+    from hanprompt.errors import for_cli
+
+    trained = registry.load(f"gguf:{tiny_gguf}").context_length
+    backend = registry.load(f"gguf:{tiny_gguf}", ctx_size=trained + 256)
+    (warning,) = [w for w in backend.info.warnings if "trained on" in w]
+    assert warning.startswith(f"ctx_size={trained + 256} is more than the {trained} tokens") and "--" not in warning
+    assert for_cli(warning).startswith(f"--ctx-size {trained + 256} is more than")
+    code, _, err = cli("ask", "hi", "--model", f"gguf:{tiny_gguf}", "--ctx-size", str(trained + 256),
+                       "--max-new-tokens", "2", "--no-log")
+    assert code == 0 and f"hanprompt: warning: --ctx-size {trained + 256} is more than" in err, err

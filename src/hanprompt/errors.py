@@ -25,6 +25,15 @@ def arg(name: str, value: object = None, *, choices: tuple[str, ...] = (), flag:
     return f"\x1f{name}{cli}\x1f{text.replace(chr(0x1e), '')}\x1e"
 
 
+def with_value(name: str, value: object) -> str:
+    """``name`` followed by ``value``: an :func:`arg` mark without a value gets ``value`` as its own
+    (``out=report.html`` / ``--output report.html``); any other name is written as given, a space, then the value."""
+    m = _ARG.fullmatch(name)
+    if m and not m.group(3):
+        return arg(m.group(1), value, flag=m.group(2))
+    return f"{name} {value}"
+
+
 def _render(text: str, cli: bool) -> str:
     def one(m: re.Match) -> str:
         name, flag, value = m.group(1), m.group(2), m.group(3)
@@ -37,16 +46,41 @@ def _render(text: str, cli: bool) -> str:
     return _ARG.sub(one, text)
 
 
-def for_cli(error: BaseException) -> str:
-    """The message of ``error`` as the command line shows it: arguments named as flags."""
+class Note(str):
+    """A message that is not an error (a load warning), as a library caller reads it; its
+    :attr:`cli` is the same message as the command line shows it (see :func:`note`)."""
+
+    cli: str
+    #: the text with its :func:`arg` marks kept, to build a longer note from (``note(f"{a.raw}; ...")``)
+    raw: str
+
+    def __new__(cls, text: str) -> Note:
+        self = super().__new__(cls, _render(text, cli=False))
+        self.cli, self.raw = _render(text, cli=True), text
+        return self
+
+
+def note(text: str) -> Note:
+    """A warning whose :func:`arg` names read as each reader writes them: ``str`` (and JSON) give the
+    library's names, :func:`for_cli` the command line's flags."""
+    return Note(text)
+
+
+def for_cli(error: BaseException | str) -> str:
+    """The message of ``error`` (or of a :func:`note`) as the command line shows it: arguments
+    named as flags."""
+    if isinstance(error, Note):
+        return error.cli
     if isinstance(error, HanpromptError):
         return _render(Exception.__str__(error), cli=True)
     return str(error)
 
 
-def unrendered(error: BaseException) -> str:
+def unrendered(error: BaseException | str) -> str:
     """The message of ``error`` with its :func:`arg` names kept unrendered, for an error raised again
     inside another (``SpecError(f"{where}: {unrendered(e)}")``): each reader then sees its own names."""
+    if isinstance(error, Note):
+        return error.raw
     return Exception.__str__(error) if isinstance(error, HanpromptError) else str(error)
 
 

@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 from typing import IO, Iterator
 
-from hanprompt.errors import InputError
+from hanprompt.errors import InputError, with_value
 
 #: files and the database are readable by their owner only
 PRIVATE_FILE = 0o600
@@ -22,10 +22,10 @@ def check_output(out: str | os.PathLike, flag: str, example: str = "out") -> Pat
     """The path ``out``; InputError naming ``flag`` and the fix when it is a folder or its folder is missing."""
     path = Path(out).expanduser()
     if path.is_dir():
-        raise InputError(f"{flag} {out} is a folder; pass a file name such as {path / example}")
+        raise InputError(f"{with_value(flag, out)} is a folder; pass a file name such as {path / example}")
     folder = path.absolute().parent
     if not folder.is_dir():
-        raise InputError(f"{flag} {out}: folder {folder} does not exist; create it or write somewhere else")
+        raise InputError(f"{with_value(flag, out)}: folder {folder} does not exist; create it or write somewhere else")
     return path
 
 
@@ -41,14 +41,14 @@ def writing(out: str | os.PathLike, flag: str, *, binary: bool = False, encoding
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.absolute().parent)
     except OSError as e:
-        raise InputError(f"{flag} {out}: cannot write there ({e.strerror}); write somewhere else") from None
+        raise InputError(f"{with_value(flag, out)}: cannot write there ({e.strerror}); write somewhere else") from None
     try:
         with os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding=encoding, newline=newline) as fh:
             yield fh
         os.replace(tmp, path)
     except OSError as e:
         Path(tmp).unlink(missing_ok=True)
-        raise InputError(f"{flag} {out}: cannot write it ({e.strerror}); write somewhere else") from None
+        raise InputError(f"{with_value(flag, out)}: cannot write it ({e.strerror}); write somewhere else") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

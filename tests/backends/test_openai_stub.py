@@ -32,6 +32,7 @@ def test_ask_streams_and_stores_the_server_usage(cli, stub, rows):
     code, out, err = cli("ask", "안녕하세요 hello world", "--model", f"openai:echo@{stub.base_url}/")
     assert code == 0, err
     assert out == "answer: 안녕하세요 hello world\n"
+    assert f"[openai:echo@{stub.base_url} · server] 3 in, 4 out" in err  # no empty dtype field
     (row,) = rows()
     assert row["model"] == f"openai:echo@{stub.base_url}"  # the trailing slash is not part of the spec
     assert row["backend"] == "openai"

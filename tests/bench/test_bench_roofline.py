@@ -8,6 +8,7 @@ import pytest
 from hanprompt.bench import fit, roofline, shapes
 from hanprompt.bench.roofline import ModelShape, Traffic
 from hanprompt.bench.stats import summary
+from hanprompt.errors import for_cli
 
 GB = 10**9
 GIB = 1024**3
@@ -79,7 +80,8 @@ def test_gguf_fit_advice_counts_weights_and_kv():
     assert fit.gguf_gpu_layers(shape, 800 * mib, context=1024) == 5
     assert fit.gguf_gpu_layers(shape, 300 * mib, context=1024) == 0
     advice = fit.oom_advice("gguf", shape, 800 * mib, None, 1024)
-    assert "--gpu-layers" in advice and "5 (of 10)" in advice
+    assert "--gpu-layers" in for_cli(advice) and "5 (of 10)" in advice
+    assert "gpu_layers" in advice and "--" not in advice  # a library caller reads its own argument
 
 
 def test_hf_max_memory_split():
@@ -91,7 +93,8 @@ def test_hf_max_memory_split():
     assert split == {"max_memory": "0=2.7GiB,cpu=1.8GiB", "gpu_layers": 5, "needs_disk": False}
     tight = fit.hf_max_memory(shape, free_vram=3 * GIB, available_ram=GIB, context=100)
     assert tight["needs_disk"]
-    assert "--offload-folder" in fit.oom_advice("hf", shape, 3 * GIB, GIB, 100)
+    advice = fit.oom_advice("hf", shape, 3 * GIB, GIB, 100)
+    assert "--offload-folder" in for_cli(advice) and "offload_folder=DIR" in advice and "--" not in advice
 
 
 def test_is_oom_recognises_real_messages():

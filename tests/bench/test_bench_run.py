@@ -8,6 +8,7 @@ import shutil
 import pytest
 
 from hanprompt.bench import BenchOptions, run_bench
+from hanprompt.errors import for_cli
 
 FAST = ["--prompt-tokens", "48", "--gen-tokens", "8", "--repeat", "3", "--warmup", "1"]
 
@@ -138,7 +139,9 @@ def test_predicted_out_of_memory_gives_fit_advice(tiny_model, fake_cuda_machine)
     (row,) = report.rows
     assert row["status"] == "oom"
     assert "predicted before loading" in row["reason"]
-    assert "--max-memory 0=" in row["metrics"]["advice"] and "layers on the GPU" in row["metrics"]["advice"]
+    advice = row["metrics"]["advice"]
+    assert "max_memory=0=" in advice and "layers on the GPU" in advice and "--" not in advice
+    assert "--max-memory 0=" in for_cli(advice) and "--max-memory 0=" in for_cli(row["reason"])
 
 
 def test_bench_in_postgresql(pg_url, tiny_model):

@@ -183,3 +183,33 @@ def test_verdict_from_scores_and_repeats_per_prompt():
     unclear = stats.verdict(scored(a, 2), scored(b, 2))
     needed = stats.n_for_means(np.mean(a), np.mean(b), stats._sd(a), stats._sd(b))
     assert unclear["repeats_needed"] == math.ceil(needed / 2)  # two cities: each repeat gives two results
+
+
+def _markdown_table(text: str, first: str) -> tuple[list[str], dict[str, list[str]]]:
+    """(header, {n: cells}) of the Markdown table whose header starts with ``first``."""
+    lines = [line for line in text.splitlines() if line.startswith("|")]
+    start = next(i for i, line in enumerate(lines) if line.startswith(f"| {first} |"))
+    head = [c.strip() for c in lines[start].strip("|").split("|")]
+    rows = {}
+    for line in lines[start + 2:]:
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        if not cells[0].isdigit():
+            break
+        rows[cells[0]] = cells
+    return head, rows
+
+
+def test_the_readme_coverage_table_is_the_generated_one():
+    """README.md summarises docs/judges-and-statistics.md's coverage table (made by
+    ``python -m hanprompt.experiments.coverage``): the same figures for each n and column it shows,
+    and no verdict below the minimum."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    head, readme = _markdown_table((root / "README.md").read_text(encoding="utf-8"), "n")
+    full_head, docs = _markdown_table((root / "docs" / "judges-and-statistics.md").read_text(encoding="utf-8"), "n")
+    assert len(readme) >= 4 and set(head) <= set(full_head)
+    for n, cells in readme.items():
+        assert dict(zip(head, cells)) == {k: v for k, v in zip(full_head, docs[n]) if k in head}, n
+        assert (cells[-1] == "given") == (int(n) >= stats.MIN_VERDICT_N), n
+        assert all(float(c) >= stats.COVERAGE_FLOOR for c in cells[1:-1]), n

@@ -58,7 +58,7 @@ BAD = [
      ["exp.yaml:4", "duplicate variant id 'a'"]),
     ("name: x\nvariants: []\n", ["exp.yaml:2", "no variants"]),
     ("name: x\nparams: {max_new_tokens: 8}\n", ["exp.yaml:1", "no variants"]),
-    ("name: x\nrepeat: 0\nvariants:\n  - {id: a, prompt: hi}\n", ["exp.yaml:2", "repeat", "greater than or equal to 1", "(on the command line: --repeat)"]),
+    ("name: x\nrepeat: 0\nvariants:\n  - {id: a, prompt: hi}\n", ["exp.yaml:2", "repeat", "greater than or equal to 1", "(or set --repeat for the run)"]),
     ("name: x\nvariants:\n  - id: a\n    style: few-shot\n    task: t\n", ["exp.yaml:3", "needs examples"]),
     ("name: x\nvariants:\n  - id: a\n    prompt: hi\n    checks: [{contians: x}]\n",
      ["exp.yaml:5", "did you mean 'contains'"]),

@@ -208,3 +208,43 @@ def test_shipped_example(tmp_path, smollm2_gguf, cli):
     # the first search asked the few-shot wording on the same rows: those answers are reused, not asked again
     assert int(re.search(r"(\d+) results reused", stderr).group(1)) > 0
     assert example.read_text(encoding="utf-8") == before and not (tmp_path / "shown.yaml").exists()
+
+
+def test_the_printed_resume_command_keeps_the_output_encoding_and_log(tmp_path):
+    from hanprompt.cli import build_parser
+    from hanprompt.cli.optimize import resume_command
+
+    out = tmp_path / "my copy.yaml"
+    args = build_parser().parse_args(["optimize", "exp.yaml", "--variant", "plain", "-o", str(out),
+                                      "--encoding", "cp949", "--db", "sqlite:///x.db"])
+    command = resume_command(args, 7)
+    assert command == f"hanprompt optimize exp.yaml --resume 7 -o '{out}' --encoding cp949 --db sqlite:///x.db"
+    plain = build_parser().parse_args(["optimize", "exp.yaml", "--variant", "plain"])
+    assert resume_command(plain, 7) == "hanprompt optimize exp.yaml --resume 7"
+
+
+def test_an_optimization_follows_the_one_run_lifecycle(tmp_path, monkeypatch):
+    """Resuming an optimization takes its lease like any run (RunBusy while a live process holds
+    it), and a failure is recorded as ``failed`` with its one line (store.runs.end_state)."""
+    from hanprompt import optimize, settings
+    from hanprompt.errors import BackendError, RunBusy
+    from hanprompt.experiments import optimize as module
+    from hanprompt.store.runs import RunLife, get_run
+
+    path = _file(tmp_path, REACHABLE)
+    engine = open_engine(settings.db_url())
+    spec = load_spec(path).spec.model_dump(mode="json", by_alias=True, exclude_none=True)
+    state = {"file": str(path), "variant": "plain", "budget": 8, "proposer": None, "seed": 0, "models": None,
+             "split": None, "spec": spec, "rounds": []}
+    with RunLife(engine, name="capitals: optimize plain", kind="optimize", spec=state) as held:  # this process: live
+        with pytest.raises(RunBusy, match=f"run {held.run_id} is held by process"):
+            optimize(path, resume=held.run_id)
+
+    def broken(*args, **kwargs):
+        raise BackendError("")  # an empty message still gives one line
+
+    monkeypatch.setattr(module, "run_experiment", broken)
+    with pytest.raises(BackendError):
+        optimize(path, variant="plain", budget=8)
+    (run,) = [get_run(engine, r["id"]) for r in _runs("optimize") if r["id"] != held.run_id]
+    assert (run["status"], run["error"], run["holder"]) == ("failed", "BackendError", None)  # its lease given up

@@ -159,6 +159,25 @@ def test_viewer_shows_the_same_figures(logged):
     assert "cost 0.03 in this run" in text and f"paid for in run {earlier}" in text
 
 
+def test_the_runs_list_shows_the_run_pages_figures(logged):
+    """The viewer's runs list takes each run's answers and pass rate from the read model, as its page
+    and `compare` do: copies count once, checks without a verdict count nowhere."""
+    from starlette.testclient import TestClient
+
+    from hanprompt.report.viewer import create_app, read_only_engine
+
+    url, run_id, earlier = logged
+    client = TestClient(create_app(read_only_engine(url)), base_url="http://127.0.0.1")
+    text = html.unescape(client.get("/").text)
+    rows = re.findall(r'<a href="/runs/(\d+)">\d+</a>(.*?)</tr>', text, re.DOTALL)
+    figures = {int(i): re.findall(r'<td class="num">([^<]*)</td>', body) for i, body in rows}
+    # answers stored, then passed/checked over independent answers: the run page's "passed 2/3"
+    assert figures[run_id][:2] == ["6", "67% (2/3)"]
+    assert figures[earlier][:2] == ["1", "0% (0/1)"]
+    page = html.unescape(client.get(f"/runs/{run_id}").text)
+    assert _page_figures(page)[0] == (2, 3) and re.search(r"<dd>6 answers", page)
+
+
 def test_a_real_greedy_run_repeated_shows_one_answer_everywhere(cli, tiny_model, tmp_path, spec_file):
     """A greedy cell repeated 3 times with 2 checks is one independent answer: `run`, `--json`,
     the report and the viewer all say passed 1/1 (not 6/6 or 3/3) and repeat 3."""

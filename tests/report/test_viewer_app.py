@@ -40,7 +40,14 @@ def test_runs_newest_first_with_kind_status_and_counts(client, sample_log):
                                      sample_log.experiment, sample_log.previous]
     row = r.text[r.text.index(f'<a href="/runs/{sample_log.experiment}">{sample_log.experiment}</a>'):].split("</tr>")[0]
     cells = re.findall(r'<td class="num">(.*?)</td>', row)
-    assert cells == ["13", "5 / 24", "2"]  # answers (no judge verdict), failed/all checks, translations
+    # answers (no judge verdict), passed/checked independent answers as the run's page says, translations
+    assert cells == ["13", "67% (8/12)", "2"]
+    assert "passed 8/12" in client.get(f"/runs/{sample_log.experiment}").text
+    from hanprompt.store.runs import list_runs
+
+    # `hanprompt runs` counts the same answers
+    listed = {r["id"]: r for r in list_runs(data_engine(sample_log))}
+    assert (listed[sample_log.experiment]["generations"], listed[sample_log.experiment]["translations"]) == (13, 2)
     assert _ids(client.get("/?kind=translate").text, "runs") == [sample_log.translate]
     page = client.get("/?before=3").text  # keyset paging
     assert _ids(page, "runs") == [2, 1]
@@ -251,12 +258,12 @@ def test_database_aggregates_equal_figures_from_the_rows(sample_log):
 
 @pytest.mark.postgres
 def test_the_viewer_on_postgresql(pg_url):
-    from starlette.testclient import TestClient
+    from report_sample import write_sample_log
     from sqlalchemy import delete, exc
+    from starlette.testclient import TestClient
 
     from hanprompt.report.viewer import create_app, read_only_engine
     from hanprompt.store.schema import runs
-    from report_sample import write_sample_log
 
     log = write_sample_log(pg_url)
     _same_figures(pg_url, log.experiment)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import subprocess
 import sys
 
@@ -107,6 +108,21 @@ def test_empty_input_gives_an_empty_result_and_a_note(write, words_json, cli):
     assert "nothing to count" in err
     code, _, err = cli("words", write("punct.txt", "... !!! ???\n"))
     assert code == 0 and "no words counted" in err
+
+
+def test_one_document_is_one_document_and_the_note_names_flags_or_arguments(write, ko, cli):
+    code, out, _ = cli("words", write("one.txt", ko["particles"].replace("\n", " ") + "\n"))
+    assert code == 0 and "1 document · " in out and "1 documents" not in out
+    code, _, err = cli("words", write("punct.txt", "... !!! ???\n"))
+    assert code == 0 and "no words counted in 1 document:" in err
+    assert "--min-length" in err and "--pos" in err and "min_length" not in err
+    code, out, _ = cli("words", write("punct.txt", "... !!! ???\n"), "--json")
+    assert code == 0 and "--min-length" in json.loads(out)["note"]  # the command line's --json too
+
+    import hanprompt
+
+    note = hanprompt.analyse_texts(["... !!! ???"]).note
+    assert note.startswith("no words counted in 1 document:") and "min_length" in note and "--" not in note
 
 
 def test_csv_output(write, ko, cli, tmp_path):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterable
 
 from hanprompt.analysis import frequency, inputs, morphology, stopwords
-from hanprompt.errors import UsageError, arg
+from hanprompt.errors import Note, UsageError, arg, note
 from hanprompt.markup import plain_lines, plain_text
 
 #: bump when the counting itself changes, so stored analyses are not reused across versions
@@ -114,12 +114,13 @@ def _summarise(counter: frequency.WordCounter, setup: _Setup, documents: int) ->
     return result
 
 
-def _note(result: dict) -> str | None:
+def _note(result: dict) -> Note | None:
     if result["documents"] == 0:
         return "nothing to count: the input holds no text"
     if result["total_tokens"] == 0:
-        return (f"no words counted in {result['documents']} document(s): every word was a stopword, "
-                "shorter than --min-length or outside --pos")
+        documents = result["documents"]
+        return note(f"no words counted in {documents} document{'' if documents == 1 else 's'}: every word was "
+                    f"a stopword, shorter than {arg('min_length')} or outside {arg('pos')}")
     return None
 
 
@@ -207,7 +208,7 @@ def analyse_store(
     return WordsReport(result, note, False, analysis_id, life.run_id, source.run_id)
 
 
-def _empty_store_note(engine, source) -> str:
+def _empty_store_note(engine, source) -> Note:
     """Why a stored source gave nothing to count, naming it and the command that would fill it."""
     from hanprompt.store import analyses
 
@@ -215,9 +216,9 @@ def _empty_store_note(engine, source) -> str:
         answers = analyses.fingerprint(engine, analyses.Source(source.run_id, "response", source.label))["count"]
         if answers:
             run = source.run_id if source.run_id is not None else "RUN_ID"
-            return (f"nothing to count: {source.label} has {answers} answer(s) but no translations yet; "
-                    f"add them with `hanprompt translate --run {run} --to ko`, or count the answers "
-                    "with --field response")
+            return note(f"nothing to count: {source.label} has {answers} answer(s) but no translations yet; "
+                        f"add them with `hanprompt translate --run {run} --to ko`, or count the answers "
+                        f"with {arg('field', 'response')}")
         return f"nothing to count: {source.label} holds no answers and no translations"
     return f"nothing to count: {source.label} holds no answers"
 

@@ -16,11 +16,11 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from hanprompt.errors import ModelNotFound
+from hanprompt.errors import ModelNotFound, arg, note
 
 KOREAN_MODEL = "Qwen/Qwen2.5-0.5B-Instruct"
-KOREAN_HINT = (
-    f"the embedded model answers in English; for Korean, use --model {KOREAN_MODEL} "
+KOREAN_HINT = note(
+    f"the embedded model answers in English; for Korean, use {arg('model', KOREAN_MODEL)} "
     f"(fetch it once with `hf download {KOREAN_MODEL}` where there is network) or set HANPROMPT_MODEL"
 )
 

@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from hanprompt.backends import chat
 from hanprompt.backends.base import Backend, Completion, GenParams, LoadInfo, Messages, OnText, build_options
 from hanprompt.backends.context import overflow_error
-from hanprompt.errors import BackendError, DeviceError, ModelNotFound, UsageError, arg, one_line
+from hanprompt.errors import BackendError, DeviceError, ModelNotFound, UsageError, arg, note, one_line
 
 INSTALL = "pip install 'hanprompt[gguf]'"
 INSTALL_GPU = "CMAKE_ARGS=\"-DGGML_CUDA=on\" pip install --force-reinstall --no-cache-dir llama-cpp-python"
@@ -58,15 +58,15 @@ class GGUFOptions(BaseModel):
 
 
 def parse_gpu_layers(text: str) -> int | str:
-    """``--gpu-layers`` as given on the command line: a count, or ``all``."""
+    """``gpu_layers`` as text (``--gpu-layers`` on the command line): a count, or ``all``."""
     if text.strip().lower() == "all":
         return "all"
     try:
         value = int(text)
     except ValueError:
-        raise UsageError(f"--gpu-layers: {text!r} is neither a number of layers nor 'all'") from None
+        raise UsageError(f"{arg('gpu_layers')}: {text!r} is neither a number of layers nor 'all'") from None
     if value < 0:
-        raise UsageError(f"--gpu-layers: {value} is negative; give 0 or more, or 'all'")
+        raise UsageError(f"{arg('gpu_layers')}: {value} is negative; give 0 or more, or 'all'")
     return value
 
 
@@ -288,10 +288,10 @@ class GGUFBackend(Backend):
             info.template = "plain"
             info.warnings.append(chat.no_template_warning(name))
         if trained and n_ctx > trained:
-            info.warnings.append(
-                f"--ctx-size {n_ctx} is more than the {trained} tokens {name} was trained on; "
+            info.warnings.append(note(
+                f"{arg('ctx_size', n_ctx)} is more than the {trained} tokens {name} was trained on; "
                 "answers past that length degrade"
-            )
+            ))
         tokens = {"bos_token": _token_text(llm, llm.token_bos()), "eos_token": _token_text(llm, llm.token_eos())}
         return cls(f"gguf:{hub or name}", llm, info, path, template, tokens, trained or None)
 

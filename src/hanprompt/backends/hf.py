@@ -147,7 +147,7 @@ def other_kind(folder: Path) -> str | None:
 
     if (folder / "modules.json").is_file():
         return ("an embedding model (sentence-transformers), not a chat model; use it for similar checks: "
-                f"hanprompt run FILE --embedder {folder}")
+                f"{arg('embedder', folder)}")
     try:
         config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -158,7 +158,7 @@ def other_kind(folder: Path) -> str | None:
                 f"translate with it: hanprompt translate -t mt:{folder}")
     if names and not any(k in names for k in ("CausalLM", "LMHeadModel", "ForConditionalGeneration")):
         return (f"an encoder model ({names}), not a chat model; for similar checks use a sentence-transformers "
-                "folder with --embedder PATH")
+                f"folder with {arg('embedder', 'PATH')}")
     return None
 
 
@@ -183,7 +183,7 @@ class HFBackend(Backend):
             folder = Path(name).expanduser()
             if not folder.exists():
                 raise ModelNotFound(
-                    f"model path {name} does not exist; pass --model with a folder that holds "
+                    f"model path {name} does not exist; pass {arg('model')} a folder that holds "
                     "config.json and the weights, or a hub id like Qwen/Qwen2.5-0.5B-Instruct"
                 )
             if not (folder / "config.json").is_file():

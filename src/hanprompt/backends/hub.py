@@ -70,11 +70,15 @@ def offline() -> bool:
     )
 
 
-def unavailable(name: str, reason: str, path_flag: str = "--model PATH") -> ModelNotFound:
+#: the argument a local model folder is passed with: ``model=PATH`` to a library caller, ``--model PATH`` on the CLI
+MODEL_PATH = arg("model", "PATH")
+
+
+def unavailable(name: str, reason: str, path_flag: str = MODEL_PATH) -> ModelNotFound:
     """The one-line error for a hub model that is neither cached nor downloadable here."""
     hint = "" if offline() else "; with no network, set HF_HUB_OFFLINE=1 to skip the hub"
-    if path_flag == "--model PATH":
-        hint += "; the embedded model works offline: --model smollm2"
+    if path_flag == MODEL_PATH:
+        hint += f"; the embedded model works offline: {arg('model', 'smollm2')}"
     return ModelNotFound(
         f"model {name!r} is neither in the local Hugging Face cache nor downloadable from here "
         f"({reason}); download it where there is network access with `{download_command(name)}`, "
@@ -119,7 +123,7 @@ def _quiet_hub():
         hub_logging.set_verbosity(previous)
 
 
-def from_pretrained(factory, name: str, local: bool, kwargs: dict, what: str, path_flag: str = "--model PATH"):
+def from_pretrained(factory, name: str, local: bool, kwargs: dict, what: str, path_flag: str = MODEL_PATH):
     """``factory.from_pretrained`` for a local folder or a hub id (the cache first), errors with the fix.
 
     A hub id missing from the cache is looked up on the hub once before downloading; raises

@@ -35,7 +35,7 @@ from hanprompt import limits
 from hanprompt.backends import chat
 from hanprompt.backends.base import (Backend, Completion, GenParams, LoadInfo, Messages, OnDone, OnText, Request,
                                     build_options)
-from hanprompt.errors import BackendError, HanpromptError, UsageError, one_line
+from hanprompt.errors import BackendError, HanpromptError, UsageError, arg, one_line
 
 INSTALL = "pip install 'hanprompt[openai]'"
 DEFAULT_KEY_ENV = "OPENAI_API_KEY"
@@ -288,7 +288,7 @@ class OpenAIBackend(Backend):
                 return BackendError(f"{where} answered HTTP 429 ({message}) while {doing} {self.model}: the "
                                     "account is out of quota or credit; no retry can help, add credit or use "
                                     "another key")
-            hint = "; lower --max-concurrency or wait" if e.status_code == 429 else ""
+            hint = f"; lower {arg('max_concurrency')} or wait" if e.status_code == 429 else ""
             again = retried if _retryable(e) else ""
             return BackendError(
                 f"{where} answered HTTP {e.status_code} ({message}){again} while {doing} {self.model}{hint}"

@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 
 from hanprompt.bench.roofline import ModelShape
+from hanprompt.errors import arg, note
 
 GIB = 1024**3
 MIB = 1024**2
@@ -81,7 +82,8 @@ def hf_max_memory(shape: ModelShape, free_vram: int, available_ram: int | None, 
 
 def oom_advice(backend: str, shape: ModelShape | None, free_vram: int | None, available_ram: int | None,
                context: int) -> str:
-    """One sentence: what would fit, estimated from the weights' per-layer sizes."""
+    """One sentence: what would fit, estimated from the weights' per-layer sizes (a
+    :func:`hanprompt.errors.note`: library names in ``str``, flags in ``for_cli``)."""
     if shape is None:
         return "the model's per-layer sizes are unknown here: try fewer GPU layers or a smaller model"
     if free_vram is None:
@@ -91,12 +93,13 @@ def oom_advice(backend: str, shape: ModelShape | None, free_vram: int | None, av
     if backend == "gguf":
         layers = gguf_gpu_layers(shape, free_vram, context)
         if layers == 0:
-            return f"not one layer fits in {free}: use --gpu-layers 0 (CPU only) or a smaller quantization"
-        return f"{free}: the largest --gpu-layers that fits is about {layers} (of {shape.n_layers})"
+            return note(f"not one layer fits in {free}: use {arg('gpu_layers', 0)} (CPU only) or a smaller "
+                        "quantization")
+        return note(f"{free}: the largest {arg('gpu_layers')} that fits is about {layers} (of {shape.n_layers})")
     split = hf_max_memory(shape, free_vram, available_ram, context)
-    disk = "; that still leaves weights for disk: add --offload-folder DIR (slow)" if split["needs_disk"] else ""
-    return (f"{free}: try --devices auto --max-memory {split['max_memory']} (about {split['gpu_layers']} of "
-            f"{shape.n_layers} layers on the GPU){disk}")
+    disk = f"; that still leaves weights for disk: add {arg('offload_folder', 'DIR')} (slow)" if split["needs_disk"] else ""
+    return note(f"{free}: try {arg('devices', 'auto')} {arg('max_memory', split['max_memory'])} (about "
+                f"{split['gpu_layers']} of {shape.n_layers} layers on the GPU){disk}")
 
 
 def slow_paths(backend: str, placement: dict, gpu_layers: int | str | None, n_layers: int | None) -> list[str]:
@@ -105,8 +108,8 @@ def slow_paths(backend: str, placement: dict, gpu_layers: int | str | None, n_la
     devices = {str(d).split(":")[0] for d in placement}
     if backend == "hf":
         if "disk" in devices:
-            warnings.append("disk offload: weights are read from disk for every token, orders of magnitude "
-                            "slower than RAM; give the GPU and RAM more room with --max-memory")
+            warnings.append(note("disk offload: weights are read from disk for every token, orders of magnitude "
+                            f"slower than RAM; give the GPU and RAM more room with {arg('max_memory')}"))
         if "cuda" in devices and "cpu" in devices:
             cpu = placement.get("cpu")
             warnings.append(f"partial GPU offload: {cpu} module(s) in RAM are copied over PCIe to the GPU on "

@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from hanprompt.errors import UsageError
+from hanprompt.errors import UsageError, arg
 
 DEVICES = ("cpu", "cuda", "mps", "auto")
 DTYPES = ("auto", "float32", "bfloat16", "float16")
@@ -46,24 +46,25 @@ class BenchOptions:
     def check(self, flags: bool = False) -> "BenchOptions":
         """Raise UsageError for the first bad value; return self.
 
-        Messages name the argument (``prompt_tokens``), or the command-line flag
-        (``--prompt-tokens``) when ``flags`` is true.
+        Messages name the argument with :func:`hanprompt.errors.arg`: ``prompt_tokens`` in
+        ``str(error)``, ``--prompt-tokens`` in :func:`hanprompt.errors.for_cli`. ``flags`` is
+        kept for older callers and changes nothing.
         """
         from hanprompt import limits
 
         def name(field: str) -> str:
-            return "--" + field.replace("_", "-") if flags else field
+            return arg(field, flag={"dtypes": "dtype"}.get(field))
 
         if not self.models:
-            raise UsageError(f"no model to benchmark: pass {'--model SPEC (once per model)' if flags else 'models'}")
-        for field, least, most in (
+            raise UsageError(f"no model to benchmark: pass {arg('models', 'SPEC', flag='model')} (once per model)")
+        for key, least, most in (
             ("prompt_tokens", 1, limits.MAX_NEW_TOKENS), ("gen_tokens", 2, limits.MAX_NEW_TOKENS),
             ("repeat", 1, limits.MAX_REPEAT), ("warmup", 0, limits.MAX_REPEAT),
         ):
-            value = getattr(self, field)
+            value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, int):
-                raise UsageError(f"{name(field)} must be a whole number, not {value!r}")
-            limits.check_range(name(field), value, least, most)
+                raise UsageError(f"{name(key)} must be a whole number, not {value!r}")
+            limits.check_range(name(key), value, least, most)
         if self.batch is not None:
             if isinstance(self.batch, bool) or not isinstance(self.batch, int):
                 raise UsageError(f"{name('batch')} must be a whole number, not {self.batch!r}")
@@ -73,7 +74,7 @@ class BenchOptions:
                 raise UsageError(f"{name('devices')}: unknown device {device!r}; choose from {', '.join(DEVICES)}")
         for dtype in self.dtypes:
             if dtype not in DTYPES:
-                raise UsageError(f"{name('dtypes') if not flags else '--dtype'}: unknown dtype {dtype!r}; "
+                raise UsageError(f"{name('dtypes')}: unknown dtype {dtype!r}; "
                                  f"choose from {', '.join(DTYPES)}")
         for layers in self.gpu_layers:
             if layers != ALL_LAYERS and (isinstance(layers, bool) or not isinstance(layers, int) or layers < 0):
@@ -90,9 +91,9 @@ class BenchOptions:
             limits.check_range(f"{name('ctx_size')} (prompt plus generated tokens at least)", self.ctx_size, need,
                                limits.MAX_NEW_TOKENS)
         if self.api_prices is not None:
-            for price in self.api_prices:
+            for price, flag in zip(self.api_prices, ("price-input", "price-output")):
                 if isinstance(price, bool) or not isinstance(price, (int, float)) or not 0 <= price < math.inf:
-                    raise UsageError(f"{name('api_prices') if not flags else '--price-input/--price-output'}: "
+                    raise UsageError(f"{arg('api_prices', flag=flag)}: "
                                      f"a price per million tokens is a number, 0 or more (got {price!r})")
         if self.max_memory is not None:
             from hanprompt.backends.hf import parse_max_memory
@@ -110,7 +111,7 @@ def _positive(value, flag: str) -> float:
     return float(value)
 
 
-def _items(text: str, flag: str) -> list[str]:
+def _items(text: str, flag: str) -> list[str]:  # flag: an arg() mark
     items = [part.strip() for part in str(text).split(",")]
     if not all(items):
         raise UsageError(f"{flag}: empty item in {text!r}; write a comma-separated list like cpu,cuda")
@@ -119,34 +120,37 @@ def _items(text: str, flag: str) -> list[str]:
 
 def parse_devices(text: str) -> tuple[str, ...]:
     """``"cpu,cuda"`` -> ``("cpu", "cuda")``; unknown or repeated names are a UsageError."""
-    devices = _items(text, "--devices")
+    flag = arg("devices")
+    devices = _items(text, flag)
     for device in devices:
         if device not in DEVICES:
-            raise UsageError(f"--devices: unknown device {device!r} in {text!r}; choose from {', '.join(DEVICES)}")
+            raise UsageError(f"{flag}: unknown device {device!r} in {text!r}; choose from {', '.join(DEVICES)}")
     if len(set(devices)) != len(devices):
-        raise UsageError(f"--devices: {text!r} names a device twice; name each once")
+        raise UsageError(f"{flag}: {text!r} names a device twice; name each once")
     return tuple(devices)
 
 
 def parse_dtypes(text: str) -> tuple[str, ...]:
     """``"float32,bfloat16"`` -> a tuple of dtype names."""
-    dtypes = _items(text, "--dtype")
+    flag = arg("dtypes", flag="dtype")
+    dtypes = _items(text, flag)
     for dtype in dtypes:
         if dtype not in DTYPES:
-            raise UsageError(f"--dtype: unknown dtype {dtype!r} in {text!r}; choose from {', '.join(DTYPES)}")
+            raise UsageError(f"{flag}: unknown dtype {dtype!r} in {text!r}; choose from {', '.join(DTYPES)}")
     return tuple(dict.fromkeys(dtypes))
 
 
 def parse_gpu_layers(text: str) -> tuple[int | str, ...]:
     """``"0,8,all"`` -> ``(0, 8, "all")``: whole numbers of layers, or all of them."""
     out: list[int | str] = []
-    for item in _items(text, "--gpu-layers"):
+    flag = arg("gpu_layers")
+    for item in _items(text, flag):
         if item.lower() == ALL_LAYERS:
             out.append(ALL_LAYERS)
         elif item.isdigit():
             out.append(int(item))
         else:
-            raise UsageError(f"--gpu-layers: {item!r} is not a number of layers (0 or more) nor 'all'; "
+            raise UsageError(f"{flag}: {item!r} is not a number of layers (0 or more) nor 'all'; "
                              "write e.g. 0,8,all")
     return tuple(dict.fromkeys(out))
 
@@ -157,18 +161,20 @@ def parse_bandwidth(text: str) -> dict[str, float]:
     ``pcie`` is the host-to-GPU link that weights offloaded to RAM cross on every token.
     """
     out: dict[str, float] = {}
-    for item in _items(text, "--bandwidth"):
+    flag = arg("bandwidth")
+    for item in _items(text, flag):
         key, sep, value = item.rpartition("=")
         keys = [key.strip()] if sep else ["cpu", "cuda", "mps"]
         if sep and key.strip() not in ("cpu", "cuda", "mps", "pcie"):
-            raise UsageError(f"--bandwidth: unknown memory {key.strip()!r}; write GB/s, or cpu=GB/s,cuda=GB/s,pcie=GB/s")
-        number = parse_positive(value, "--bandwidth")
+            raise UsageError(f"{flag}: unknown memory {key.strip()!r}; write GB/s, or cpu=GB/s,cuda=GB/s,pcie=GB/s")
+        number = parse_positive(value, flag)
         out.update(dict.fromkeys(keys, number))
     return out
 
 
 def parse_positive(text: str, flag: str) -> float:
-    """A positive finite number from the command line, or a UsageError naming ``flag``."""
+    """A positive finite number from the command line, or a UsageError naming ``flag`` (a flag as
+    written, or an :func:`hanprompt.errors.arg` mark)."""
     try:
         value = float(text)
     except (TypeError, ValueError):

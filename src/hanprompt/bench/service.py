@@ -17,7 +17,7 @@ from hanprompt.bench import fit, roofline, shapes, tokens
 from hanprompt.bench.machine import LocalMachine, Machine
 from hanprompt.bench.measure import Measured, release, run_config, timing_metrics
 from hanprompt.bench.options import ALL_LAYERS, BenchOptions
-from hanprompt.errors import HanpromptError, ModelNotFound, one_line
+from hanprompt.errors import HanpromptError, ModelNotFound, note, one_line, unrendered
 
 Progress = Callable[[str], None]
 #: failures of one configuration that leave the others worth measuring
@@ -318,14 +318,14 @@ def check_physics(cfg: Config, measured: Measured, metrics: dict, bandwidth: Ban
             flags.append(_flag(
                 "mbu", f"MBU {roof['mbu']:.0%} is above 100%: decode cannot read the weights faster than memory "
                        f"delivers them, so the bandwidth ({figures}) is unreliable",
-                "the bandwidth probe ran while the machine was busy, or a --bandwidth figure is too low, or the "
+                "the bandwidth probe ran while the machine was busy, or a given bandwidth figure is too low, or the "
                 f"{roof['bytes_per_token'] / 1e6:,.1f} MB read per token stay partly in the CPU's caches"))
     batch = metrics.get("batch") or {}
     if batch.get("mbu") is not None and batch["mbu"] > 1:
         flags.append(_flag(
             "batch.mbu", f"batch MBU {batch['mbu']:.0%} is above 100%: {batch['size']} sequences decoded faster than "
                          "memory delivers the weights once per step and each sequence's KV cache",
-            "the bandwidth figure is too low (a probe on a busy machine, or a --bandwidth figure), or the weights "
+            "the bandwidth figure is too low (a probe on a busy machine, or a given figure), or the weights "
             "stay partly in the CPU's caches"))
     prefill, decode = (metrics.get("prefill_tok_s") or {}).get("mean"), (metrics.get("decode_tok_s") or {}).get("mean")
     if prefill is not None and decode is not None and prefill < decode:
@@ -366,6 +366,11 @@ def _cost(options: BenchOptions, metrics: dict, api_prices: dict | None) -> dict
 
 
 def _failure(e: BaseException) -> str:
+    """Why a row failed, one line; a :func:`~hanprompt.errors.note` for hanprompt's own errors, so
+    that the command line names flags where a library caller reads arguments."""
+    if isinstance(e, HanpromptError):
+        first = next((line.strip() for line in unrendered(e).splitlines() if line.strip()), "")
+        return note(first) if first else type(e).__name__
     return one_line(e, typed=True)
 
 
@@ -378,7 +383,7 @@ def measure_row(cfg: Config, options: BenchOptions, machine: Machine, bandwidth:
     predicted = _predicted_oom(cfg, machine, options)
     if predicted:
         advice = fit.oom_advice(cfg.spec.backend, _file_shape(cfg), machine.free_vram(), machine.available_ram(), context)
-        return "oom", f"{predicted}; {advice}", {"advice": advice}
+        return "oom", note(f"{predicted}; {unrendered(advice)}"), {"advice": advice}
 
     def load():
         return backend_class(cfg.spec.backend).load(cfg.spec.name, **cfg.load_options)
@@ -411,7 +416,7 @@ def measure_row(cfg: Config, options: BenchOptions, machine: Machine, bandwidth:
     except _ROW_FAILURES as e:
         if fit.is_oom(e):
             advice = fit.oom_advice(cfg.spec.backend, _file_shape(cfg), machine.free_vram(), machine.available_ram(), context)
-            return "oom", f"{_failure(e)}; {advice}", {"advice": advice}
+            return "oom", note(f"{unrendered(_failure(e))}; {unrendered(advice)}"), {"advice": advice}
         return "failed", _failure(e), {}
     finally:
         release(measured)

@@ -6,6 +6,7 @@ import sys
 import time
 
 from hanprompt.cli import common
+from hanprompt.errors import for_cli
 
 
 def register(sub) -> None:
@@ -26,8 +27,9 @@ def stats_line(record: dict, run_id, gen_id, kernels: str = "") -> str:
     default (hf on the CPU in float32: whether oneDNN's packed linear layers were kept)."""
     logged = f" · run {run_id}, id {gen_id}" if gen_id else ""
     kernels = f" · {common.visible(kernels, keep='')}" if kernels else ""
+    where = " ".join(str(part) for part in (record["device"], record["dtype"]) if part)  # a server has no dtype
     return (
-        f"[{common.visible(record['model'], keep='')} · {record['device']} {record['dtype']}{kernels}] "
+        f"[{common.visible(record['model'], keep='')} · {common.visible(where, keep='')}{kernels}] "
         f"{'?' if record['input_tokens'] is None else record['input_tokens']} in, "
         f"{record['output_tokens']} out ({record['finish_reason']}) · "
         f"TTFT {record['ttft_s']:.2f} s · {record['tokens_per_s']:.1f} tok/s · "
@@ -48,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     def on_loaded(backend):
         loaded["kernels"] = backend.info.kernels
         for warning in backend.info.warnings:
-            print(f"hanprompt: warning: {common.visible(warning, keep='')}", file=sys.stderr)
+            print(f"hanprompt: warning: {common.visible(for_cli(warning), keep='')}", file=sys.stderr)
         common.korean_hint(backend.spec, args.prompt, args.system)
 
     def on_text(piece: str) -> None:

@@ -5,6 +5,7 @@ import argparse
 import sys
 
 from hanprompt.cli import common
+from hanprompt.errors import arg, for_cli
 
 HELP = """Measure each model in each configuration the way llama-bench does: load time, prefill
 and decode tokens/s, TTFT and end-to-end latency (mean, stdev, p50, p90 over --repeat runs
@@ -57,11 +58,11 @@ def options_from(args: argparse.Namespace):
         gpu_layers=o.parse_gpu_layers(args.gpu_layers), prompt_tokens=args.prompt_tokens,
         gen_tokens=args.gen_tokens, repeat=args.repeat, warmup=args.warmup, batch=args.batch,
         bandwidth=o.parse_bandwidth(args.bandwidth) if args.bandwidth is not None else {},
-        price_per_hour=o.parse_positive(args.price_per_hour, "--price-per-hour")
+        price_per_hour=o.parse_positive(args.price_per_hour, arg("price_per_hour"))
         if args.price_per_hour is not None else None,
         max_memory=args.max_memory, threads=args.threads, ctx_size=args.ctx_size, api_key_env=args.api_key_env,
         api_prices=_api_prices(args),
-    ).check(flags=True)
+    ).check()
 
 
 def _api_prices(args: argparse.Namespace) -> tuple[float, float] | None:
@@ -86,7 +87,7 @@ def bench(args: argparse.Namespace) -> int:
     notes = []
     if args.chart:
         from hanprompt.bench import chart
-        from hanprompt.errors import UsageError, for_cli
+        from hanprompt.errors import UsageError
 
         try:
             notes.append(f"chart written to {chart.draw(report.rows, args.chart)}")
@@ -220,9 +221,9 @@ def notes(report) -> list:
     for row in report.rows:
         where = f"{row['model']} [{_config(row)}]"
         if row["status"] != "ok":
-            lines.append(common.text(f"{row['status']}: {where}: {row['reason']}"))
+            lines.append(common.text(f"{row['status']}: {where}: {for_cli(row['reason'])}"))
         for warning in row["metrics"].get("warnings") or []:
-            lines.append(common.text(f"warning: {where}: {warning}"))
+            lines.append(common.text(f"warning: {where}: {for_cli(warning)}"))
         for flag in row["metrics"].get("flags") or []:
             lines.append(common.text(f"flag: {where}: {flag['problem']}; likely cause: {flag['likely_cause']}"))
     used = {memory for row in report.rows

@@ -17,7 +17,7 @@ def korean_hint(spec: str, *texts: str | None) -> None:
 
     name = spec.partition(":")[2] if spec.startswith("gguf:") else ""
     if embedded.english_only(name) and any(t and has_hangul(t) for t in texts):
-        print(f"hanprompt: note: {embedded.KOREAN_HINT}", file=sys.stderr)
+        print(f"hanprompt: note: {embedded.KOREAN_HINT.cli}", file=sys.stderr)
 
 
 def record_id(text: str) -> int:
@@ -117,7 +117,20 @@ def gen_params(args: argparse.Namespace):
 
 
 def print_json(value: Any) -> None:
-    sys.stdout.write(json.dumps(value, ensure_ascii=False, indent=2, default=str) + "\n")
+    """``value`` as JSON on stdout; notes (``errors.note``: fit advice, a row's reason) name flags."""
+    sys.stdout.write(json.dumps(_for_cli(value), ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+def _for_cli(value: Any) -> Any:
+    from hanprompt.errors import Note
+
+    if isinstance(value, Note):
+        return value.cli
+    if isinstance(value, dict):
+        return {k: _for_cli(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_for_cli(v) for v in value]
+    return value
 
 
 #: the width tables get when stdout is not a terminal: rows never wrap, values are never cut

@@ -5,6 +5,7 @@ import argparse
 import sys
 
 from hanprompt.cli import common
+from hanprompt.errors import for_cli
 
 
 def register(sub) -> None:
@@ -38,7 +39,7 @@ def run(args: argparse.Namespace) -> int:
     registry.parse_spec(args.judge)
     backend = registry.load(args.judge, **options)
     for warning in judge_warnings(backend):
-        print(f"hanprompt: warning: {common.visible(warning, keep='')}", file=sys.stderr)
+        print(f"hanprompt: warning: {common.visible(for_cli(warning), keep='')}", file=sys.stderr)
     with common.progress_bars("answers") as progress:
         if progress is not None:  # a terminal: the bar shows while the judge works
             progress(0, 2 * len(pairs), f"judging with {args.judge}")

@@ -5,6 +5,7 @@ import argparse
 import sys
 
 from hanprompt.cli import common
+from hanprompt.errors import for_cli
 
 
 def register(sub) -> None:
@@ -45,7 +46,7 @@ def optimize(args: argparse.Namespace) -> int:
         outputs.check_output(args.output, "-o", example="optimized.yaml")
 
     def on_notice(text: str) -> None:
-        print(f"hanprompt: note: {common.visible(text, keep='')}", file=sys.stderr)
+        print(f"hanprompt: note: {common.visible(for_cli(text), keep='')}", file=sys.stderr)
 
     try:
         with common.progress_bars("cells") as progress:
@@ -55,8 +56,7 @@ def optimize(args: argparse.Namespace) -> int:
                          on_notice=on_notice, encoding=args.encoding)
     except OptimizeInterrupted as e:
         print(f"hanprompt: {'terminated' if e.terminated else 'interrupted'}; optimization {e.run_id} keeps its "
-              f"finished rounds and cells; finish it with: hanprompt optimize {common.visible(args.file, keep='')} "
-              f"--resume {e.run_id}", file=sys.stderr)
+              f"finished rounds and cells; finish it with: {resume_command(args, e.run_id)}", file=sys.stderr)
         return 143 if e.terminated else 130
     if args.json:
         from dataclasses import asdict
@@ -65,6 +65,18 @@ def optimize(args: argparse.Namespace) -> int:
         return 0
     render(result)
     return 0
+
+
+def resume_command(args: argparse.Namespace, run_id: int) -> str:
+    """The command that finishes optimization ``run_id``: the file, and the options a resume does not
+    take from the run itself (where the copy goes, the file's encoding, the log), quoted for a shell."""
+    import shlex
+
+    parts = ["hanprompt", "optimize", str(args.file), "--resume", str(run_id)]
+    for flag, value in (("-o", args.output), ("--encoding", args.encoding), ("--db", args.db)):
+        if value:
+            parts += [flag, str(value)]
+    return common.visible(shlex.join(parts), keep="")
 
 
 def render(r) -> None:

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from hanprompt.cli import common
+from hanprompt.errors import for_cli
 
 RESULT_KEYS = [
     "id", "run_id", "variant", "style", "vars", "repeat_index", "model", "response", "input_tokens",
@@ -89,17 +90,17 @@ def run(args: argparse.Namespace) -> int:
 
     def on_loaded(backend):
         for warning in backend.info.warnings:
-            print(f"hanprompt: warning: {common.visible(warning, keep='')}", file=sys.stderr)
+            print(f"hanprompt: warning: {common.visible(for_cli(warning), keep='')}", file=sys.stderr)
         with contextlib.suppress(OSError, ValueError):  # Korean prompts for the embedded English model
             common.korean_hint(backend.spec, Path(args.file).read_text(encoding="utf-8", errors="replace"))
         if backend.info.kernels and common.debug(args):  # e.g. whether oneDNN's packed linears were kept
             print(f"hanprompt: {common.visible(backend.spec, keep='')}: {backend.info.kernels}", file=sys.stderr)
 
     def on_notice(text: str) -> None:
-        print(f"hanprompt: note: {common.visible(text, keep='')}", file=sys.stderr)
+        print(f"hanprompt: note: {common.visible(for_cli(text), keep='')}", file=sys.stderr)
 
     def on_warning(text: str) -> None:
-        print(f"hanprompt: warning: {common.visible(text, keep='')}", file=sys.stderr)
+        print(f"hanprompt: warning: {common.visible(for_cli(text), keep='')}", file=sys.stderr)
 
     try:
         with common.progress_bars("cells") as progress:

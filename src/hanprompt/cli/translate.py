@@ -5,6 +5,7 @@ import argparse
 import sys
 
 from hanprompt.cli import common
+from hanprompt.errors import for_cli
 
 
 def register(sub) -> None:
@@ -60,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     engine = open_engine(settings.db_url(args.db))
 
     def on_warning(text: str) -> None:  # a translator's model without a chat template, as ask warns
-        print(f"hanprompt: warning: {common.visible(text, keep='')}", file=sys.stderr)
+        print(f"hanprompt: warning: {common.visible(for_cli(text), keep='')}", file=sys.stderr)
 
     kw["on_warning"] = on_warning
 

@@ -5,6 +5,7 @@ import argparse
 import sys
 
 from hanprompt.cli import common
+from hanprompt.errors import for_cli
 
 
 def register(sub) -> None:
@@ -90,8 +91,13 @@ def _write_outputs(result: dict, *, chart: str | None, cloud: str | None, csv_pa
     return written
 
 
+def _n(count: int, noun: str) -> str:
+    """``1 document``, ``2 documents``."""
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
 def _notes(report, written: list[str]) -> list[str]:
-    lines = [report.note] if report.note else []
+    lines = [for_cli(report.note)] if report.note else []
     if report.reused:
         lines.append(f"reused stored analysis {report.analysis_id} (run {report.run_id}); nothing was recounted")
     elif report.analysis_id is not None:
@@ -106,7 +112,7 @@ def _print_tables(result: dict) -> None:
     console = common.stdout_console()
     sides = [("words", result)] + ([("naive (split on spaces)", result["naive"])] if "naive" in result else [])
     table = Table(box=None, header_style="bold",
-                  title=common.text(f"{result['documents']} documents · {result['total_tokens']} words counted · "
+                  title=common.text(f"{_n(result['documents'], 'document')} · {_n(result['total_tokens'], 'word')} counted · "
                                     f"{result['analyzer']}"))
     table.add_column("#", justify="right")
     for label, _ in sides:
@@ -122,7 +128,7 @@ def _print_tables(result: dict) -> None:
     common.print_table(console, table)
     for key, group in (result.get("groups") or {}).items():
         console.print(Text.assemble("\n", (common.visible(f"{result['by']}: {key}", keep=""), "bold"),
-                                    f" ({group['documents']} documents)"))
+                                    f" ({_n(group['documents'], 'document')})"))
         words = [Text.assemble(_word(r), f" {r['count']}") for r in group["top"]]
         console.print(Text(", ").join(words) if words else Text("(no words)"))
 

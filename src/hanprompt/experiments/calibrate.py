@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from hanprompt.errors import InputError
+from hanprompt.errors import InputError, arg
 
 PAIRS_FILE = "judge-pairs.yaml"
 _KEYS = ("id", "question", "rubric", "right", "wrong")
@@ -36,7 +36,7 @@ def load_pairs(path: str | Path | None = None) -> list[Pair]:
     if path is None:
         where, text = PAIRS_FILE, resources.files("hanprompt").joinpath("data", PAIRS_FILE).read_text("utf-8")
     else:
-        where, text = str(path), textio.read_text(path, what="--pairs", flag="--pairs")
+        where, text = str(path), textio.read_text(path, what="pairs file", flag=arg("path", flag="pairs"))
     data, lines = load(text, where)
     if not isinstance(data, list) or not data:
         raise InputError(f"{where}: not a list of pairs; give a YAML list of mappings with the keys {', '.join(_KEYS)}")

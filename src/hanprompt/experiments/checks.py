@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 
-from hanprompt.errors import HanpromptError, ModelNotFound, one_line
+from hanprompt.errors import HanpromptError, ModelNotFound, one_line, unrendered
 from hanprompt.experiments.spec import Check, LoadedSpec, Loc
 from hanprompt.hangul import hangul_share
 from hanprompt.textio import nfc
@@ -229,7 +229,7 @@ def prepare(loaded: LoadedSpec, threads: int | None = None) -> CheckEnv:
             elif check.llm_rubric is not None:
                 env.judge_of(check)
         except HanpromptError as e:
-            raise loaded.error(loc, str(e)) from None
+            raise loaded.error(loc, unrendered(e)) from None
     return env
 
 
@@ -256,7 +256,7 @@ def _similar(check: Check, record: dict, env: CheckEnv) -> tuple[bool, str, floa
     return cosine >= limit, f"cosine similarity {cosine:.3f} (at least {limit:.2f}; {embedder.name})", max(0.0, cosine)
 
 
-NOT_JUDGED = "not judged: set judge: (a model spec) in the experiment file or on this check, or pass --judge"
+NOT_JUDGED = "not judged: set judge: (a model spec) in the experiment file or on this check, or give the run a judge"
 
 
 def _rubric(check: Check, record: dict, env: CheckEnv) -> tuple:

@@ -27,7 +27,6 @@ and resumable. ``budget`` bounds the cells run (generations or cache hits) plus 
 """
 from __future__ import annotations
 
-import contextlib
 import json
 import random
 import time
@@ -37,7 +36,7 @@ from typing import Callable, Sequence
 
 import yaml
 
-from hanprompt.errors import HanpromptError, UsageError, arg
+from hanprompt.errors import HanpromptError, UsageError, arg, note
 from hanprompt.experiments.runner import Progress, RunInterrupted, _model_entries, run_experiment
 from hanprompt.experiments.spec import LoadedSpec, ModelEntry, Variant, load_spec
 
@@ -215,7 +214,7 @@ def _round_spec(loaded: LoadedSpec, name: str, description: str, split_var: str,
 def _write_yaml(path: Path, data: dict, header: str = "") -> None:
     from hanprompt import outputs
 
-    with outputs.writing(path, "-o", newline="\n") as f:
+    with outputs.writing(path, arg("output"), newline="\n") as f:
         f.write(header + yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=100))
 
 
@@ -314,7 +313,7 @@ def optimize(
     from hanprompt.store import open_engine
     from hanprompt.store.db import ensure_writable
     from hanprompt.store.experiments import run_results
-    from hanprompt.store.runs import create_run, finish_run, get_run
+    from hanprompt.store.runs import INTERRUPTED, RunLife, best_effort, get_run
 
     started = time.perf_counter()
     notices: list[str] = []
@@ -335,12 +334,12 @@ def optimize(
         state = target["spec"] or {}
         if state.get("spec") != loaded.spec.model_dump(mode="json", by_alias=True, exclude_none=True):
             raise UsageError(f"{loaded.path} has changed since optimization {resume} started; resume with the "
-                             "file it used, or start a new optimization without --resume")
+                             f"file it used, or start a new optimization without {arg('resume')}")
         variant, budget, proposer, seed = state["variant"], state["budget"], state.get("proposer"), state["seed"]
         models = state.get("models")
     by_id = {v.id: v for v in loaded.spec.variants}
     if not variant:
-        raise UsageError("name the variant to improve: variant= (--variant ID), its id in the file")
+        raise UsageError(f"name the variant to improve: {arg('variant', 'ID')}, its id in the file")
     if variant not in by_id:
         raise UsageError(f"no variant {variant!r} in {loaded.path}; choose one of {', '.join(by_id)}")
     base = by_id[variant]
@@ -359,7 +358,7 @@ def optimize(
             f"budget {budget} is below one round: the original and one candidate on {per_search} search cells "
             f"each, then both on {per_held} held-out cells, need {minimum}; raise {arg('budget')} to at least {minimum}")
     if output is not None and Path(output).resolve() == loaded.path.resolve():
-        raise UsageError(f"-o {output} is the experiment file itself; write the copy elsewhere (your file is "
+        raise UsageError(f"{arg('output', output)} is the experiment file itself; write the copy elsewhere (your file is "
                          "never overwritten)")
     proposer_backend = None
     if proposer:
@@ -374,15 +373,19 @@ def optimize(
                  "seed": seed, "models": [m.model_dump(exclude_none=True) for m in entries] if entries else None,
                  "split": split, "original_messages": original, "spec": loaded.spec.model_dump(mode="json", by_alias=True, exclude_none=True),
                  "rounds": []}
-        run_id = create_run(engine, name=f"{loaded.name}: optimize {variant}", kind=KIND, spec=state)
-    else:
-        run_id = resume
-        from sqlalchemy import update
+        life = RunLife(engine, name=f"{loaded.name}: optimize {variant}", kind=KIND, spec=state)
+    else:  # RunBusy while another live process is resuming it
+        life = RunLife(engine, resume, reopen=True)
+    run_id = life.start()  # the one lifecycle of a run (store.runs.RunLife): lease, end states, best effort
 
-        from hanprompt.store.schema import runs
+    def interrupted(error: str) -> None:
+        with best_effort(), engine.begin() as conn:
+            life.finish(conn, INTERRUPTED, error)
 
-        with engine.begin() as conn:
-            conn.execute(update(runs).where(runs.c.id == run_id).values(status="running", error=None))
+    def set_spec(spec: dict) -> None:
+        life.check()  # never write to an optimization another process has taken over
+        _set_spec(engine, run_id, spec)
+
     folder = settings.home(create=True) / "optimize" / str(run_id)
     folder.mkdir(parents=True, exist_ok=True)
     totals = {"generated": 0, "cached": 0, "cost": None}
@@ -405,7 +408,7 @@ def optimize(
                 summary = run_experiment(file, models=entries, db=db, progress=progress, on_notice=notice,
                                          resume=again)
             except RunInterrupted as e:
-                finish_run(engine, run_id, status="interrupted", error="interrupted during " + name)
+                interrupted("interrupted during " + name)
                 raise OptimizeInterrupted(run_id, e.summary.run_id, e.terminated) from None
             round_id = summary.run_id
         results = run_results(engine, round_id)
@@ -420,7 +423,7 @@ def optimize(
         rounds.append({"round": k, "run_id": round_id, "candidates": [c.as_dict() for c in cands],
                        "proposer_calls": calls})
         state["rounds"] = rounds
-        _set_spec(engine, run_id, state)
+        set_spec(state)
 
     def score(cands: list[Candidate], results: list[dict]) -> None:
         for c in cands:
@@ -442,7 +445,7 @@ def optimize(
             seen.add(key)
             first.append(Candidate(_variant(f"{variant}~{name}", msgs, base), f"built-in: {name}", (name,)))
         if len(first) == 1 and not proposer:
-            notice(f"no built-in edit applies to variant {variant!r} and no --proposer was given")
+            notice(note(f"no built-in edit applies to variant {variant!r} and no {arg('proposer')} was given"))
         k = 1
         round_id, results = run_round(f"round {k}", split["search"], [c.variant for c in first])
         spent += per_search * len(first)
@@ -546,23 +549,19 @@ def optimize(
                      held_out=held, outcome=outcome, output=str(out_path) if out_path else None,
                      spent=spent, generated=totals["generated"], cached=totals["cached"], cost=totals["cost"],
                      proposer_calls=totals.get("proposer_calls", 0))
-        _set_spec(engine, run_id, state)
+        set_spec(state)
         return first[0], best, held, outcome, out_path
 
-    try:
-        original_c, best, held, outcome, out_path = search()
-    except OptimizeInterrupted:
-        raise
-    except KeyboardInterrupt as e:  # Ctrl-C between rounds (a proposer call, say)
-        from hanprompt.errors import Terminated
+    with life:  # done on return; failed (its one line) on any other error, recorded best-effort
+        try:
+            original_c, best, held, outcome, out_path = search()
+        except OptimizeInterrupted:
+            raise
+        except KeyboardInterrupt as e:  # Ctrl-C between rounds (a proposer call, say)
+            from hanprompt.errors import Terminated
 
-        finish_run(engine, run_id, status="interrupted", error="interrupted between rounds")
-        raise OptimizeInterrupted(run_id, None, isinstance(e, Terminated)) from None
-    except BaseException as e:
-        with _quiet():
-            finish_run(engine, run_id, status="failed", error=f"{type(e).__name__}: {e}"[:500])
-        raise
-    finish_run(engine, run_id, status="done")
+            interrupted("interrupted between rounds")
+            raise OptimizeInterrupted(run_id, None, isinstance(e, Terminated)) from None
     return OptimizeResult(
         run_id=run_id, original=variant, split=split, rounds=rounds,
         winner=state["winner"], held_out=held, outcome=outcome, output=out_path,
@@ -575,7 +574,7 @@ def _write_copy(loaded: LoadedSpec, best: Candidate, output, run_id: int, held: 
     """A copy of the file with the winner added as a new variant; never the user's own file."""
     path = Path(output) if output else loaded.path.with_name(loaded.path.stem + ".optimized.yaml")
     if path.resolve() == loaded.path.resolve():
-        raise UsageError(f"-o {path} is the experiment file itself; write the copy elsewhere")
+        raise UsageError(f"{arg('output', path)} is the experiment file itself; write the copy elsewhere")
     spec = loaded.spec.model_dump(mode="json", by_alias=True, exclude_none=True)
     ids = {v["id"] for v in spec["variants"]}
     new_id = f"{best.variant.id.split('~')[0]}-optimized"
@@ -592,15 +591,6 @@ def _write_copy(loaded: LoadedSpec, best: Candidate, output, run_id: int, held: 
     return path
 
 
-@contextlib.contextmanager
-def _quiet():
-    """Recording a failure must not hide it: a store error while recording gives way to the first."""
-    from sqlalchemy.exc import SQLAlchemyError
-
-    try:
-        yield
-    except SQLAlchemyError:
-        pass
 
 
 # --- the proposer (OPRO) ------------------------------------------------------------------

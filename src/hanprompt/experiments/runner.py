@@ -78,7 +78,7 @@ def model_entries(specs: list[str], options: dict | None = None) -> list[ModelEn
             out.append(ModelEntry(spec=spec, **(options or {})))
         except ValidationError as e:
             err = e.errors()[0]
-            raise UsageError(f"--{err['loc'][-1]}: {err['msg']} (got {err.get('input')!r})") from None
+            raise UsageError(f"{arg(str(err['loc'][-1]))}: {err['msg']} (got {err.get('input')!r})") from None
     return out
 
 
@@ -209,7 +209,8 @@ class _Run:
                 self._store(backend, results)
             if stop is not None:
                 raise BackendError(f"{limits.FAILURES_IN_A_ROW} requests in a row failed, the last: {stop}; the run "
-                                   "stops (finished cells are kept: fix the cause, then --resume)")
+                                   "stops (finished cells are kept: fix the cause, then resume it with "
+                                   f"{arg('resume', self.run_id)})")
 
         start, spent = time.perf_counter(), self.phases.seconds.copy()
         self._rate = (start, 0)

@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 from typing import Iterable
 
-from hanprompt.errors import BackendError, ModelNotFound
+from hanprompt.errors import BackendError, ModelNotFound, Note, arg, note, unrendered
 
 #: multilingual, handles Korean, 118 M parameters, 384 dimensions (MIT licence)
 DEFAULT_EMBEDDER = "intfloat/multilingual-e5-small"
@@ -68,23 +68,24 @@ class _Factory:
 
 def _not_sentence_transformers(name: str) -> BackendError:
     return BackendError(
-        f"embedder {name} is not a sentence-transformers model (no modules.json); pass --embedder (embedder: in "
-        f"the file) a folder saved by SentenceTransformer.save() or a hub id such as {DEFAULT_EMBEDDER}"
+        f"embedder {name} is not a sentence-transformers model (no modules.json); pass {arg('embedder')} "
+        f"(embedder: in the file) a folder saved by SentenceTransformer.save() or a hub id such as {DEFAULT_EMBEDDER}"
     )
 
 
 _loaded: dict[str, Embedder] = {}
 _missing: dict[str, ModelNotFound] = {}  # hub ids that could not be had, with their error
-PATH_FLAG = "--embedder PATH (embedder: in the file)"
+#: how to name a local embedder: ``embedder=PATH`` to a library caller, ``--embedder PATH`` on the command line
+PATH_FLAG = arg("embedder", "PATH") + " (embedder: in the file)"
 
 
-def missing_default_note() -> str:
-    """Why ``similar`` checks on the default embedder are not judged here, and how to get it."""
+def missing_default_note() -> Note:
+    """Why ``similar`` checks on the default embedder are not judged here, and how to get it
+    (a :func:`hanprompt.errors.note`: the command line's :func:`~hanprompt.errors.for_cli` names the flag)."""
     from hanprompt.backends.hub import download_command
 
-    return (f"not judged: the default embedder {DEFAULT_EMBEDDER} is not here (no hub access); fetch it once with "
-            f"`{download_command(DEFAULT_EMBEDDER)}` where there is network, or pass --embedder PATH "
-            "(embedder: in the file)")
+    return note(f"not judged: the default embedder {DEFAULT_EMBEDDER} is not here (no hub access); fetch it once with "
+            f"`{download_command(DEFAULT_EMBEDDER)}` where there is network, or pass {PATH_FLAG}")
 
 
 def load_embedder(name: str) -> Embedder:
@@ -109,7 +110,7 @@ def load_embedder(name: str) -> Embedder:
     if local:
         folder = Path(name).expanduser()
         if not folder.is_dir():
-            raise ModelNotFound(f"embedder {name} does not exist; pass --embedder (embedder: in the file) a "
+            raise ModelNotFound(f"embedder {name} does not exist; pass {arg('embedder')} (embedder: in the file) a "
                                 f"sentence-transformers folder or a hub id such as {DEFAULT_EMBEDDER}")
         if not (folder / "modules.json").is_file():
             raise _not_sentence_transformers(name)
@@ -119,7 +120,7 @@ def load_embedder(name: str) -> Embedder:
         model = from_pretrained(_Factory, name, local, {}, "embedder", path_flag=PATH_FLAG)
     except ModelNotFound as e:
         if not local:
-            _missing[name] = ModelNotFound(str(e))
+            _missing[name] = ModelNotFound(unrendered(e))
         raise
     if not local:
         from huggingface_hub import try_to_load_from_cache

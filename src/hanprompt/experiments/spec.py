@@ -11,7 +11,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 from hanprompt import limits
 from hanprompt.analysis.speech_level import LEVELS
 from hanprompt.backends.openai_compat import Prices
-from hanprompt.errors import InputError, unrendered
+from hanprompt.errors import InputError, arg, unrendered
 from hanprompt.experiments import yamlfile
 from hanprompt.prompts import STYLES, template_variables
 
@@ -399,8 +399,8 @@ def _model_at(loc: Loc) -> type[BaseModel] | None:
 def _find_model(tp: Any) -> type[BaseModel] | None:
     if isinstance(tp, type) and issubclass(tp, BaseModel):
         return tp
-    for arg in typing.get_args(tp):
-        found = _find_model(arg)
+    for part in typing.get_args(tp):
+        found = _find_model(part)
         if found is not None:
             return found
     return None
@@ -425,14 +425,15 @@ def _first_error(errors: list[dict]) -> dict:
     return max(same, key=lambda e: len(loc(e)))
 
 
-#: file keys that a ``hanprompt run`` flag also sets: an error on the key names the flag too
-FLAGS = {("repeat",): "--repeat", ("judge",): "--judge", ("embedder",): "--embedder"}
+#: file keys that an argument of the run also sets (``run_experiment(repeat=)``, ``hanprompt run --repeat``):
+#: an error on the key names the argument too
+FLAGS = {("repeat",): arg("repeat"), ("judge",): arg("judge"), ("embedder",): arg("embedder")}
 
 
 def _pydantic_message(err: dict) -> tuple[Loc, str]:
     loc, message = _pydantic_reason(err)
     flag = FLAGS.get(tuple(loc))
-    return loc, f"{message} (on the command line: {flag})" if flag else message
+    return loc, f"{message} (or set {flag} for the run)" if flag else message
 
 
 def _pydantic_reason(err: dict) -> tuple[Loc, str]:

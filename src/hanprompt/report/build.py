@@ -14,6 +14,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from hanprompt import outputs
+from hanprompt.errors import arg
 from hanprompt.report import charts, data, render, shape
 from hanprompt.report import optimize as optimize_view
 
@@ -75,14 +76,18 @@ def build_report(engine: Engine, run_ids: list[int] | None = None, *, now: dt.da
     )
 
 
+#: the output path's argument: ``out`` to a library caller, ``--output`` on the command line
+OUT = arg("out", flag="output")
+
+
 def check_output(out: str | os.PathLike) -> Path:
     """The output path, or InputError naming the fix when it is a folder or its folder is missing."""
-    return outputs.check_output(out, "-o", example="report.html")
+    return outputs.check_output(out, OUT, example="report.html")
 
 
 def write_atomically(path: Path, text: str) -> Path:
     """Write ``text`` to a 0600 temporary file beside ``path``, then rename it: never half a file."""
-    with outputs.writing(path, "-o", newline="\n") as f:
+    with outputs.writing(path, OUT, newline="\n") as f:
         f.write(text)
     return path
 

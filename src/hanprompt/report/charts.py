@@ -172,7 +172,7 @@ def words(analysis: dict) -> Chart | None:
         for ax, (title, part) in zip(axes, panels):
             top = part["top"]
             _barh(ax, [w["word"] for w in top], [w["count"] for w in top], "d")
-            ax.set_title(f"{_short(title, 40)} · {part['documents']} docs", fontsize=10)
+            ax.set_title(f"{_short(title, 40)} · {part['documents']} doc{'' if part['documents'] == 1 else 's'}", fontsize=10)
         for ax in axes[len(panels):]:
             ax.set_visible(False)
         alt = "; ".join(f"{title}: " + ", ".join(f"{w['word']} {w['count']}" for w in part["top"][:10])

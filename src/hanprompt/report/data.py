@@ -11,12 +11,20 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Iterable
 
-from sqlalchemy import Connection, Engine, and_, case, exists, func, not_, or_, select
+from sqlalchemy import Connection, Engine, and_, exists, func, not_, or_, select
 
 from hanprompt.errors import NotFoundError
 from hanprompt.limits import valid_id
 from hanprompt.store.db import reading, row_dict
-from hanprompt.store.results import add_origins, answers, attach, figures, in_file_order
+from hanprompt.store.results import (
+    add_origins,
+    answers,
+    attach,
+    figure_rows,
+    figures,
+    in_file_order,
+    run_counts,
+)
 from hanprompt.store.runs import live_status
 from hanprompt.store.schema import (
     analyses,
@@ -136,7 +144,8 @@ def _bench_of(conn: Connection, run_id: int, limit: int | None = None) -> list[d
 
 
 def runs_page(engine: Engine, *, limit: int = PAGE, before: int | None = None, kind: str | None = None) -> dict:
-    """A page of runs, newest first, each with its counts; ``next`` is the ``before`` of the next page."""
+    """A page of runs, newest first, each with its counts and its ``totals`` (``store.results.counts``
+    of all its answers: the numbers its own page shows); ``next`` is the ``before`` of the next page."""
     query = select(runs).order_by(runs.c.id.desc()).limit(limit + 1)
     if before is not None:
         query = query.where(runs.c.id < before)
@@ -148,14 +157,16 @@ def runs_page(engine: Engine, *, limit: int = PAGE, before: int | None = None, k
         rows = live_status(rows[:limit], conn)
         ids = [r["id"] for r in rows]
         counts = _counts(conn, ids)
+        totals = run_counts(conn, ids)
     for r in rows:
-        r.update(counts.get(r["id"], {}))
+        r.update(counts.get(r["id"], {}), totals=totals[r["id"]])
     return {"runs": rows, "next": rows[-1]["id"] if more else None}
 
 
 def _counts(conn: Connection, run_ids: list[int]) -> dict[int, dict]:
-    """Generations, failed checks and translations of the given runs only (their run_id index)."""
-    out: dict[int, dict] = {i: {"generations": 0, "translations": 0, "checks": 0, "failed": 0} for i in run_ids}
+    """Answers and translations of the given runs only (their run_id index). Pass counts and rates
+    come from ``store.results.figures``, never from here."""
+    out: dict[int, dict] = {i: {"generations": 0, "translations": 0} for i in run_ids}
     if not run_ids:
         return out
     for run_id, n in conn.execute(
@@ -168,14 +179,6 @@ def _counts(conn: Connection, run_ids: list[int]) -> dict[int, dict]:
         .group_by(translations.c.run_id)
     ):
         out[run_id]["translations"] = n
-    for run_id, n, failed in conn.execute(
-        select(generations.c.run_id, func.count(), func.sum(case((checks.c.passed.is_(False), 1), else_=0)))
-        .join(generations, generations.c.id == checks.c.generation_id)
-        .where(generations.c.run_id.in_(run_ids))
-        .group_by(generations.c.run_id)
-    ):
-        out[run_id]["checks"] = n
-        out[run_id]["failed"] = int(failed or 0)
     return out
 
 
@@ -303,11 +306,6 @@ def generation_detail(engine: Engine, gen_id: int) -> dict:
     return out
 
 
-#: the columns the figures of a run are computed from (no prompt, no messages)
-_FIGURE_COLUMNS = ["id", "variant", "model", "vars", "repeat_index", "cache_key", "cached", "cached_from_id",
-                   "params", "error", "output_tokens", "tokens_per_s", "ttft_s", "cost"]
-
-
 #: the most answers of one run whose figures the viewer computes (a run holds fewer: cells x repeats)
 SUMMARY_ROWS = 200_000
 
@@ -321,21 +319,9 @@ def run_summary(engine: Engine, run_id: int, *, limit: int = 500) -> dict:
     without their prompts (their responses only as lengths), at most ``SUMMARY_ROWS`` of them;
     at most ``limit`` (variant, model) groups.
     """
-    g = generations.c
-    query = _answers(select(*(g[c] for c in _FIGURE_COLUMNS), func.length(g.response).label("chars"))
-                     .where(g.run_id == run_id)).order_by(g.id).limit(SUMMARY_ROWS)
     with reading(engine) as conn:
         spec = conn.execute(select(runs.c.spec).where(runs.c.id == run_id)).scalar()
-        rows = [row_dict(r) for r in conn.execute(query).mappings()]
-        by_check: dict[int, list[dict]] = {r["id"]: [] for r in rows}
-        for chunk in _chunks(list(by_check)):
-            for c in conn.execute(select(checks.c.generation_id, checks.c.passed, checks.c.score)
-                                  .where(checks.c.generation_id.in_(chunk)).order_by(checks.c.id)).mappings():
-                by_check[c["generation_id"]].append(dict(c))
-        add_origins(conn, rows)
-    for r in rows:
-        r["checks"] = by_check[r["id"]]
-        r["chars"] = r["chars"] or 0
+        rows = figure_rows(conn, [run_id], limit=SUMMARY_ROWS)[run_id]
     rows = in_file_order(spec, rows)
     groups: dict[tuple, list[dict]] = {}
     for r in rows:

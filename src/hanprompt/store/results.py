@@ -41,7 +41,8 @@ from statistics import fmean
 
 from sqlalchemy import Connection, select
 
-from hanprompt.experiments.stats import Sample, independent, passed as all_passed
+from hanprompt.experiments.stats import Sample, independent
+from hanprompt.experiments.stats import passed as all_passed
 from hanprompt.hangul import hangul_share
 from hanprompt.store.db import row_dict
 from hanprompt.store.experiments import CHECK_FIELDS
@@ -58,6 +59,24 @@ def _mean(values) -> float | None:
     return fmean(values) if values else None
 
 
+def counts(rows: list[dict]) -> dict:
+    """``n``, ``cached``, ``errors``, ``independent``, ``checked``, ``passed`` and ``pass_rate`` of a
+    group of answers, as the module docstring defines them (the part of :func:`figures` that
+    needs no interval: what a list of runs shows)."""
+    ind = independent(rows)
+    passes = [p for p in map(all_passed, ind) if p is not None]
+    k, checked = sum(passes), len(passes)
+    return {
+        "n": len(rows),
+        "cached": sum(is_cached(r) for r in rows),
+        "errors": sum(bool(r.get("error")) for r in rows),
+        "independent": len(ind),
+        "checked": checked,
+        "passed": k,
+        "pass_rate": k / checked if checked else None,
+    }
+
+
 def figures(rows: list[dict]) -> dict:
     """The figures of a group of answers (each with its ``checks``), as the module docstring defines them.
 
@@ -71,13 +90,7 @@ def figures(rows: list[dict]) -> dict:
     spent = [r.get("cost") for r in rows if not is_cached(r) and r.get("cost") is not None]
     sample = Sample.of(rows).summary()
     return {
-        "n": len(rows),
-        "cached": sum(is_cached(r) for r in rows),
-        "errors": sum(bool(r.get("error")) for r in rows),
-        "independent": sample["independent"],
-        "checked": sample["checked"],
-        "passed": sample["passed"],
-        "pass_rate": sample["pass_rate"],
+        **counts(rows),
         "pass_rate_ci": sample["pass_rate_ci"],
         "checks_judged": len(judged),
         "checks_passed": sum(bool(c["passed"]) for c in judged),
@@ -171,6 +184,57 @@ def add_origins(conn, rows: list[dict]) -> list[dict]:
         if r.get("cached_from_id") is not None:
             r["origin_run_id"] = found.get(r["cached_from_id"])
     return rows
+
+
+#: the columns the figures of a run are computed from (no prompt, no messages)
+FIGURE_COLUMNS = ["id", "run_id", "variant", "model", "vars", "repeat_index", "cache_key", "cached", "cached_from_id",
+                  "params", "error", "output_tokens", "tokens_per_s", "ttft_s", "cost"]
+
+
+#: the columns :func:`counts` reads
+COUNT_COLUMNS = ["id", "run_id", "cache_key", "cached", "cached_from_id", "params", "error"]
+
+
+def figure_rows(conn: Connection, run_ids: list[int], *, limit: int | None = None,
+                full: bool = True) -> dict[int, list[dict]]:
+    """The answers of each run in ``run_ids`` as :func:`figures` needs them, in storage order: the
+    :data:`FIGURE_COLUMNS`, ``chars`` (the response's length, not its text), ``checks`` (passed,
+    score) and, when cached, ``origin_run_id``; with ``full=False`` only what :func:`counts` needs
+    (:data:`COUNT_COLUMNS` and the checks' ``passed``). Judge verdicts are left out (they are
+    checks). At most ``limit`` answers per query of up to 500 runs when given."""
+    from sqlalchemy import func
+    from sqlalchemy import null as sa_null
+
+    g = generations.c
+    columns = [g[c] for c in (FIGURE_COLUMNS if full else COUNT_COLUMNS)]
+    if full:
+        columns.append(func.length(g.response).label("chars"))
+    out: dict[int, list[dict]] = {run_id: [] for run_id in run_ids}
+    for chunk in _chunks(list(run_ids)):
+        query = select(*columns).where(g.run_id.in_(chunk), g.role.is_(None)).order_by(g.id)
+        if limit is not None:
+            query = query.limit(limit)
+        names = [c.name for c in columns]
+        rows = [dict(zip(names, r)) for r in conn.execute(query)]  # no datetime among these columns
+        by_id: dict[int, list[dict]] = {r["id"]: [] for r in rows}
+        score = checks.c.score if full else sa_null().label("score")
+        for ids in _chunks(list(by_id)):
+            for gen_id, ok, value in conn.execute(select(checks.c.generation_id, checks.c.passed, score)
+                                                  .where(checks.c.generation_id.in_(ids)).order_by(checks.c.id)):
+                by_id[gen_id].append({"passed": ok, "score": value})
+        if full:
+            add_origins(conn, rows)
+        for r in rows:
+            r["checks"] = by_id[r["id"]]
+            if full:
+                r["chars"] = r["chars"] or 0
+            out[r["run_id"]].append(r)
+    return out
+
+
+def run_counts(conn: Connection, run_ids: list[int]) -> dict[int, dict]:
+    """The :func:`counts` of every answer of each run: the same numbers as its page's total."""
+    return {run_id: counts(rows) for run_id, rows in figure_rows(conn, run_ids, full=False).items()}
 
 
 def check_summary(rows: list[dict]) -> list[dict]:

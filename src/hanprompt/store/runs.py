@@ -224,10 +224,12 @@ def get_run(engine: Engine, run_id: int) -> dict:
 
 
 def list_runs(engine: Engine, limit: int | None = None, kind: str | None = None) -> list[dict]:
-    def per_run(table):
-        return select(table.c.run_id, func.count().label("n")).group_by(table.c.run_id).subquery()
+    """Runs newest first with their live status, ``generations`` (answers: judge verdicts are
+    checks, not answers, as every other view counts them) and ``translations``."""
+    def per_run(table, *where):
+        return select(table.c.run_id, func.count().label("n")).where(*where).group_by(table.c.run_id).subquery()
 
-    gens, trans = per_run(generations), per_run(translations)
+    gens, trans = per_run(generations, generations.c.role.is_(None)), per_run(translations)
     query = (
         select(
             runs.c.id, runs.c.name, runs.c.kind, runs.c.status, runs.c.created_at, runs.c.finished_at,
