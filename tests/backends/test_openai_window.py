@@ -175,6 +175,16 @@ def test_a_server_answering_as_another_model_is_one_warning(cli, spec_file, rows
     assert len(rows()) == 5
 
 
+def test_ask_warns_too_when_a_server_answers_as_another_model(cli, rows):
+    with StubServer() as server:
+        code, out, err = cli("ask", "hello there", "--model", f"openai:impostor@{server.base_url}")
+    assert code == 0, err
+    assert out.strip() == "answer: hello there"
+    (warning,) = [line for line in err.splitlines() if "answers as model" in line]
+    assert warning.startswith("hanprompt: warning: ") and "'someone-else', not 'impostor'" in warning
+    assert len(rows()) == 1
+
+
 @pytest.mark.parametrize("urls, words", [
     ("{a},{a}", "is listed twice"),
     ("{a}/,{a}", "is listed twice"),

@@ -7,6 +7,10 @@ database) is checked before anything is written. A run is held by one process at
 (store.leases). Ctrl-C or SIGTERM marks the run ``interrupted``, any other failure ``failed``
 with its error; ``resume`` completes only the cells, and the translations, that a run is
 missing. A model is released once its cells are done when another model follows.
+
+Cells are expanded lazily (``matrix.Matrix``) and worked :data:`CHUNK` at a time (cache lookup,
+generation, storing; a resume asks the store which of a chunk's cells it holds), so memory does
+not grow with the number of cells; the backend's window drains once per chunk.
 """
 from __future__ import annotations
 
