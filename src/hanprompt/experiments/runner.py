@@ -456,9 +456,10 @@ def _translator_options(spec: str, threads: int | None) -> dict:
 CHUNK = 2048
 
 
-def _chunks(cells: Iterable[Cell], size: int = CHUNK) -> Iterator[list[Cell]]:
-    """``cells`` in lists of about ``size``, never splitting a cell's repeats (adjacent in a matrix):
-    identical greedy repeats are generated once per chunk, then copied."""
+def _chunks(cells: Iterable[Cell], size: int | None = None) -> Iterator[list[Cell]]:
+    """``cells`` in lists of about ``size`` (default :data:`CHUNK`), never splitting a cell's repeats
+    (adjacent in a matrix): identical greedy repeats are generated once, then copied."""
+    size = size or CHUNK
     chunk: list[Cell] = []
     for c in cells:
         if len(chunk) >= size and c.repeat_index == 0:
@@ -476,7 +477,7 @@ class _Fitter:
     it recurs (the memory of counted prompts is bounded).
     """
 
-    KEEP = 4096  # prompts remembered
+    KEEP = 64  # prompts remembered (a cell's repeats are adjacent)
 
     def __init__(self, truncate: str | None):
         self.truncate = truncate  # the backend is not kept: a model released must be freed
