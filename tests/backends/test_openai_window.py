@@ -175,6 +175,16 @@ def test_a_server_answering_as_another_model_is_one_warning(cli, spec_file, rows
     assert len(rows()) == 5
 
 
+def test_ask_warns_too_when_a_server_answers_as_another_model(cli, rows):
+    with StubServer() as server:
+        code, out, err = cli("ask", "hello there", "--model", f"openai:impostor@{server.base_url}")
+    assert code == 0, err
+    assert out.strip() == "answer: hello there"
+    (warning,) = [line for line in err.splitlines() if "answers as model" in line]
+    assert warning.startswith("hanprompt: warning: ") and "'someone-else', not 'impostor'" in warning
+    assert len(rows()) == 1
+
+
 @pytest.mark.parametrize("urls, words", [
     ("{a},{a}", "is listed twice"),
     ("{a}/,{a}", "is listed twice"),
@@ -232,6 +242,30 @@ def test_a_kill_during_a_large_run_resumes_with_every_cell_stored_once(spec_file
     assert len(keys) == n and len(set(keys)) == n
     for r in rows():
         assert r["response"] == "answer: " + json.loads(r["messages"])[-1]["content"]
+
+
+def test_a_run_in_chunks_keeps_a_cells_repeats_together_and_resumes_per_chunk(spec_file, stub, hanprompt_home,
+                                                                              rows, monkeypatch):
+    import sqlite3
+
+    from hanprompt.experiments import run_experiment, runner
+
+    monkeypatch.setattr(runner, "CHUNK", 4)  # 7 prompts x 3 greedy repeats: 4 chunks of whole cells
+    path = spec_file(matrix(7) + "repeat: 3\n")
+    summary = run_experiment(path, models=[f"openai:echo@{stub.base_url}"], max_concurrency=2)
+    # each prompt asked once, its two other repeats copies of that answer, never served from another chunk
+    assert (summary.total, summary.generated, summary.copies, summary.cached) == (21, 7, 14, 14)
+    assert stub.requests["echo"] == 7
+    stored = rows()
+    assert len(stored) == 21 and len({r["cell_key"] for r in stored}) == 21
+    lost = sorted({r["cell_key"] for r in stored})[:5]
+    with sqlite3.connect(hanprompt_home / "hanprompt.db") as conn:  # as if killed before these were stored
+        conn.executemany("DELETE FROM generations WHERE cell_key = ?", [(k,) for k in lost])
+        conn.execute("UPDATE runs SET status = 'interrupted'")
+    again = run_experiment(path, models=[f"openai:echo@{stub.base_url}"], resume=summary.run_id)
+    assert again.already_done == 16 and again.generated + again.cached == 5
+    keys = [r["cell_key"] for r in rows()]
+    assert len(keys) == 21 and len(set(keys)) == 21
 
 
 def test_progress_reports_tokens_per_second_while_generating(spec_file, stub, hanprompt_home):

@@ -82,6 +82,8 @@ class Completion:
     timings: dict = field(default_factory=dict)  # seconds: queue_s, prefill_s, decode_s as known
     #: where this generation ran when the backend has several places (the server that answered)
     placement: dict | None = None
+    #: one-line notes for the user raised while answering (a server that answers as another model)
+    notices: tuple[str, ...] = ()
 
     @property
     def tokens_per_s(self) -> float:

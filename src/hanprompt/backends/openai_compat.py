@@ -21,6 +21,7 @@ Token counts: the server's own (``stream_options.include_usage``) when it sends 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 import time
@@ -322,7 +323,10 @@ class OpenAIBackend(Backend):
 
     # ---- forward and postprocess -------------------------------------------------------
     def generate(self, messages: Messages, params: GenParams, on_text: OnText | None = None) -> Completion:
-        """One request (``ask``): raises BackendError when it fails."""
+        """One request (``ask``): raises BackendError when it fails.
+
+        What the answer showed (a server that answers as another model) is in its ``notices``.
+        """
         async def one() -> Completion:
             clients = self._async_clients()
             try:
@@ -330,7 +334,9 @@ class OpenAIBackend(Backend):
             finally:
                 await _close(clients)
 
-        return _run(one())
+        completion = _run(one())
+        notices, self._notices[:] = tuple(self._notices), []
+        return dataclasses.replace(completion, notices=notices) if notices else completion
 
     def generate_batch(self, requests: list[tuple[Messages, GenParams]]) -> list[Completion]:
         """All requests in flight at once; a request that fails gives a Completion with ``error`` set."""

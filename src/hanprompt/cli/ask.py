@@ -70,10 +70,14 @@ def run(args: argparse.Namespace) -> int:
         truncate=args.truncate,
     )
     t0 = time.perf_counter()
+    if not args.json:
+        sys.stdout.write("\n")  # the streamed answer's line ends before the lines on stderr
+        sys.stdout.flush()
+    for notice in answer.notices:  # what the answer showed: a server that answers as another model
+        print(f"hanprompt: warning: {common.visible(notice, keep='')}", file=sys.stderr)
     if args.json:
         common.print_json(answer.as_dict())
     else:
-        sys.stdout.write("\n")
         print(stats_line(answer.record, answer.run_id, answer.id, loaded.get("kernels", "")), file=sys.stderr)
     if common.debug(args):
         common.print_phases(dict(answer.phases, render_s=time.perf_counter() - t0))

@@ -4,8 +4,10 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
 import re
 from dataclasses import dataclass, field
+from typing import Iterable, Iterator
 
 from hanprompt import limits
 from hanprompt.backends.base import GenParams, validate_messages
@@ -36,16 +38,31 @@ class Cell:
         )
 
 
+def _json(value) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+
+
 def _digest(value) -> str:
-    text = json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()
+    return hashlib.sha256(_json(value).encode()).hexdigest()
+
+
+def _used(variant: Variant, matrix: dict) -> tuple[list[str], list[list]]:
+    # Only the variables a variant uses multiply it: a prompt without {{city}} is asked once.
+    used = sorted(set().union(*(template_variables(t) for t in variant.texts().values())))
+    return used, [matrix[name] if isinstance(matrix[name], list) else [matrix[name]] for name in used]
 
 
 def _var_combos(variant: Variant, matrix: dict) -> list[dict]:
-    # Only the variables a variant uses multiply it: a prompt without {{city}} is asked once.
-    used = sorted(set().union(*(template_variables(t) for t in variant.texts().values())))
-    values = [matrix[name] if isinstance(matrix[name], list) else [matrix[name]] for name in used]
-    return [dict(zip(used, combo)) for combo in itertools.product(*values)]
+    return list(_iter_combos(variant, matrix))
+
+
+def _iter_combos(variant: Variant, matrix: dict) -> Iterator[dict]:
+    used, values = _used(variant, matrix)
+    return (dict(zip(used, combo)) for combo in itertools.product(*values))
+
+
+def _combo_count(variant: Variant, matrix: dict) -> int:
+    return math.prod(len(v) for v in _used(variant, matrix)[1])
 
 
 def _messages(variant: Variant, values: dict) -> list[dict]:
@@ -104,52 +121,125 @@ def _params(loaded: LoadedSpec, variant: Variant, repeat_index: int, override: d
     return params
 
 
-def expand(loaded: LoadedSpec, models: list[ModelEntry] | None = None, repeat: int | None = None,
-           params: dict | None = None) -> list[Cell]:
-    """Every cell of the experiment, models outermost (each model is loaded once).
+class Matrix:
+    """The cells of an experiment, expanded lazily: models outermost (each model is loaded once),
+    then variants, vars combinations, and a cell's repeats next to each other.
 
-    ``params`` (``max_new_tokens``, ``temperature``, ``top_p``, ``seed``) replace the file's and
-    every variant's generation parameters; its ``seed`` is left out of greedy cells, where it
-    could change nothing.
+    Iterating it builds one cell at a time (it may be iterated again, giving the same cells);
+    ``len`` counts them without building any; ``of(model)`` gives one model's cells. Memory
+    does not grow with the number of cells. A template that fails to render raises its error
+    (naming the variant and the vars) while iterating, so iterate once (``matrix_hash`` does)
+    before writing anything.
     """
-    from hanprompt.settings import default_model
 
-    spec = loaded.spec
-    models = models or list(spec.models) or [ModelEntry(spec=default_model())]
-    repeat = spec.repeat if repeat is None else repeat
-    limits.check_range("repeat", repeat, 1, limits.MAX_REPEAT)
-    cells: list[Cell] = []
-    for model in models:
+    def __init__(self, loaded: LoadedSpec, models: list[ModelEntry], repeat: int, params: dict | None):
+        self.loaded, self.models, self.repeat, self.params = loaded, models, repeat, params
+
+    def __len__(self) -> int:
+        spec = self.loaded.spec
+        return len(self.models) * self.repeat * sum(_combo_count(v, spec.vars) for v in spec.variants)
+
+    def __iter__(self) -> Iterator[Cell]:
+        for model in self.models:
+            yield from self.of(model)
+
+    def count_of(self, model: ModelEntry) -> int:
+        """How many cells ``model`` has (the same for every model of the matrix)."""
+        return len(self) // len(self.models)
+
+    def of(self, model: ModelEntry) -> Iterator[Cell]:
+        """The cells of one model, in matrix order."""
+        loaded, spec, repeat = self.loaded, self.loaded.spec, self.repeat
         for i, variant in enumerate(spec.variants):
             checks = tuple(spec.checks) + tuple(variant.checks)
-            for values in _var_combos(variant, spec.vars):
+            cell_params = [_params(loaded, variant, r, self.params) for r in range(repeat)]
+            for values in _iter_combos(variant, spec.vars):
                 try:
                     messages = validate_messages(_messages(variant, values))
                     cell_checks = _checks(checks, values)
                 except HanpromptError as e:
                     raise loaded.error(("variants", i), f"{unrendered(e)} (vars {values})") from None
                 for r in range(repeat):
-                    cells.append(Cell(model, variant, values, r, messages, _params(loaded, variant, r, params),
-                                      cell_checks))
-    _no_repeated_cell(loaded, cells)
-    return cells
+                    yield Cell(model, variant, values, r, messages, cell_params[r], cell_checks)
+
+    def all_greedy(self) -> bool:
+        """Whether every cell decodes greedily (a seed cannot change any answer)."""
+        return all(_params(self.loaded, v, 0, self.params).greedy for v in self.loaded.spec.variants)
 
 
-def _no_repeated_cell(loaded: LoadedSpec, cells: list[Cell]) -> None:
+def expand(loaded: LoadedSpec, models: list[ModelEntry] | None = None, repeat: int | None = None,
+           params: dict | None = None) -> Matrix:
+    """Every cell of the experiment, as a lazily expanded :class:`Matrix` (iterable, with ``len``).
+
+    ``params`` (``max_new_tokens``, ``temperature``, ``top_p``, ``seed``) replace the file's and
+    every variant's generation parameters; its ``seed`` is left out of greedy cells, where it
+    could change nothing. Raises the loaded file's error when two cells would be the same cell
+    (the same model given twice, say), checked on the file and options, not on the cells.
+    """
+    from hanprompt.settings import default_model
+
+    spec = loaded.spec
+    models = list(models or spec.models or [ModelEntry(spec=default_model())])
+    repeat = spec.repeat if repeat is None else repeat
+    limits.check_range("repeat", repeat, 1, limits.MAX_REPEAT)
+    matrix = Matrix(loaded, models, repeat, params)
+    _no_repeated_cell(matrix)
+    return matrix
+
+
+def _first_repeat(items: list, key) -> tuple[int, int] | None:
+    """(i, j): the first item j whose key equals an earlier item i's; None when all differ."""
+    seen: dict[str, int] = {}
+    for j, item in enumerate(items):
+        k = key(item)
+        if k in seen:
+            return seen[k], j
+        seen[k] = j
+    return None
+
+
+def _no_repeated_cell(matrix: Matrix) -> None:
     # A repeated cell would be answered and counted twice; the file's own repeats are caught with
-    # their line when it loads, so this catches what options add (the same --model twice).
-    seen: set[str] = set()
-    for c in cells:
-        if c.key in seen:
-            i = next(n for n, v in enumerate(loaded.spec.variants) if v.id == c.variant.id)
-            raise loaded.error(
-                ("variants", i),
-                f"the matrix holds the cell (model {c.model.spec}, variant {c.variant.id!r}, vars {c.vars}) "
-                "twice; give each model and each vars value once (use repeat: for more answers)",
-            )
-        seen.add(c.key)
+    # their line when it loads, so this catches what options add (the same --model twice). It is
+    # decided on the file (models, variant ids, each used variable's values), whatever the
+    # number of cells: two cells share a key exactly when one of those repeats.
+    loaded, spec = matrix.loaded, matrix.loaded.spec
+    models = _first_repeat(matrix.models, lambda m: _digest(m.model_dump(exclude_none=True)))
+    variants = _first_repeat(spec.variants, lambda v: v.id)
+    if models is None and variants is None:
+        for i, variant in enumerate(spec.variants):
+            used, values = _used(variant, spec.vars)
+            # the first repeated combination in product order: the last variable with a repeat
+            for n in reversed(range(len(used))):
+                found = _first_repeat(values[n], _digest)
+                if found:
+                    combo = {name: vals[found[1] if m == n else 0] for m, (name, vals) in enumerate(zip(used, values))}
+                    _twice(loaded, matrix.models[0], i, combo)
+        return
+    i = variants[1] if models is None else 0
+    model = matrix.models[models[1] if models is not None else 0]
+    combo = next(_iter_combos(spec.variants[i], spec.vars), {})
+    _twice(loaded, model, i, combo)
 
 
-def matrix_hash(cells: list[Cell]) -> str:
-    """A digest of the whole matrix: what each cell asks, of which model, with which parameters."""
-    return _digest([[c.key, c.messages, c.params.model_dump()] for c in cells])
+def _twice(loaded: LoadedSpec, model: ModelEntry, i: int, values: dict) -> None:
+    raise loaded.error(
+        ("variants", i),
+        f"the matrix holds the cell (model {model.spec}, variant {loaded.spec.variants[i].id!r}, vars {values}) "
+        "twice; give each model and each vars value once (use repeat: for more answers)",
+    )
+
+
+def matrix_hash(cells: Iterable[Cell]) -> str:
+    """A digest of the whole matrix: what each cell asks, of which model, with which parameters.
+
+    Computed while iterating (one cell in memory at a time); the same value as the digest of
+    the list of every cell's ``[key, messages, params]``, so runs stored before resume.
+    """
+    digest = hashlib.sha256(b"[")
+    for n, c in enumerate(cells):
+        if n:
+            digest.update(b", ")
+        digest.update(_json([c.key, c.messages, c.params.model_dump()]).encode())
+    digest.update(b"]")
+    return digest.hexdigest()

@@ -7,17 +7,23 @@ database) is checked before anything is written. A run is held by one process at
 (store.leases). Ctrl-C or SIGTERM marks the run ``interrupted``, any other failure ``failed``
 with its error; ``resume`` completes only the cells, and the translations, that a run is
 missing. A model is released once its cells are done when another model follows.
+
+Cells are expanded lazily (``matrix.Matrix``) and worked :data:`CHUNK` at a time (cache lookup,
+generation, storing; a resume asks the store which of a chunk's cells it holds), so memory does
+not grow with the number of cells; the backend's window drains once per chunk.
 """
 from __future__ import annotations
 
 import contextlib
-import re
 import dataclasses
+import functools
+import itertools
 import json
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 from pydantic import ValidationError
 
@@ -161,8 +167,24 @@ class _Run:
         if self.on_notice is not None:
             self.on_notice(text)
 
-    def model(self, backend: Backend, cells: list[Cell]) -> None:
+    def model(self, backend: Backend, chunks: Iterable[list[Cell]], fit: Callable[[list[Cell]], list[Cell]]) -> None:
+        """Every pending cell of one model, a chunk at a time: nothing is held per cell beyond a chunk.
+
+        Each chunk (see :data:`CHUNK`) is fitted to the context, looked up in the cache, and the
+        rest generated in one ``generate_many`` call; a request that fails leaves its cell for a
+        resume, and BackendError is raised once the model's other cells are done (at once after
+        :data:`limits.FAILURES_IN_A_ROW` failures in a row).
+        """
         self._rate = None  # cells served from the cache first: no speed to show yet
+        failed: list = [0, None]  # failed requests, the first error
+        streak = [0]  # failures in a row, in the order requests ended
+        for chunk in chunks:
+            self._chunk(backend, fit(chunk), failed, streak)
+        if failed[0]:
+            more = f" ({failed[0] - 1} more requests failed too)" if failed[0] > 1 else ""
+            raise BackendError(f"{failed[1]}{more}")
+
+    def _chunk(self, backend: Backend, cells: list[Cell], failed: list, streak: list[int]) -> None:
         # Unseeded sampling has no cache key: it is never served from the cache, nor serves.
         keys = {c.key: cache_key(backend, c.messages, c.params) if deterministic(c.params) else None
                 for c in cells}
@@ -182,16 +204,16 @@ class _Run:
         for c in cells:
             if keys[c.key] in hits:
                 continue
-            # Identical deterministic requests (greedy repeats) are generated once, then copied.
+            # Identical deterministic requests (greedy repeats) are generated once, then copied;
+            # a chunk never splits a cell's repeats.
             share = self.use_cache and keys[c.key] is not None
             groups.setdefault(keys[c.key] if share else c.key, []).append(c)
         todo = list(groups.values())
+        del groups, hits, served
         if not todo:
             return
-        self.progress(self.done, self.summary.total, f"{backend.spec}: {len(todo)} prompts")
-
-        failed: list[str] = []
-        streak = [0]  # failures in a row, in the order requests ended
+        if self._rate is None:
+            self.progress(self.done, self.summary.total, backend.spec)
 
         def on_done(items: list[tuple[int, Completion]]) -> None:
             results = []
@@ -201,7 +223,8 @@ class _Run:
                     results += [_Result(c, keys[c.key], completion, None, copy=j > 0) for j, c in enumerate(todo[i])]
                     streak[0] = 0
                 else:  # the others are kept; a resume asks again for the failed ones only
-                    failed.append(completion.error)
+                    failed[0] += 1
+                    failed[1] = failed[1] or completion.error
                     streak[0] += 1
                     if streak[0] == limits.FAILURES_IN_A_ROW:
                         stop = completion.error
@@ -213,19 +236,18 @@ class _Run:
                                    f"{arg('resume', self.run_id)})")
 
         start, spent = time.perf_counter(), self.phases.seconds.copy()
-        self._rate = (start, 0)
+        if self._rate is None:
+            self._rate = (start, 0)
         backend.generate_many([(g[0].messages, g[0].params) for g in todo],
                               max_batch=self.max_concurrency or backend.default_concurrency,
                               on_done=on_done, on_notice=self.notice, phases=self.phases)
-        if failed:
-            more = f" ({len(failed) - 1} more requests failed too)" if len(failed) > 1 else ""
-            raise BackendError(f"{failed[0]}{more}")
-        if not any(p in self.phases.seconds for p in ("prefill", "decode", "generate")):
+        split = ("prefill", "decode", "generate")
+        if sum(self.phases.seconds.get(p, 0.0) for p in split) == sum(spent.get(p, 0.0) for p in split):
             # a backend that does not split its time: the call's wall time, less storing
             stored = self.phases.seconds.get("store", 0.0) - spent.get("store", 0.0)
             self.phases.add("generate", time.perf_counter() - start - stored)
 
-    def complete_verdicts(self, cells: list[Cell]) -> None:
+    def complete_verdicts(self, cells: Iterable[Cell]) -> None:
         """Ask the judge again for every llm-rubric check of the run whose stored verdict is missing (no
         judge then), unparsed, or from another judge than the check's judge now; keep the others.
 
@@ -235,11 +257,13 @@ class _Run:
         from hanprompt.experiments.checks import stored_verdict
         from hanprompt.store.experiments import rubric_checks, set_check_result
 
-        if not any(c.llm_rubric is not None for cell in cells for c in cell.checks):
+        if not any(c.llm_rubric is not None for _, c in all_checks(self.loaded)):
             return
-        by_cell = {cell.key: cell for cell in cells}
+        rows = rubric_checks(self.engine, self.run_id)
+        wanted = {row["cell_key"] for row in rows}
+        by_cell = {cell.key: cell for cell in cells if cell.key in wanted}  # only the cells with a verdict
         items, replaced, kept = [], 0, 0
-        for row in rubric_checks(self.engine, self.run_id):
+        for row in rows:
             cell = by_cell.get(row["cell_key"])
             rubric = (row["spec"] or {}).get("llm-rubric")
             check = next((c for c in cell.checks if c.llm_rubric == rubric), None) if cell else None
@@ -411,9 +435,9 @@ def _param_overrides(params: dict | None) -> dict | None:
     return {k: params[k] for k in PARAM_KEYS if params.get(k) is not None} or None
 
 
-def _uses_gguf(loaded: LoadedSpec, cells: list[Cell]) -> bool:
+def _uses_gguf(loaded: LoadedSpec, models: list[ModelEntry]) -> bool:
     """Whether a gguf: model takes part in the run: a model of its cells, a judge, or the translator."""
-    specs = {c.model.spec for c in cells} | {loaded.spec.judge} | {
+    specs = {m.spec for m in models} | {loaded.spec.judge} | {
         check.judge for _, check in all_checks(loaded) if check.llm_rubric is not None}
     section = loaded.spec.translate
     if section is not None and section.translator.startswith("llm:"):
@@ -428,18 +452,51 @@ def _translator_options(spec: str, threads: int | None) -> dict:
     return registry.with_threads(spec.removeprefix("llm:"), {}, threads)
 
 
-def _fitted(backend: Backend, cells: list[Cell], truncate: str | None) -> list[Cell]:
-    """``cells`` with messages that fit the model's context; UsageError (both numbers) for one that does not."""
-    from hanprompt.backends.context import fit
+#: cells looked up in the cache, generated and stored together: what a run holds at a time, and
+#: where the backend's window drains once (its slowest request of the chunk ends alone)
+CHUNK = 2048
 
-    seen: dict[str, list[dict]] = {}  # repeats and models share prompts: count each once
-    out = []
+
+def _chunks(cells: Iterable[Cell], size: int | None = None) -> Iterator[list[Cell]]:
+    """``cells`` in lists of about ``size`` (default :data:`CHUNK`), never splitting a cell's repeats
+    (adjacent in a matrix): identical greedy repeats are generated once, then copied."""
+    size = size or CHUNK
+    chunk: list[Cell] = []
     for c in cells:
-        key = json.dumps([c.messages, c.params.max_new_tokens], ensure_ascii=False)
-        if key not in seen:
-            seen[key] = fit(backend, c.messages, c.params, truncate)
-        out.append(c if seen[key] is c.messages else dataclasses.replace(c, messages=seen[key]))
-    return out
+        if len(chunk) >= size and c.repeat_index == 0:
+            yield chunk
+            chunk = []
+        chunk.append(c)
+    if chunk:
+        yield chunk
+
+
+class _Fitter:
+    """Cells with messages that fit the model's context; UsageError (both numbers) for one that does not.
+
+    See ``backends.context.fit``. Repeats and models share prompts: each is counted once while
+    it recurs (the memory of counted prompts is bounded).
+    """
+
+    KEEP = 64  # prompts remembered (a cell's repeats are adjacent)
+
+    def __init__(self, truncate: str | None):
+        self.truncate = truncate  # the backend is not kept: a model released must be freed
+        self.seen: dict[str, list[dict]] = {}
+
+    def __call__(self, backend: Backend, cells: Iterable[Cell]) -> list[Cell]:
+        from hanprompt.backends.context import fit
+
+        out = []
+        for c in cells:
+            key = json.dumps([c.messages, c.params.max_new_tokens], ensure_ascii=False)
+            if key not in self.seen:
+                if len(self.seen) >= self.KEEP:
+                    self.seen.clear()
+                self.seen[key] = fit(backend, c.messages, c.params, self.truncate)
+            fitted = self.seen[key]
+            out.append(c if fitted is c.messages else dataclasses.replace(c, messages=fitted))
+        return out
 
 
 def _resume_target(engine, run_id: int) -> dict:
@@ -541,19 +598,19 @@ def run_experiment(
     # --embedder and --judge replace the file's embedder: and judge: (and are stored with the run's spec)
     if embedder or judge:
         loaded.spec = loaded.spec.model_copy(update={k: v for k, v in (("embedder", embedder), ("judge", judge)) if v})
-    cells = expand(loaded, models, repeat, params)  # every cell rendered and checked, no cell twice
-    if threads is not None and not _uses_gguf(loaded, cells):
+    cells = expand(loaded, models, repeat, params)  # lazily: no cell twice, decided on the file
+    if threads is not None and not _uses_gguf(loaded, cells.models):
         raise UsageError(
             f"{arg('threads', threads)} sets llama.cpp's CPU threads, and no model of this run (models, "
             f"judge, translator) is a gguf: model; drop {arg('threads')}"
         )
-    digest = matrix_hash(cells)
+    digest = matrix_hash(cells)  # one pass over the cells: every cell rendered and checked
     if resume is not None and target["spec_hash"] != digest:
         raise UsageError(
             f"{loaded.path} (with these models, repeat and generation parameters) does not expand to the "
             f"matrix of run {resume}; resume with the file and options that run used, or start a new run"
         )
-    if params and "seed" in params and all(c.params.greedy for c in cells):
+    if params and "seed" in params and cells.all_greedy():
         notice = (f"seed {params['seed']} has no effect: every cell decodes greedily (temperature 0), "
                   "and a greedy answer does not depend on a seed")
         if on_notice is not None:
@@ -562,15 +619,12 @@ def run_experiment(
     def options(entry: ModelEntry) -> dict:  # an entry's loading options, with the run's threads
         return registry.with_threads(entry.spec, entry.options, threads)
 
-    by_model: dict[str, list[Cell]] = {}
-    for c in cells:
-        by_model.setdefault(c.model.model_dump_json(), []).append(c)
-    for model_cells in by_model.values():
+    for entry in cells.models:
         with _flags_and_keys():
-            registry.check(model_cells[0].model.spec, **options(model_cells[0].model))
+            registry.check(entry.spec, **options(entry))
     translator = _translator(loaded, threads)
     ensure_writable(engine)
-    first = cells[0].model
+    first = cells.models[0]
     if progress is not None:
         progress(0, len(cells), f"loading {first.spec}")
     fresh = not registry.is_loaded(first.spec, **options(first))
@@ -586,30 +640,46 @@ def run_experiment(
     if on_warning is not None:
         _warn_judges(loaded, on_warning, threads)
     # every prompt of the first model checked against its context (the others' when they load)
-    first_key = first.model_dump_json()
-    fitted = {first_key: _fitted(backend, by_model[first_key], truncate)}
+    first_fit = _Fitter(truncate)  # one model's prompts, counted for its context
+    for chunk in _chunks(cells.of(first)):
+        first_fit(backend, chunk)
     first_info = backend.info
     del backend  # the registry holds it; releasing it there must free it
-    done: set[str] = set()
     life = RunLife(engine, resume, reopen=True, name=loaded.name, kind="experiment",
                    spec=_run_spec(loaded, models, repeat, truncate, params, threads, use_cache), spec_hash=digest)
     run_id = life.start()  # RunBusy, on a resume, while another process works on the run
+    already = 0
     if resume is not None:
-        from hanprompt.store.experiments import done_cells
+        from hanprompt.store.experiments import count_done_cells
 
-        done = done_cells(engine, resume)
-    run = _Run(engine, run_id, loaded, use_cache, max_concurrency, progress, len(cells), len(done), on_notice,
+        already = count_done_cells(engine, resume)
+    run = _Run(engine, run_id, loaded, use_cache, max_concurrency, progress, len(cells), already, on_notice,
                translator, threads)
     if fresh:
         _add_load_time(run.phases, first_info)
 
+    def pending(entry: ModelEntry) -> Iterator[list[Cell]]:
+        """The model's cells the run lacks, a chunk at a time (a resume asks the store per chunk)."""
+        from hanprompt.store.experiments import done_cells
+
+        for chunk in _chunks(cells.of(entry)):
+            if resume is not None:
+                done = done_cells(engine, run_id, (c.key for c in chunk))
+                chunk = [c for c in chunk if c.key not in done]
+            if chunk:
+                yield chunk
+
     try:  # the run ends done, interrupted or failed as store.runs.end_state says
         with life as run.lease:
-            todo = [(key, cs[0].model, [c for c in cs if c.key not in done]) for key, cs in by_model.items()]
-            todo = [(key, entry, pending) for key, entry, pending in todo if pending]
-            if todo and todo[0][1] != first:
+            todo = []  # (model, its pending chunks) of the models with a cell left
+            for entry in cells.models:
+                chunks = pending(entry)
+                head = next(chunks, None)
+                if head is not None:
+                    todo.append((entry, itertools.chain([head], chunks)))
+            if todo and todo[0][0] != first:
                 registry.release(first.spec, **options(first))
-            for n, (model_key, entry, pending) in enumerate(todo):
+            for n, (entry, chunks) in enumerate(todo):
                 loaded_before = registry.is_loaded(entry.spec, **options(entry))
                 run.progress(run.done, run.summary.total, f"loading {entry.spec}")
                 with _flags_and_keys():
@@ -618,11 +688,8 @@ def run_experiment(
                     _add_load_time(run.phases, backend.info)
                 if on_loaded is not None:
                     on_loaded(backend)
-                if model_key in fitted:
-                    pending = [c for c in fitted.pop(model_key) if c.key not in done]
-                else:
-                    pending = _fitted(backend, pending, truncate)
-                run.model(backend, pending)
+                fitter = first_fit if entry == first else _Fitter(truncate)
+                run.model(backend, chunks, functools.partial(fitter, backend))
                 if n + 1 < len(todo):  # one model in memory at a time: the next one needs the room
                     del backend
                     registry.release(entry.spec, **options(entry))

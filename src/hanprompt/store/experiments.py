@@ -52,13 +52,29 @@ def cached_generations(conn: Connection, keys: Iterable[str]) -> dict[str, dict]
     return hits
 
 
-def done_cells(engine: Engine, run_id: int) -> set[str]:
-    """The cell keys a run already holds a generation for."""
+def done_cells(engine: Engine, run_id: int, keys: Iterable[str] | None = None) -> set[str]:
+    """The cell keys a run already holds a generation for; with ``keys``, only those among them
+    (so that a caller walking a large matrix in chunks holds one chunk's keys at a time)."""
+    g = generations.c
+    query = select(g.cell_key).where(g.run_id == run_id, g.role.is_(None))
     with reading(engine) as conn:
-        return set(
-            conn.execute(select(generations.c.cell_key).where(
-                generations.c.run_id == run_id, generations.c.role.is_(None))).scalars()
-        )
+        if keys is None:
+            return set(conn.execute(query).scalars())
+        keys = sorted(set(keys))
+        out: set[str] = set()
+        for i in range(0, len(keys), 500):  # within every database's limit on bound parameters
+            out.update(conn.execute(query.where(g.cell_key.in_(keys[i:i + 500]))).scalars())
+        return out
+
+
+def count_done_cells(engine: Engine, run_id: int) -> int:
+    """How many cells a run already holds a generation for."""
+    from sqlalchemy import func
+
+    g = generations.c
+    with reading(engine) as conn:
+        return conn.execute(select(func.count()).select_from(generations).where(
+            g.run_id == run_id, g.role.is_(None))).scalar_one()
 
 
 #: what a check row stores; every row of one insert carries all of them, so that a first row
