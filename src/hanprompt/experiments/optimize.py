@@ -591,8 +591,6 @@ def _write_copy(loaded: LoadedSpec, best: Candidate, output, run_id: int, held: 
     return path
 
 
-
-
 # --- the proposer (OPRO) ------------------------------------------------------------------
 
 def _meta_prompt(loaded: LoadedSpec, base: Variant, tried: list[Candidate]) -> str:
