@@ -65,5 +65,5 @@ def test_table_titles_stay_on_one_line(hanprompt_home, tmp_path):
     text = tmp_path / "k.txt"
     text.write_text("서울은 한국의 수도입니다. 서울에는 경복궁이 있습니다.\n", encoding="utf-8")
     lines = _piped(hanprompt_home, "words", str(text))
-    title = next(line for line in lines if "documents" in line)
+    title = next(line for line in lines if "1 document" in line)
     assert "words counted" in title and "kiwipiepy" in title and "(nouns)" in title, lines[:4]

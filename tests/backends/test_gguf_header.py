@@ -1,6 +1,7 @@
 """The GGUF header reader against llama.cpp's own reading of real files, and on files cut short or damaged."""
 from __future__ import annotations
 
+import json
 import random
 import struct
 
@@ -8,7 +9,7 @@ import pytest
 
 from hanprompt.backends.gguf import read_metadata
 from hanprompt.backends.gguf_header import HeaderError, read_keys
-from hanprompt.errors import BackendError
+from hanprompt.errors import BackendError, UsageError
 
 gguf = pytest.importorskip("gguf")
 
@@ -36,9 +37,12 @@ def _as_llama_cpp_writes(value) -> str:
 
 @pytest.mark.parametrize("model, expected", [
     ("smollm2_gguf", {"general.architecture": "llama", "general.file_type": 3, "llama.context_length": 8192,
-                      "llama.block_count": 30}),
+                      "llama.block_count": 30, "llama.embedding_length": 576, "llama.attention.head_count": 9,
+                      "llama.attention.head_count_kv": 3}),
     ("gemma_gguf", {"general.architecture": "gemma3", "general.file_type": 15, "gemma3.context_length": 32768,
-                    "gemma3.block_count": 18}),
+                    "gemma3.block_count": 18, "gemma3.embedding_length": 640, "gemma3.attention.head_count": 4,
+                    "gemma3.attention.head_count_kv": 1, "gemma3.attention.key_length": 256,
+                    "gemma3.attention.value_length": 256}),
 ])
 def test_real_files_read_as_llama_cpp_reads_them(request, model, expected):
     path = request.getfixturevalue(model)
@@ -143,3 +147,32 @@ def test_damaged_headers_name_the_problem(tmp_path, data, words):
         read_keys(path)
     with pytest.raises(BackendError, match="may be damaged or incomplete: download or convert it again"):
         read_metadata(path)
+
+
+@pytest.mark.parametrize("model, per_token", [
+    ("smollm2_gguf", 2 * 30 * 3 * (64 + 64) * 2 // 2),  # 30 layers, 3 KV heads of 576 / 9 = 64, K and V, f16
+    ("gemma_gguf", 2 * 18 * 1 * (256 + 256) * 2 // 2),  # 18 layers, 1 KV head, key and value length 256
+])
+def test_the_kv_cache_size_is_the_one_llama_cpp_allocates(request, model, per_token):
+    from hanprompt.backends.gguf import kv_cache_bytes
+
+    meta = read_metadata(request.getfixturevalue(model))
+    assert kv_cache_bytes(meta, 1) == per_token
+    # llama.cpp's own figure for SmolLM2 at 999,999 tokens: "attempted to allocate 21976.88 MB"
+    if model == "smollm2_gguf":
+        assert kv_cache_bytes(meta, 999_999) / 2**20 == pytest.approx(21_972.6, abs=5)
+    assert kv_cache_bytes({"general.architecture": "llama", "llama.block_count": 30}, 1) is None
+
+
+def test_a_context_too_large_for_the_memory_is_refused_before_loading(cli, smollm2_gguf):
+    # 50 million tokens: about 1 TiB of KV cache, more than any machine running the tests has free
+    code, out, err = cli("ask", "hi", "--model", f"gguf:{smollm2_gguf}", "--ctx-size", "50000000")
+    assert code == 2 and out == "", err
+    assert len(err.strip().splitlines()) == 1, err
+    assert "--ctx-size 50000000 needs about 1,072.9 GiB" in err and "KV cache" in err and "give a smaller --ctx-size" in err
+    code, out, _ = cli("logs", "--json")
+    assert code == 0 and json.loads(out) == []  # nothing stored
+    from hanprompt.backends.gguf import GGUFBackend
+
+    with pytest.raises(UsageError, match=r"^ctx_size=50000000 needs about .* give a smaller ctx_size "):
+        GGUFBackend.load(str(smollm2_gguf), ctx_size=50_000_000)

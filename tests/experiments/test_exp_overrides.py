@@ -236,15 +236,23 @@ def test_llama_cpp_messages_stay_off_the_terminal_unless_debug(cli_process, tiny
     assert "hanprompt: llama_model_loader: loaded meta data" in loud.stderr  # through the log
 
 
-def test_a_damaged_file_names_llama_cpps_own_reason(cli, tiny_gguf, tmp_path):
+def test_a_damaged_file_names_the_reason(cli, tiny_gguf, tmp_path):
     import re
 
-    cut = tmp_path / "cut.gguf"
-    cut.write_bytes(tiny_gguf.read_bytes()[:200])
-    code, out, err = cli("ask", "hi", "--model", f"gguf:{cut}")
+    whole = tiny_gguf.read_bytes()
+    header = tmp_path / "header.gguf"
+    header.write_bytes(whole[:200])  # cut inside the header: read by hanprompt before llama.cpp opens it
+    code, out, err = cli("ask", "hi", "--model", f"gguf:{header}")
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1, err
+    assert re.search(rf"{re.escape(str(header))} is not a readable GGUF file \(it ends at byte 200, inside its "
+                     r"header[^)]*\)+; the file may be damaged or incomplete", err), err
+    weights = tmp_path / "weights.gguf"
+    weights.write_bytes(whole[:len(whole) // 2])  # a whole header, half the weights: llama.cpp's reason
+    code, out, err = cli("ask", "hi", "--model", f"gguf:{weights}")
     assert code == 2 and out == "" and len(err.strip().splitlines()) == 1, err
     # llama.cpp's first error line (it went to the log, not the terminal) names the cause
-    assert re.search(rf"llama.cpp cannot read {re.escape(str(cut))} \(\w+: [^)]+\); the file may be damaged", err), err
+    assert re.search(rf"llama.cpp cannot load {re.escape(str(weights))} \(.*\w+: [^)]+\); the file may be damaged",
+                     err), err
 
 
 # --- the shipped example on a real model ---------------------------------------------------------

@@ -88,6 +88,8 @@ def import_llama_cpp():
 NATIVE_LOG = logging.getLogger("hanprompt.llama_cpp")
 _native_callback = None  # the ctypes callback, kept alive as long as llama.cpp may call it
 _native_errors: list[str] = []  # llama.cpp's first error lines since the last native_error()
+#: llama.cpp's messages held back while llama-cpp-python points stderr at /dev/null (None: log at once)
+_held: list[str] | None = None
 #: ggml.h's enum ggml_log_level: NONE 0, DEBUG 1, INFO 2, WARN 3, ERROR 4, CONT 5 (continues a line)
 _GGML_LOG_ERROR, _GGML_LOG_CONT = 4, 5
 
@@ -117,7 +119,10 @@ def route_native_logs(llama_cpp) -> None:
                 line = "".join(pending).strip()
                 pending.clear()
                 if line:
-                    NATIVE_LOG.debug("%s", line)
+                    if _held is not None:
+                        _held.append(line)
+                    else:
+                        NATIVE_LOG.debug("%s", line)
                     if error[0] and len(_native_errors) < 8:
                         _native_errors.append(line)
         except Exception:  # a callback from C must never raise
@@ -271,6 +276,8 @@ class GGUFBackend(Backend):
                         "n_threads": threads, "n_threads_batch": threads}
         from hanprompt.backends import llama_probe  # quantized weights on a build that traps here: one line
 
+        if not gpu:  # on the CPU the KV cache is allocated in RAM when the context opens
+            _check_kv_fits(meta, n_ctx, path, trained)
         ftype = _number(meta, "general.file_type", -1)
         llama_probe.ensure_runs(path, ftype, _ftype_name(llama_cpp, ftype))
         llm = cls._open(llama_cpp, path, **kwargs)
@@ -297,7 +304,12 @@ class GGUFBackend(Backend):
 
     @staticmethod
     def _open(llama_cpp, path: Path, **kwargs):
+        global _held
         native_error()  # only this load's errors are named below
+        # llama-cpp-python loads with stdout and stderr pointed at /dev/null (verbose=False), where
+        # a log handler writing to stderr would lose llama.cpp's loading messages: they are held
+        # back and logged once it is done
+        _held = [] if NATIVE_LOG.isEnabledFor(logging.DEBUG) else None
         try:
             return llama_cpp.Llama(model_path=str(path), verbose=False, **kwargs)
         except (ValueError, RuntimeError) as e:
@@ -307,6 +319,10 @@ class GGUFBackend(Backend):
                 "convert it again), or its architecture newer than this llama-cpp-python: pip install -U "
                 "llama-cpp-python"
             ) from e
+        finally:
+            held, _held = _held or [], None
+            for line in held:
+                NATIVE_LOG.debug("%s", line)
 
     @property
     def context_length(self) -> int:
@@ -412,21 +428,31 @@ def _grammar(schema: str):
         raise UsageError(f"llama.cpp cannot turn this JSON schema into a grammar: {one_line(e)}") from e
 
 
+#: the attention's shape, read with the four keys the backend waits for: the KV cache's size
+_SHAPE_KEYS = ("embedding_length", "attention.head_count", "attention.head_count_kv", "attention.key_length",
+               "attention.value_length")
+
+
 def read_metadata(path: Path) -> dict:
     """The architecture (``general.architecture``), weight type (``general.file_type``), trained
-    context (``{arch}.context_length``) and layer count (``{arch}.block_count``) from a GGUF's
-    header, those of them the file has (strings and ints as stored).
+    context (``{arch}.context_length``), layer count (``{arch}.block_count``) and the attention's
+    shape (``{arch}.embedding_length``, ``{arch}.attention.head_count``, ``…head_count_kv``,
+    ``…key_length``, ``…value_length``) from a GGUF's header, those of them the file has (strings
+    and ints as stored).
 
     Reads the header's key/values directly (:mod:`hanprompt.backends.gguf_header`), stopping once
-    these are read. Raises BackendError when the header is cut short or damaged, ModelNotFound when
-    the file cannot be read.
+    these are read (or the tokenizer's keys begin: converters write the model's own keys first).
+    Raises BackendError when the header is cut short or damaged, ModelNotFound when the file
+    cannot be read.
     """
     from hanprompt.backends.gguf_header import HeaderError, read_keys
 
     def enough(found: dict) -> bool:
         arch = found.get("general.architecture")
-        return isinstance(arch, str) and all(
-            k in found for k in ("general.file_type", f"{arch}.context_length", f"{arch}.block_count"))
+        if not isinstance(arch, str) or not all(
+                k in found for k in ("general.file_type", f"{arch}.context_length", f"{arch}.block_count")):
+            return False
+        return all(f"{arch}.{k}" in found for k in _SHAPE_KEYS) or any(k.startswith("tokenizer.") for k in found)
 
     try:
         found = read_keys(path, enough)
@@ -439,8 +465,54 @@ def read_metadata(path: Path) -> dict:
         raise ModelNotFound(f"cannot read {path}: {e.strerror or e}; check the file's permissions") from e
     arch = found.get("general.architecture")
     arch = arch if isinstance(arch, str) else ""
-    keys = ("general.architecture", "general.file_type", f"{arch}.context_length", f"{arch}.block_count")
+    keys = ("general.architecture", "general.file_type", f"{arch}.context_length", f"{arch}.block_count",
+            *(f"{arch}.{k}" for k in _SHAPE_KEYS))
     return {k: found[k] for k in keys if k in found}
+
+
+def kv_cache_bytes(meta: dict, n_ctx: int) -> int | None:
+    """Bytes of llama.cpp's KV cache for a context of ``n_ctx`` tokens, from :func:`read_metadata`'s
+    keys; None when the header lacks the attention's shape.
+
+    Per layer and token, K holds ``head_count_kv × key_length`` values and V ``head_count_kv ×
+    value_length``, in f16 (2 bytes: llama.cpp's default ``type_k``/``type_v``); ``key_length``
+    and ``value_length`` default to ``embedding_length / head_count`` (llama.cpp's
+    ``llama_hparams``). SmolLM2-135M (30 layers, 3 KV heads of 64): 23,040 bytes per token.
+    """
+    arch = meta.get("general.architecture", "")
+    layers, embd, heads = (_number(meta, f"{arch}.{k}", 0) for k in ("block_count", "embedding_length",
+                                                                    "attention.head_count"))
+    if not (layers and embd and heads):
+        return None
+    kv_heads = _number(meta, f"{arch}.attention.head_count_kv", heads)
+    k_len = _number(meta, f"{arch}.attention.key_length", embd // heads)
+    v_len = _number(meta, f"{arch}.attention.value_length", embd // heads)
+    return 2 * n_ctx * layers * kv_heads * (k_len + v_len)
+
+
+#: the share of the free memory an all-CPU context and its weights may take
+KV_SHARE_OF_FREE = 0.8
+
+
+def _check_kv_fits(meta: dict, n_ctx: int, path: Path, trained: int) -> None:
+    """UsageError naming ``ctx_size`` when the KV cache of an all-CPU load, with the file, needs
+    more than :data:`KV_SHARE_OF_FREE` of the memory free now: llama.cpp allocates it when the
+    context opens, and its compute buffers, the Python process and the rest of the machine need
+    the remainder (without it the kernel may end the process, or another one)."""
+    kv = kv_cache_bytes(meta, n_ctx)
+    if kv is None or kv < 256 * 2**20:  # small enough for any machine that runs llama.cpp: no probe
+        return
+    import psutil
+
+    free = psutil.virtual_memory().available
+    need = kv + path.stat().st_size
+    if need > KV_SHARE_OF_FREE * free:
+        trained_text = f" (the model was trained on {trained:,} tokens)" if trained else ""
+        raise UsageError(
+            f"{arg('ctx_size', n_ctx)} needs about {kv / 2**30:,.1f} GiB for llama.cpp's KV cache, and "
+            f"{need / 2**30:,.1f} GiB with the weights, more than {KV_SHARE_OF_FREE:.0%} of the "
+            f"{free / 2**30:,.1f} GiB of memory free; give a smaller {arg('ctx_size')}{trained_text}"
+        )
 
 
 def _number(meta: dict, key: str, default: int) -> int:
