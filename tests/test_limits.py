@@ -129,3 +129,19 @@ def test_run_refuses_a_long_prompt_with_nothing_written_and_truncates_on_request
     assert code == 0, err
     results = {r["variant"]: r for r in json.loads(out)}
     assert results["long"]["input_tokens"] + 4 <= CONTEXT and results["short"]["response"] is not None
+
+
+def test_a_budget_from_the_file_is_named_as_the_files_key_too(cli, tmp_path, short_model, hanprompt_home):
+    # max_new_tokens written in the file, no option given: the message must not only blame the flag
+    spec = tmp_path / "exp.yaml"
+    spec.write_text("name: big\nparams: {max_new_tokens: 64}\nvariants:\n  - {id: a, prompt: hi}\n", encoding="utf-8")
+    code, out, err = cli("run", spec, "-m", short_model)
+    assert code == 2 and len(err.splitlines()) == 1, err
+    assert "--max-new-tokens 64 does not fit the 64-token context" in err
+    assert "(max_new_tokens: in the file's params, or --max-new-tokens)" in err
+    assert _rows(hanprompt_home) == (0, 0)
+    from hanprompt.experiments import run_experiment
+
+    with pytest.raises(UsageError) as e:
+        run_experiment(spec, models=[str(short_model)])
+    assert "--" not in str(e.value) and "(max_new_tokens: in the file's params, or params)" in str(e.value)

@@ -493,7 +493,14 @@ class _Fitter:
             if key not in self.seen:
                 if len(self.seen) >= self.KEEP:
                     self.seen.clear()
-                self.seen[key] = fit(backend, c.messages, c.params, self.truncate)
+                try:
+                    self.seen[key] = fit(backend, c.messages, c.params, self.truncate)
+                except UsageError as e:
+                    if arg("max_new_tokens") not in unrendered(e):
+                        raise
+                    # in a run the budget may come from the file as well as from the option
+                    raise UsageError(f"{unrendered(e)} (max_new_tokens: in the file's params, "
+                                     f"or {arg('params', flag='max-new-tokens')})") from None
             fitted = self.seen[key]
             out.append(c if fitted is c.messages else dataclasses.replace(c, messages=fitted))
         return out
