@@ -78,12 +78,22 @@ def grid(results: list[dict]) -> dict:
 
 
 def models_used(results: list[dict]) -> list[dict]:
-    """Each model of a run once: backend, placement, precision and parameters of its first answer."""
+    """Each model of a run once: backend, placement, precision and parameters of its first answer;
+    a model served by several servers (``openai:MODEL@URL1,URL2``) has as placement the answers
+    each server gave (``{"servers": {url: answers}}``)."""
     seen: dict[str, dict] = {}
+    servers: dict[str, dict[str, int]] = {}
     for r in results:
         if r["model"] not in seen:
             seen[r["model"]] = {k: r.get(k) for k in ("model", "backend", "device", "dtype", "placement", "params")}
             seen[r["model"]]["params"] = redact(r.get("params"))
+        placement = r.get("placement")
+        if isinstance(placement, dict) and isinstance(placement.get("server"), str):
+            count = servers.setdefault(r["model"], {})
+            count[placement["server"]] = count.get(placement["server"], 0) + 1
+    for model, count in servers.items():
+        if len(count) > 1:
+            seen[model]["placement"] = {"servers": count}
     return list(seen.values())
 
 
