@@ -174,7 +174,7 @@ class OpenAIBackend(Backend):
         key = os.environ.get(opts.api_key_env)
         if not key and opts.api_key_env != DEFAULT_KEY_ENV:
             raise UsageError(
-                f"api_key_env names ${opts.api_key_env}, which is not set; export {opts.api_key_env}=<your key>"
+                f"{arg('api_key_env')} names ${opts.api_key_env}, which is not set; export {opts.api_key_env}=<your key>"
             )
         base_url = ",".join(base_urls)
         client = openai.OpenAI(
@@ -264,7 +264,7 @@ class OpenAIBackend(Backend):
             state = f"the key in ${env} was refused" if os.environ.get(env) else f"${env} is not set"
             return BackendError(
                 f"{where} refused the request (HTTP {e.status_code}): {state}; set {env} to a valid key "
-                "(or name another variable with api_key_env)"
+                f"(or name another variable with {arg('api_key_env')})"
             )
         if isinstance(e, openai.APITimeoutError):
             return BackendError(
