@@ -170,7 +170,7 @@ def test_server_down(cli, rows):
 
 @pytest.mark.parametrize("spec, words", [
     ("openai:tiny", "names no server"),
-    ("openai:@http://127.0.0.1:8000/v1", "names no server"),
+    ("openai:@http://127.0.0.1:8000/v1", "names no model before the @"),
     ("openai:tiny@127.0.0.1:8000/v1", "is not an http(s) URL"),
     ("openai:tiny@ftp://127.0.0.1/v1", "is not an http(s) URL"),
     ("openai:tiny@http://", "is not an http(s) URL"),

@@ -192,6 +192,8 @@ def test_ask_warns_too_when_a_server_answers_as_another_model(cli, rows):
 @pytest.mark.parametrize("urls, words", [
     ("{a},{a}", "is listed twice"),
     ("{a}/,{a}", "is listed twice"),
+    ("HTTP://127.0.0.1:9/v1,{a}", "http://127.0.0.1:9/v1 (the same as HTTP://127.0.0.1:9/v1) is listed twice"),
+    ("http://LOCALHOST:80/v1/,http://localhost/v1", "is listed twice"),  # host case, the default port, a slash
     ("{a},,{a}2", "has an empty entry"),
     ("{a},", "has an empty entry"),
     ("{a},ftp://127.0.0.1/v1", "is not an http(s) URL"),
