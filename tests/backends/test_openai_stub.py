@@ -112,6 +112,8 @@ def test_a_timeout_is_one_line(cli, rows):
     ("malformed", "malformed stream"),
     ("cut", "broke off after 2 chunks"),
     ("nofinish", "ended without a finish reason"),
+    ("nofinish", "(a llama_cpp.server started without --interrupt_requests False cuts streams off when a new "
+                 "request arrives)"),
 ])
 def test_broken_streams_are_errors_never_answers(cli, stub, rows, model, words):
     code, out, err = cli("ask", "one two three", "--model", f"openai:{model}@{stub.base_url}")

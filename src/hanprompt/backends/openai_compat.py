@@ -555,7 +555,9 @@ class OpenAIBackend(Backend):
         if finish is None:
             raise BackendError(
                 f"the stream from {url} ended without a finish reason after {chunks} chunks "
-                f"({len(text)} characters) for {self.model}: the answer is incomplete and was not kept"
+                f"({len(text)} characters) for {self.model}: the answer is incomplete and was not kept "
+                "(a llama_cpp.server started without --interrupt_requests False cuts streams off when a new "
+                "request arrives)"
             )
         counted = None
         if usage is not None and usage.completion_tokens is not None:
