@@ -66,7 +66,6 @@ def _engine(db):
 
 
 def run(args: argparse.Namespace) -> int:
-    from hanprompt.errors import UsageError
     from hanprompt.experiments import RunInterrupted, model_entries, run_experiment
     from hanprompt.experiments.compare import compare_run
 
