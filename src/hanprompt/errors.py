@@ -25,6 +25,13 @@ def arg(name: str, value: object = None, *, choices: tuple[str, ...] = (), flag:
     return f"\x1f{name}{cli}\x1f{text.replace(chr(0x1e), '')}\x1e"
 
 
+def lower_first(text: str) -> str:
+    """``text`` with its first letter lower-cased, to follow a ``flag:`` (pydantic's "Input should
+    be ..." reads "input should be ..."); the rest, a pattern or a value, is kept as it is, and a
+    first word in capitals (``URL``) too."""
+    return text if text[1:2].isupper() else text[:1].lower() + text[1:]
+
+
 def with_value(name: str, value: object) -> str:
     """``name`` followed by ``value``: an :func:`arg` mark without a value gets ``value`` as its own
     (``out=report.html`` / ``--output report.html``); any other name is written as given, a space, then the value."""

@@ -148,7 +148,7 @@ def cut_in_the_weights(tmp_path, tiny_gguf):
     ("gguf:{gguf}", ["--gpu-layers", "many"], "--gpu-layers: 'many' is neither a number of layers nor 'all'"),
     ("gguf:{gguf}", ["--gpu-layers", "-1"], "--gpu-layers: -1 is negative"),
     ("gguf:{gguf}", ["--device", "cuda"], "--device does not apply to gguf: models"),
-    ("gguf:{gguf}", ["--threads", "0"], "--threads: input should be greater than or equal to 1"),
+    ("gguf:{gguf}", ["--threads", "0"], "--threads must be from 1 to 4,096, not 0"),  # as run says it
 ])
 def test_bad_input_is_one_line_and_stores_nothing(cli, rows, tmp_path, tiny_gguf, not_gguf, truncated_gguf,
                                                    cut_in_the_weights, model, args, words):

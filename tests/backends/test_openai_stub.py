@@ -7,6 +7,7 @@ import pytest
 
 from hanprompt.backends import registry
 from hanprompt.backends.base import GenParams
+from hanprompt.errors import UsageError
 from hanprompt.testing.openai_stub import StubServer
 from hanprompt.testing.servers import free_port
 
@@ -111,6 +112,8 @@ def test_a_timeout_is_one_line(cli, rows):
     ("malformed", "malformed stream"),
     ("cut", "broke off after 2 chunks"),
     ("nofinish", "ended without a finish reason"),
+    ("nofinish", "(a llama_cpp.server started without --interrupt_requests False cuts streams off when a new "
+                 "request arrives)"),
 ])
 def test_broken_streams_are_errors_never_answers(cli, stub, rows, model, words):
     code, out, err = cli("ask", "one two three", "--model", f"openai:{model}@{stub.base_url}")
@@ -152,8 +155,10 @@ def test_the_key_comes_from_the_named_variable_and_is_never_stored(cli, rows, mo
 def test_an_unset_named_variable_is_a_usage_error(cli, stub, rows):
     code, _, err = cli("ask", "hi", "--model", f"openai:echo@{stub.base_url}", "--api-key-env", "NO_SUCH_KEY_VAR")
     assert code == 2
-    assert "$NO_SUCH_KEY_VAR, which is not set" in one_line(err)
+    assert "--api-key-env names $NO_SUCH_KEY_VAR, which is not set" in one_line(err)
     assert rows() == []
+    with pytest.raises(UsageError, match=r"^api_key_env names \$NO_SUCH_KEY_VAR, which is not set"):
+        registry.load(f"openai:echo@{stub.base_url}", api_key_env="NO_SUCH_KEY_VAR")
 
 
 def test_server_down(cli, rows):
@@ -167,7 +172,7 @@ def test_server_down(cli, rows):
 
 @pytest.mark.parametrize("spec, words", [
     ("openai:tiny", "names no server"),
-    ("openai:@http://127.0.0.1:8000/v1", "names no server"),
+    ("openai:@http://127.0.0.1:8000/v1", "names no model before the @"),
     ("openai:tiny@127.0.0.1:8000/v1", "is not an http(s) URL"),
     ("openai:tiny@ftp://127.0.0.1/v1", "is not an http(s) URL"),
     ("openai:tiny@http://", "is not an http(s) URL"),
@@ -189,11 +194,21 @@ def test_malformed_specs(cli, rows, spec, words):
     (["--price-input", "abc", "--price-output", "1"], "invalid float value: 'abc'"),
     (["--gpu-layers", "3"], "--gpu-layers does not apply to openai: models"),
     (["--timeout", "0"], "--timeout: input should be greater than 0"),
+    # pydantic's message keeps its case past the first letter: a pattern is shown as it is
+    (["--api-key-env", ""], "--api-key-env: string should match pattern '^[A-Za-z_][A-Za-z0-9_]*$'"),
 ])
 def test_bad_options(cli, stub, rows, args, words):
     code, _, err = cli("ask", "hi", "--model", f"openai:echo@{stub.base_url}", *args)
     assert code == 2
     assert words in one_line(err)
+    assert rows() == []
+
+
+def test_run_names_a_bad_loading_flag_as_ask_does(cli, stub, rows, spec_file):
+    path = spec_file(FILE)
+    code, _, err = cli("run", path, "--model", f"openai:echo@{stub.base_url}", "--timeout", "0")
+    assert code == 2
+    assert "--timeout: input should be greater than 0 (got 0.0)" in one_line(err)
     assert rows() == []
 
 

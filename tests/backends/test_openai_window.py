@@ -128,6 +128,10 @@ def test_several_servers_share_the_matrix_and_each_generation_names_its_server(c
         assert a.requests["echo"] + b.requests["echo"] == 24
         servers = [json.loads(r["placement"])["server"] for r in rows()]
         assert servers.count(a.base_url) == a.requests["echo"] and servers.count(b.base_url) == b.requests["echo"]
+        for r in rows()[:2]:  # logs show names the server that answered, and nothing empty after it
+            code, out, err = cli("logs", "show", r["id"])
+            assert code == 0, err
+            assert f"model: {spec} · server {json.loads(r['placement'])['server']}\n" in out
         # the cache key is the model's: the same servers listed the other way round serve it all from the cache
         code, _, err = cli("run", path, "--model", f"openai:echo@{b.base_url},{a.base_url}")
         assert code == 0, err
@@ -188,6 +192,8 @@ def test_ask_warns_too_when_a_server_answers_as_another_model(cli, rows):
 @pytest.mark.parametrize("urls, words", [
     ("{a},{a}", "is listed twice"),
     ("{a}/,{a}", "is listed twice"),
+    ("HTTP://127.0.0.1:9/v1,{a}", "http://127.0.0.1:9/v1 (the same as HTTP://127.0.0.1:9/v1) is listed twice"),
+    ("http://LOCALHOST:80/v1/,http://localhost/v1", "is listed twice"),  # host case, the default port, a slash
     ("{a},,{a}2", "has an empty entry"),
     ("{a},", "has an empty entry"),
     ("{a},ftp://127.0.0.1/v1", "is not an http(s) URL"),

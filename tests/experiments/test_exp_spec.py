@@ -1,6 +1,9 @@
 """The experiment file: the smallest valid file, and every bad input through the CLI."""
 from __future__ import annotations
 
+import json
+import sqlite3
+
 import pytest
 
 from hanprompt.experiments.spec import load_spec
@@ -88,14 +91,31 @@ def test_bad_file_is_one_line_exit_2_nothing_written(cli, spec_file, tiny_model,
     (["--repeat", "0"], "--repeat must be from 1 to 10,000, not 0 (repeat: in the file)"),
     (["--max-concurrency", "0"], "--max-concurrency must be from 1 to 1,024"),
     (["--resume", "999"], "no run with id 999"),
-    (["--dtype", "float32"], "apply to --model"),
+    (["--dtype", "float32"], "--dtype applies to a --model, and the file lists its own models; pass --model too, "
+                             "or set dtype: under models: in the file"),
+    (["--ctx-size", "64", "--gpu-layers", "0"], "--gpu-layers, --ctx-size apply to a --model, and the file"),
 ])
 def test_bad_options(cli, spec_file, tiny_model, log_db, args, expected):
     path = spec_file(SMALLEST)
-    model = [] if "--dtype" in args else ["--model", tiny_model]
+    model = ["--model", tiny_model]
+    if args[0] in ("--dtype", "--ctx-size"):  # loading flags, no --model, and a file that lists its models
+        path, model = spec_file(f"models: [{tiny_model}]\n{SMALLEST}"), []
     code, out, err = cli("run", path, *model, *args)
     assert code == 2 and expected in err and err.count("\n") == 1, err
     assert log_db("runs") == 0
+
+
+def test_loading_flags_without_model_apply_to_the_default_model(cli, spec_file, tiny_model, log_db, monkeypatch):
+    """A file without models: runs on the default model, as ask does; --dtype and the like apply to it."""
+    monkeypatch.setenv("HANPROMPT_MODEL", str(tiny_model))
+    path = spec_file(SMALLEST.replace("48", "4"))
+    code, _, err = cli("run", path, "--dtype", "float32")
+    assert code == 0, err
+    code, _, err = cli("run", path, "--device", "no-such-device")  # reaches the model, which refuses it
+    assert code == 2 and "--device" in err and "apply to a --model" not in err and err.count("\n") == 1, err
+    with sqlite3.connect(log_db.path) as conn:
+        spec = json.loads(conn.execute("SELECT spec FROM runs").fetchone()[0])
+    assert spec["overrides"]["models"] == [{"spec": str(tiny_model), "dtype": "float32"}]
 
 
 def test_missing_file(cli, tmp_path, log_db):

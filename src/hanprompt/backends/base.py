@@ -8,7 +8,7 @@ from typing import Callable, ClassVar
 from pydantic import BaseModel, ConfigDict, model_serializer
 
 from hanprompt import limits
-from hanprompt.errors import UsageError, arg
+from hanprompt.errors import UsageError, arg, lower_first
 
 Messages = list[dict]  # [{"role": "system" | "user" | "assistant", "content": str}, ...]
 OnText = Callable[[str], None]
@@ -56,7 +56,7 @@ class GenParams(BaseModel):
             flag = arg(key) if key.isidentifier() else key
             if key in limits.RANGES:
                 raise UsageError(f"{flag} must be {limits.RANGES[key]}, not {err.get('input')!r}") from e
-            raise UsageError(f"{flag}: {err['msg'].lower()} (got {err.get('input')!r})") from e
+            raise UsageError(f"{flag}: {lower_first(err['msg'])} (got {err.get('input')!r})") from e
 
     @property
     def greedy(self) -> bool:
@@ -198,4 +198,4 @@ def build_options(model: type[BaseModel], backend: str, values: dict) -> BaseMod
         flag = arg(key) if key.isidentifier() else key
         if err["type"] == "extra_forbidden":
             raise UsageError(f"{flag} does not apply to {backend}: models; drop it") from e
-        raise UsageError(f"{flag}: {err['msg'].lower()} (got {err.get('input')!r})") from e
+        raise UsageError(f"{flag}: {lower_first(err['msg'])} (got {err.get('input')!r})") from e

@@ -85,14 +85,15 @@ def split_targets(name: str) -> tuple[str, list[str]]:
     malformed, when an entry is empty or not http(s), or when a URL is given twice."""
     model, sep, url_list = name.rpartition("@")
     if not sep or not model.strip():
+        missing = "no model before the @" if sep else "no server"
         raise UsageError(
-            f"openai:{name} names no server: write openai:<model>@<base_url>, e.g. "
+            f"openai:{name} names {missing}: write openai:<model>@<base_url>, e.g. "
             "openai:gpt-4o-mini@https://api.openai.com/v1 or openai:my-model@http://127.0.0.1:8000/v1"
         )
     if "://" in model:
         raise UsageError(
             f"openai:{name}: the base URL holds credentials (user:password@); remove them and put the "
-            f"key in an environment variable ({DEFAULT_KEY_ENV}, or the one api_key_env names)"
+            f"key in an environment variable ({DEFAULT_KEY_ENV}, or the one {arg('api_key_env')} names)"
         )
     urls: list[str] = []
     entries = url_list.split(",")
@@ -103,8 +104,10 @@ def split_targets(name: str) -> tuple[str, list[str]]:
                 "e.g. openai:my-model@http://10.0.0.1:8000/v1,http://10.0.0.2:8000/v1"
             )
         url = _check_url(name, url.strip())
-        if url in urls:
-            raise UsageError(f"openai:{name}: {url} is listed twice; name each server once")
+        twice = next((u for u in urls if _same_server(u, url)), None)
+        if twice is not None:
+            said = url if twice == url else f"{url} (the same as {twice})"
+            raise UsageError(f"openai:{name}: {said} is listed twice; name each server once")
         urls.append(url)
     return model.strip(), urls
 
@@ -123,6 +126,17 @@ def _check_url(name: str, url: str) -> str:
     if parts.query or parts.fragment:
         raise UsageError(f"openai:{name}: the base URL {url!r} has a query or fragment; drop the part after ? or #")
     return url.rstrip("/")
+
+
+def _same_server(a: str, b: str) -> bool:
+    """Whether two checked base URLs name the same server: the scheme and host in any case, the
+    default port written or not, a trailing slash or not."""
+    def key(url: str) -> tuple:
+        parts = urlsplit(url)
+        return (parts.scheme.lower(), parts.hostname, parts.port or {"http": 80, "https": 443}[parts.scheme.lower()],
+                parts.path.rstrip("/"))
+
+    return key(a) == key(b)
 
 
 def import_openai():
@@ -174,7 +188,7 @@ class OpenAIBackend(Backend):
         key = os.environ.get(opts.api_key_env)
         if not key and opts.api_key_env != DEFAULT_KEY_ENV:
             raise UsageError(
-                f"api_key_env names ${opts.api_key_env}, which is not set; export {opts.api_key_env}=<your key>"
+                f"{arg('api_key_env')} names ${opts.api_key_env}, which is not set; export {opts.api_key_env}=<your key>"
             )
         base_url = ",".join(base_urls)
         client = openai.OpenAI(
@@ -264,7 +278,7 @@ class OpenAIBackend(Backend):
             state = f"the key in ${env} was refused" if os.environ.get(env) else f"${env} is not set"
             return BackendError(
                 f"{where} refused the request (HTTP {e.status_code}): {state}; set {env} to a valid key "
-                "(or name another variable with api_key_env)"
+                f"(or name another variable with {arg('api_key_env')})"
             )
         if isinstance(e, openai.APITimeoutError):
             return BackendError(
@@ -541,7 +555,9 @@ class OpenAIBackend(Backend):
         if finish is None:
             raise BackendError(
                 f"the stream from {url} ended without a finish reason after {chunks} chunks "
-                f"({len(text)} characters) for {self.model}: the answer is incomplete and was not kept"
+                f"({len(text)} characters) for {self.model}: the answer is incomplete and was not kept "
+                "(a llama_cpp.server started without --interrupt_requests False cuts streams off when a new "
+                "request arrives)"
             )
         counted = None
         if usage is not None and usage.completion_tokens is not None:

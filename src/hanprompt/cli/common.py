@@ -93,6 +93,10 @@ def load_options(args: argparse.Namespace) -> dict:
     from hanprompt.errors import UsageError
 
     options = {k: getattr(args, k) for k in LOAD_KEYS if getattr(args, k, None) is not None}
+    if "threads" in options:  # checked as run checks it, whichever command is given it
+        from hanprompt import limits
+
+        limits.check_range("--threads", options["threads"], 1, limits.MAX_THREADS)
     if "gpu_layers" in options:
         from hanprompt.backends.gguf import parse_gpu_layers
 

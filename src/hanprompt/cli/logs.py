@@ -97,6 +97,15 @@ def list_logs(args: argparse.Namespace) -> int:
     return 0
 
 
+def _where(row: dict) -> str:
+    """Where a generation ran: its device and dtype (``cpu F32``), or the server that answered it
+    (``server http://host:8000/v1``); empty parts are left out."""
+    placement = row.get("placement") if isinstance(row.get("placement"), dict) else {}
+    if row.get("device") == "server" and placement.get("server"):
+        return f"server {placement['server']}"
+    return " ".join(str(part) for part in (row.get("device"), row.get("dtype")) if part)
+
+
 def show_log(args: argparse.Namespace) -> int:
     from hanprompt.store.runs import get_generation
 
@@ -107,7 +116,7 @@ def show_log(args: argparse.Namespace) -> int:
     v = common.visible
     lines = [
         f"generation {row['id']} (run {row['run_id']}) · {row['created_at']}",
-        f"model: {v(row['model'])} · {v(row['device'])} {v(row['dtype'])}",
+        f"model: {v(row['model'])}" + "".join(f" · {v(part)}" for part in [_where(row)] if part),
         f"params: {v(row['params'])}",
     ]
     for m in row.get("messages") or []:

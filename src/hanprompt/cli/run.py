@@ -66,14 +66,14 @@ def _engine(db):
 
 
 def run(args: argparse.Namespace) -> int:
-    from hanprompt.errors import UsageError
     from hanprompt.experiments import RunInterrupted, model_entries, run_experiment
     from hanprompt.experiments.compare import compare_run
 
     options = common.load_options(args)
     threads = options.pop("threads", None)  # every gguf: model of the run, judge and translator included
-    if options and not args.model:
-        raise UsageError("--device/--dtype/... apply to --model; pass --model too, or set them under models: in the file")
+    models = args.model
+    if options and not models:
+        models = _default_model_for(args, options)
     # the library names its arguments in errors; the command line names its flags
     from hanprompt import limits
     from hanprompt.backends.base import GenParams
@@ -105,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         with common.progress_bars("cells") as progress:
             summary = run_experiment(
-                args.file, models=model_entries(args.model, options) if args.model else None,
+                args.file, models=model_entries(models, options) if models else None,
                 repeat=args.repeat, max_concurrency=args.max_concurrency, use_cache=not args.no_cache,
                 resume=args.resume, db=args.db, progress=progress, on_loaded=on_loaded, encoding=args.encoding,
                 embedder=args.embedder, judge=args.judge, truncate=args.truncate, on_notice=on_notice,
@@ -128,6 +128,24 @@ def run(args: argparse.Namespace) -> int:
     if common.debug(args):
         common.print_phases(dict(summary.timings, render_s=time.perf_counter() - t0))
     return 0
+
+
+def _default_model_for(args: argparse.Namespace, options: dict) -> list[str]:
+    """The model that loading flags given without --model apply to: the default model, as ask
+    uses it, when the file lists no models: (a run being resumed keeps its own)."""
+    from hanprompt import settings
+    from hanprompt.errors import UsageError
+    from hanprompt.experiments.spec import load_spec
+
+    flags = ["--price-input/--price-output" if k == "prices" else f"--{k.replace('_', '-')}" for k in options]
+    if args.resume is None and not load_spec(args.file, args.encoding).spec.models:
+        return [settings.default_model()]
+    verb = "applies" if len(flags) == 1 else "apply"
+    if args.resume is not None:
+        raise UsageError(f"{', '.join(flags)} {verb} to a --model, and the run being resumed keeps its own models; "
+                         "pass --model too")
+    raise UsageError(f"{', '.join(flags)} {verb} to a --model, and the file lists its own models; pass --model "
+                     f"too, or set {', '.join(k + ':' for k in options)} under models: in the file")
 
 
 def summary_line(s) -> str:

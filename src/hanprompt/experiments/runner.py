@@ -30,7 +30,7 @@ from pydantic import ValidationError
 from hanprompt import limits
 from hanprompt.backends import registry
 from hanprompt.backends.base import Backend, Completion, GenParams
-from hanprompt.errors import BackendError, HanpromptError, Terminated, UsageError, arg, unrendered
+from hanprompt.errors import BackendError, HanpromptError, Terminated, UsageError, arg, lower_first, unrendered
 from hanprompt.experiments.cache import cache_key, deterministic
 from hanprompt.experiments.checks import CheckEnv, all_checks, prepare, run_checks
 from hanprompt.experiments.matrix import Cell, expand, matrix_hash
@@ -84,7 +84,7 @@ def model_entries(specs: list[str], options: dict | None = None) -> list[ModelEn
             out.append(ModelEntry(spec=spec, **(options or {})))
         except ValidationError as e:
             err = e.errors()[0]
-            raise UsageError(f"{arg(str(err['loc'][-1]))}: {err['msg']} (got {err.get('input')!r})") from None
+            raise UsageError(f"{arg(str(err['loc'][-1]))}: {lower_first(err['msg'])} (got {err.get('input')!r})") from None
     return out
 
 
