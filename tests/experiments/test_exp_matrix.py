@@ -108,9 +108,8 @@ def test_a_repeated_cell_is_found_on_the_file_not_by_keeping_every_key(spec_file
     with pytest.raises(HanpromptError, match=r"holds the cell \(model hf:/m/c, variant 'ab', vars \{'a': 'x', 'b': 'p'\}\) "
                                              "twice"):
         expand(loaded, model_entries(["hf:/m/c", "hf:/m/d", "hf:/m/c"]))
-    # values the file's loader tells apart (key order) that make one cell: the first such cell is named
-    loaded.spec.vars["b"] = [{"k": 1, "j": 2}, "p", {"j": 2, "k": 1}]
-    with pytest.raises(HanpromptError, match=r"variant 'ab', vars \{'a': 'x', 'b': \{'j': 2, 'k': 1\}\}\) twice"):
-        expand(loaded)
-    loaded.spec.vars["b"] = [{"k": 1, "j": 2}, "p"]
+    # the file's own repeats never reach the matrix: its loader refuses them with their line
+    with pytest.raises(HanpromptError, match=r"big\.yaml:5: vars\.b\[2\]: repeated value 'p' \(first at vars\.b\[0\]\)"):
+        load_spec(spec_file(BIG % ("x, y", "p, q, p"), "big.yaml"))
+    loaded = load_spec(spec_file(BIG % ("x, y", "p, q"), "big.yaml"))
     assert len(expand(loaded)) == 2 * 3 * (4 + 8 + 1)

@@ -46,6 +46,14 @@ def test_numbers_and_booleans_stay_numbers_where_the_schema_wants_them(spec_file
     assert spec.params.seed == 10  # decimal, as typed: not octal 8
     assert spec.repeat == 2
     assert spec.models[0].max_memory == {0: "3GiB", "cpu": "9GiB"} and spec.models[0].trust_remote_code is True
+    # a GPU index beside "cpu" (keys that do not sort together) still makes a cell key and a model's options key
+    from hanprompt.backends import registry
+
+    loaded = load_spec(spec_file(TYPED + "models: [{spec: hf:x, device: auto, max_memory: {0: 3GiB, cpu: 9GiB}}]\n"))
+    keys = [c.key for c in expand(loaded)]
+    assert len(set(keys)) == len(keys) == 3 * 2 * 2 + 1
+    assert registry._key("hf:x", loaded.spec.models[0].options) == registry._key("hf:x", {
+        "device": "auto", "max_memory": {"cpu": "9GiB", 0: "3GiB"}})
     contains, words, is_json = spec.variants[1].checks
     assert contains.contains == "yes" and words.min_words == 3 and is_json.is_json is False
 

@@ -199,3 +199,24 @@ def build_options(model: type[BaseModel], backend: str, values: dict) -> BaseMod
         if err["type"] == "extra_forbidden":
             raise UsageError(f"{flag} does not apply to {backend}: models; drop it") from e
         raise UsageError(f"{flag}: {lower_first(err['msg'])} (got {err.get('input')!r})") from e
+
+
+def canonical(value) -> str:
+    """``value`` as the JSON that cells' keys and loaded models' options are compared by (keys
+    sorted): two values that cannot be told apart give the same text. A mapping whose keys mix
+    numbers and text (``max_memory: {0: 3GiB, cpu: 9GiB}``), which cannot be sorted as they are,
+    is sorted by the keys' JSON text."""
+    import json
+
+    try:
+        return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+    except TypeError:
+        return json.dumps(_text_keys(value), sort_keys=True, ensure_ascii=False, default=str)
+
+
+def _text_keys(value):
+    if isinstance(value, dict):
+        return {str(k): _text_keys(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_text_keys(v) for v in value]
+    return value

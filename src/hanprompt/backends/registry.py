@@ -5,11 +5,10 @@ A model is loaded once per process and reused for every call with the same spec 
 from __future__ import annotations
 
 import importlib
-import json
 from pathlib import Path
 from dataclasses import dataclass
 
-from hanprompt.backends.base import Backend
+from hanprompt.backends.base import Backend, canonical
 from hanprompt.errors import UsageError, arg
 
 #: backend prefix -> "module:class", imported only when used (torch stays unimported until then)
@@ -75,7 +74,7 @@ def backend_class(prefix: str) -> type[Backend]:
 
 def _key(spec: str | ModelSpec, options: dict) -> tuple[str, str]:
     parsed = spec if isinstance(spec, ModelSpec) else parse_spec(spec)
-    return str(parsed), json.dumps(options, sort_keys=True, default=str)
+    return str(parsed), canonical(options)
 
 
 def is_loaded(spec: str | ModelSpec, **options) -> bool:

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import json
 import math
 import re
 from dataclasses import dataclass, field
@@ -12,7 +11,7 @@ from typing import Iterable, Iterator
 from hanprompt import limits
 from hanprompt.backends.base import GenParams, validate_messages
 from hanprompt.errors import HanpromptError, InputError, unrendered
-from hanprompt.experiments.spec import Check, LoadedSpec, ModelEntry, Variant
+from hanprompt.experiments.spec import Check, LoadedSpec, ModelEntry, Variant, canonical, first_repeat
 from hanprompt.prompts import Example, build_messages, render, template_variables
 from hanprompt.textio import nfc
 
@@ -38,12 +37,8 @@ class Cell:
         )
 
 
-def _json(value) -> str:
-    return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
-
-
 def _digest(value) -> str:
-    return hashlib.sha256(_json(value).encode()).hexdigest()
+    return hashlib.sha256(canonical(value).encode()).hexdigest()
 
 
 def _used(variant: Variant, matrix: dict) -> tuple[list[str], list[list]]:
@@ -187,46 +182,20 @@ def expand(loaded: LoadedSpec, models: list[ModelEntry] | None = None, repeat: i
     return matrix
 
 
-def _first_repeat(items: list, key) -> tuple[int, int] | None:
-    """(i, j): the first item j whose key equals an earlier item i's; None when all differ."""
-    seen: dict[str, int] = {}
-    for j, item in enumerate(items):
-        k = key(item)
-        if k in seen:
-            return seen[k], j
-        seen[k] = j
-    return None
-
-
 def _no_repeated_cell(matrix: Matrix) -> None:
-    # A repeated cell would be answered and counted twice; the file's own repeats are caught with
-    # their line when it loads, so this catches what options add (the same --model twice). It is
-    # decided on the file (models, variant ids, each used variable's values), whatever the
-    # number of cells: two cells share a key exactly when one of those repeats.
-    loaded, spec = matrix.loaded, matrix.loaded.spec
-    models = _first_repeat(matrix.models, lambda m: _digest(m.model_dump(exclude_none=True)))
-    variants = _first_repeat(spec.variants, lambda v: v.id)
-    if models is None and variants is None:
-        for i, variant in enumerate(spec.variants):
-            used, values = _used(variant, spec.vars)
-            # the first repeated combination in product order: the last variable with a repeat
-            for n in reversed(range(len(used))):
-                found = _first_repeat(values[n], _digest)
-                if found:
-                    combo = {name: vals[found[1] if m == n else 0] for m, (name, vals) in enumerate(zip(used, values))}
-                    _twice(loaded, matrix.models[0], i, combo)
+    # A repeated cell would be answered and counted twice. The file's own repeats (a vars value,
+    # a model, a variant id) are refused with their line when it loads (spec._semantic_checks);
+    # what is left is what options add: the same --model twice. Two cells share a key exactly
+    # when one of those repeats, so nothing per cell is kept to find it.
+    found = first_repeat(matrix.models, lambda m: canonical(m.model_dump(exclude_none=True)))
+    if found is None:
         return
-    i = variants[1] if models is None else 0
-    model = matrix.models[models[1] if models is not None else 0]
-    combo = next(_iter_combos(spec.variants[i], spec.vars), {})
-    _twice(loaded, model, i, combo)
-
-
-def _twice(loaded: LoadedSpec, model: ModelEntry, i: int, values: dict) -> None:
+    loaded, model = matrix.loaded, matrix.models[found[1]]
+    values = next(_iter_combos(loaded.spec.variants[0], loaded.spec.vars), {})
     raise loaded.error(
-        ("variants", i),
-        f"the matrix holds the cell (model {model.spec}, variant {loaded.spec.variants[i].id!r}, vars {values}) "
-        "twice; give each model and each vars value once (use repeat: for more answers)",
+        ("variants", 0),
+        f"the matrix holds the cell (model {model.spec}, variant {loaded.spec.variants[0].id!r}, vars {values}) "
+        "twice; give each model once (use repeat: for more answers)",
     )
 
 
@@ -240,6 +209,6 @@ def matrix_hash(cells: Iterable[Cell]) -> str:
     for n, c in enumerate(cells):
         if n:
             digest.update(b", ")
-        digest.update(_json([c.key, c.messages, c.params.model_dump()]).encode())
+        digest.update(canonical([c.key, c.messages, c.params.model_dump()]).encode())
     digest.update(b"]")
     return digest.hexdigest()

@@ -10,6 +10,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 
 from hanprompt import limits
 from hanprompt.analysis.speech_level import LEVELS
+from hanprompt.backends.base import canonical
 from hanprompt.backends.openai_compat import Prices
 from hanprompt.errors import InputError, arg, unrendered
 from hanprompt.experiments import yamlfile
@@ -469,24 +470,25 @@ _EXPECTED = {
 }
 
 
+def first_repeat(items: list, key) -> tuple[int, int] | None:
+    """(i, j): the first item j whose ``key`` equals an earlier item i's; None when all differ."""
+    seen: dict[str, int] = {}
+    for j, item in enumerate(items):
+        k = key(item)
+        if k in seen:
+            return seen[k], j
+        seen[k] = j
+    return None
+
+
 def _no_repeats(loaded: LoadedSpec) -> None:
-    """A repeated vars value or model entry would make the same cell twice: refuse it with its line."""
-    import json
+    """A repeated vars value or model entry would make the same cell twice: refuse it with its line.
 
+    Values are compared as the cell's key sees them (``{k: 1, j: 2}`` and ``{j: 2, k: 1}`` are one)."""
     spec = loaded.spec
-
-    def first_repeat(items: list, key) -> tuple[int, int] | None:
-        seen: dict[str, int] = {}
-        for j, item in enumerate(items):
-            k = key(item)
-            if k in seen:
-                return seen[k], j
-            seen[k] = j
-        return None
-
     for name, values in spec.vars.items():
         if isinstance(values, list):
-            found = first_repeat(values, lambda v: json.dumps(v))
+            found = first_repeat(values, canonical)
             if found:
                 i, j = found
                 raise loaded.error(
@@ -494,7 +496,7 @@ def _no_repeats(loaded: LoadedSpec) -> None:
                     f"repeated value {values[j]!r} (first at vars.{name}[{i}]); give each value once "
                     "(use repeat: for more answers to the same prompt)",
                 )
-    found = first_repeat(spec.models, lambda m: m.model_dump_json(exclude_none=True))
+    found = first_repeat(spec.models, lambda m: canonical(m.model_dump(exclude_none=True)))
     if found:
         i, j = found
         raise loaded.error(("models", j), f"repeats models[{i}] ({spec.models[j].spec}); give each model once")
